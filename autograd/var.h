@@ -1,0 +1,113 @@
+// Var: a Tensor that remembers how it was made, for reverse-mode autodiff.
+// A Var holds a value, an optional grad, and the Node (op) that produced it.
+// backward() walks the graph in reverse topological order, accumulating grads,
+// and frees the graph as it goes.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace loupe {
+
+struct Node;
+
+struct VarImpl {
+  Tensor value;
+  Tensor grad;  // undefined until a gradient arrives
+  std::shared_ptr<Node> node;  // null for leaves
+  bool requires_grad = false;
+};
+
+class Var {
+ public:
+  Var() = default;
+  explicit Var(Tensor value, bool requires_grad = false);
+
+  bool defined() const { return p_ != nullptr; }
+  const Tensor& value() const { return p_->value; }
+  Tensor& mutable_value() { return p_->value; }  // for optimizers updating in place
+  const Tensor& grad() const { return p_->grad; }
+  Tensor& mutable_grad() { return p_->grad; }
+  bool requires_grad() const { return p_ && p_->requires_grad; }
+  void set_requires_grad(bool r) { p_->requires_grad = r; }
+  const std::shared_ptr<Node>& node() const { return p_->node; }
+  bool is_leaf() const { return p_->node == nullptr; }
+  void zero_grad() { p_->grad = Tensor(); }
+
+  const Shape& shape() const { return p_->value.shape(); }
+  int64_t size(int64_t d) const { return p_->value.size(d); }
+  int64_t dim() const { return p_->value.dim(); }
+  int64_t numel() const { return p_->value.numel(); }
+  DType dtype() const { return p_->value.dtype(); }
+  double item() const { return p_->value.item(); }
+
+  // Backpropagate from this Var. With no seed the Var must hold one element (seed 1).
+  void backward() const;
+  void backward(const Tensor& seed) const;
+  // A new leaf sharing this value, cut from the graph.
+  Var detach() const { return Var(p_->value, false); }
+
+  bool same(const Var& o) const { return p_ == o.p_; }
+  const VarImpl* impl() const { return p_.get(); }
+
+ private:
+  friend Var make_result(const char*, Tensor, std::vector<Var>, std::function<std::vector<Tensor>(const Tensor&)>);
+  std::shared_ptr<VarImpl> p_;
+};
+
+// Given the gradient of the op's output, returns one gradient per input
+// (an undefined Tensor where an input gets none). Captured tensors live in the closure.
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out)>;
+
+struct Node {
+  std::string op;
+  std::vector<Var> inputs;
+  BackwardFn backward;
+  uint64_t seq = 0;  // creation order, for the trace
+};
+
+// Wraps an op's forward result: records a Node when grad mode is on and any
+// input requires grad, and fires the op hooks. Every differentiable op ends with this.
+Var make_result(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backward);
+
+// ---- grad mode ----
+bool grad_enabled();
+// RAII guard disabling graph recording (evaluation, sampling, optimizer steps).
+class NoGrad {
+ public:
+  NoGrad();
+  ~NoGrad();
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// ---- op hooks: observe every op execution, forward and backward ----
+struct OpEvent {
+  const char* op;   // registered op name
+  bool backward;    // false: forward; true: this op's backward ran
+  const std::vector<const Tensor*>& inputs;  // forward: input values; backward: the incoming grad
+  const std::vector<const Tensor*>& outputs;  // forward: the value; backward: input grads (may be undefined)
+};
+using OpHook = std::function<void(const OpEvent&)>;
+int add_op_hook(OpHook hook);  // returns an id for remove_op_hook
+void remove_op_hook(int id);
+bool op_hooks_active();
+
+// ---- registry of differentiable ops ----
+// Each op file registers its op names (LOUPE_REGISTER_OP); tests enumerate them
+// so that no op can exist without a gradcheck case.
+std::vector<std::string>& op_registry();
+struct OpRegistrar {
+  explicit OpRegistrar(const char* name) { op_registry().push_back(name); }
+};
+#define LOUPE_CONCAT_(a, b) a##b
+#define LOUPE_CONCAT(a, b) LOUPE_CONCAT_(a, b)
+#define LOUPE_REGISTER_OP(name) static ::loupe::OpRegistrar LOUPE_CONCAT(loupe_op_reg_, __LINE__)(name)
+
+}  // namespace loupe

@@ -1,0 +1,122 @@
+// Tensor core: creation, views share storage, contiguous/clone/cast, RNG, errors.
+#include "tests/testing.h"
+#include "tensor/rng.h"
+
+using namespace loupe;
+using loupe::testing::all_close;
+
+TEST(TensorCore, CreationAndMetadata) {
+  Tensor z = Tensor::zeros({2, 3});
+  EXPECT_EQ(z.numel(), 6);
+  EXPECT_EQ(z.strides(), (Shape{3, 1}));
+  EXPECT_TRUE(z.is_contiguous());
+  for (double v : z.to_vector()) EXPECT_EQ(v, 0.0);
+  Tensor f = Tensor::full({4}, 2.5, DType::F64);
+  EXPECT_EQ(f.dtype(), DType::F64);
+  for (double v : f.to_vector()) EXPECT_EQ(v, 2.5);
+  Tensor a = Tensor::arange(5);
+  EXPECT_EQ(a.to_vector(), (std::vector<double>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(Tensor::scalar(3.0).dim(), 0);
+  EXPECT_EQ(Tensor::scalar(3.0).item(), 3.0);
+}
+
+TEST(TensorCore, ViewsShareStorage) {
+  Tensor t = Tensor::arange(24).view({2, 3, 4});
+  Tensor p = t.permute({2, 0, 1});
+  EXPECT_TRUE(p.shares_storage(t));
+  EXPECT_EQ(p.shape(), (Shape{4, 2, 3}));
+  EXPECT_FALSE(p.is_contiguous());
+  EXPECT_EQ(p.at({3, 1, 2}), t.at({1, 2, 3}));
+  Tensor tr = t.transpose(0, 2);
+  EXPECT_EQ(tr.at({1, 2, 0}), t.at({0, 2, 1}));
+  Tensor n = t.narrow(2, 1, 2);
+  EXPECT_EQ(n.shape(), (Shape{2, 3, 2}));
+  EXPECT_EQ(n.at({1, 1, 0}), t.at({1, 1, 1}));
+  Tensor s = t.slice(1, 0, 3, 2);
+  EXPECT_EQ(s.shape(), (Shape{2, 2, 4}));
+  EXPECT_EQ(s.at({1, 1, 3}), t.at({1, 2, 3}));
+  Tensor sel = t.select(1, 2);
+  EXPECT_EQ(sel.shape(), (Shape{2, 4}));
+  EXPECT_EQ(sel.at({1, 3}), 23.0);
+  // Writing through a view is seen by the base.
+  n.set({0, 0, 0}, 100.0);
+  EXPECT_EQ(t.at({0, 0, 1}), 100.0);
+}
+
+TEST(TensorCore, ExpandSqueezeUnsqueeze) {
+  Tensor t = Tensor::arange(3).view({3, 1});
+  Tensor e = t.expand({2, 3, 4});
+  EXPECT_EQ(e.strides(), (Shape{0, 1, 0}));
+  EXPECT_EQ(e.at({1, 2, 3}), 2.0);
+  EXPECT_EQ(t.squeeze(1).shape(), (Shape{3}));
+  EXPECT_EQ(t.unsqueeze(0).shape(), (Shape{1, 3, 1}));
+  EXPECT_EQ(t.unsqueeze(-1).shape(), (Shape{3, 1, 1}));
+  EXPECT_THROW(t.squeeze(0), Error);
+  EXPECT_THROW(t.expand({2, 4, 1}), Error);
+}
+
+TEST(TensorCore, ReshapeViewsWhenPossibleCopiesOtherwise) {
+  Tensor t = Tensor::arange(24).view({2, 3, 4});
+  Tensor r = t.reshape({6, -1});
+  EXPECT_TRUE(r.shares_storage(t));
+  EXPECT_EQ(r.shape(), (Shape{6, 4}));
+  Tensor p = t.permute({1, 0, 2});  // [3, 2, 4]: last dim still contiguous
+  Tensor pv = p.view({3, 2, 2, 2});
+  EXPECT_TRUE(pv.shares_storage(t));
+  EXPECT_EQ(pv.at({2, 1, 1, 0}), p.at({2, 1, 2}));
+  EXPECT_THROW(p.view({6, 4}), Error);  // merging dims 0,1 of the permuted tensor needs a copy
+  Tensor pr = p.reshape({6, 4});
+  EXPECT_FALSE(pr.shares_storage(t));
+  EXPECT_EQ(pr.at({5, 3}), p.at({2, 1, 3}));
+  EXPECT_THROW(t.reshape({5, 5}), Error);
+}
+
+TEST(TensorCore, ContiguousCloneCast) {
+  Tensor t = Tensor::arange(6, DType::F64).view({2, 3}).transpose(0, 1);
+  Tensor c = t.contiguous();
+  EXPECT_TRUE(c.is_contiguous());
+  EXPECT_EQ(c.to_vector(), (std::vector<double>{0, 3, 1, 4, 2, 5}));
+  Tensor f = c.to(DType::F32);
+  EXPECT_EQ(f.dtype(), DType::F32);
+  EXPECT_EQ(f.to_vector(), c.to_vector());
+  Tensor k = c.clone();
+  k.set({0, 0}, 9);
+  EXPECT_EQ(c.at({0, 0}), 0.0);
+}
+
+TEST(TensorCore, CounterRngIsKeyedAndDistributed) {
+  Tensor a = Tensor::normal({10000}, 0, 1, 7, DType::F64), b = Tensor::normal({10000}, 0, 1, 7, DType::F64);
+  EXPECT_TRUE(all_close(a, b, 0, 0));
+  Tensor c = Tensor::normal({10000}, 0, 1, 8, DType::F64);
+  EXPECT_FALSE(all_close(a, c, 0, 0));
+  double m = 0, v = 0;
+  for (double x : a.to_vector()) m += x, v += x * x;
+  m /= 10000, v = v / 10000 - m * m;
+  EXPECT_NEAR(m, 0.0, 0.05);
+  EXPECT_NEAR(v, 1.0, 0.05);
+  Tensor u = Tensor::uniform({10000}, 2, 3, 1, DType::F64);
+  for (double x : u.to_vector()) ASSERT_TRUE(x >= 2 && x < 3);
+  // Element i does not depend on the tensor's size: a prefix of a larger draw.
+  EXPECT_EQ(Tensor::uniform({5}, 0, 1, 3).to_vector(), Tensor::uniform({50}, 0, 1, 3).narrow(0, 0, 5).to_vector());
+  // Known-answer: Philox4x32-10 with zero key and counter (Random123 test vector).
+  auto r = philox4x32(0, 0, 0);
+  EXPECT_EQ(r[0], 0x6627e8d5u);
+  EXPECT_EQ(r[1], 0xe169c58du);
+  EXPECT_EQ(r[2], 0xbc57ac4cu);
+  EXPECT_EQ(r[3], 0x9b00dbd8u);
+}
+
+TEST(TensorCore, ErrorsNameOpAndShapes) {
+  try {
+    broadcast_shapes({2, 3}, {4, 3}, "add");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("add"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("[2, 3]"), std::string::npos);
+  }
+  Tensor t = Tensor::zeros({2, 3});
+  EXPECT_THROW(t.at({2, 0}), Error);
+  EXPECT_THROW(t.narrow(1, 2, 2), Error);
+  EXPECT_THROW(t.data<double>(), Error);
+  EXPECT_THROW(t.permute({0, 0}), Error);
+}

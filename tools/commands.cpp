@@ -1,0 +1,23 @@
+#include "tools/commands.h"
+
+namespace loupe::cli {
+
+std::vector<std::pair<CLI::App*, std::function<void()>>>& actions() {
+  static std::vector<std::pair<CLI::App*, std::function<void()>>> a;
+  return a;
+}
+
+void register_commands(CLI::App& app) {
+  register_ops(app);
+  register_bench(app);
+}
+
+// Runs the deepest parsed subcommand's action.
+void run_selected(CLI::App& app) {
+  const std::function<void()>* chosen = nullptr;
+  for (auto& [sub, fn] : actions())
+    if (sub->parsed()) chosen = &fn;
+  if (chosen) (*chosen)();
+}
+
+}  // namespace loupe::cli

@@ -1,0 +1,21 @@
+// Subcommands of the `loupe` binary. Each lives in its own cmd_*.cpp and adds
+// itself to the app with a callback stored in `actions` (run after parsing).
+#pragma once
+#include <functional>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace loupe::cli {
+
+// (subcommand, action) pairs; run_selected runs the action of the parsed one.
+std::vector<std::pair<CLI::App*, std::function<void()>>>& actions();
+
+void register_commands(CLI::App& app);
+void run_selected(CLI::App& app);
+
+// One per cmd_*.cpp.
+void register_ops(CLI::App& app);    // loupe ops: list differentiable ops
+void register_bench(CLI::App& app);  // loupe bench ...
+
+}  // namespace loupe::cli
