@@ -91,7 +91,7 @@ Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype)
 
 Tensor Tensor::arange(int64_t n, DType dtype) {
   Tensor t = empty({n}, dtype);
-  LOUPE_DISPATCH(dtype, T, {
+  LOUPE_DISPATCH_ALL(dtype, T, {
     T* p = t.data<T>();
     for (int64_t i = 0; i < n; ++i) p[i] = T(i);
   });
@@ -102,7 +102,7 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
   LOUPE_CHECK(int64_t(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
               " values do not fill shape ", shape_str(shape));
   Tensor t = empty(shape, dtype);
-  LOUPE_DISPATCH(dtype, T, {
+  LOUPE_DISPATCH_ALL(dtype, T, {
     T* p = t.data<T>();
     for (size_t i = 0; i < values.size(); ++i) p[i] = T(values[i]);
   });
@@ -114,6 +114,14 @@ Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape)
               " values do not fill shape ", shape_str(shape));
   Tensor t = empty(shape, DType::F32);
   std::copy(values.begin(), values.end(), t.data<float>());
+  return t;
+}
+
+Tensor Tensor::from_ints(const std::vector<int64_t>& values, const Shape& shape) {
+  LOUPE_CHECK(int64_t(values.size()) == shape_numel(shape), "from_ints: ", values.size(),
+              " values do not fill shape ", shape_str(shape));
+  Tensor t = empty(shape, DType::I64);
+  std::copy(values.begin(), values.end(), t.data<int64_t>());
   return t;
 }
 
@@ -185,11 +193,11 @@ static void strided_copy(const Tensor& dst, const Tensor& src) {
 
 void Tensor::copy_(const Tensor& src) {
   LOUPE_CHECK(defined() && src.defined(), "copy_: undefined tensor");
-  LOUPE_DISPATCH(dtype_, D, { LOUPE_DISPATCH(src.dtype_, S, { strided_copy<D, S>(*this, src); }); });
+  LOUPE_DISPATCH_ALL(dtype_, D, { LOUPE_DISPATCH_ALL(src.dtype_, S, { strided_copy<D, S>(*this, src); }); });
 }
 
 void Tensor::fill_(double value) {
-  LOUPE_DISPATCH(dtype_, T, {
+  LOUPE_DISPATCH_ALL(dtype_, T, {
     T* p = data<T>();
     if (is_contiguous()) {
       std::fill(p, p + numel(), T(value));
@@ -350,6 +358,21 @@ Tensor Tensor::expand(const Shape& shape) const {
   return Tensor(storage_, dtype_, target, broadcast_strides(*this, target), offset_);
 }
 
+Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, int64_t offset) const {
+  LOUPE_CHECK(shape.size() == strides.size(), "as_strided: shape ", shape_str(shape), " and strides ",
+              shape_str(strides), " differ in rank");
+  int64_t lo = offset, hi = offset;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    LOUPE_CHECK(shape[i] >= 0, "as_strided: negative size in ", shape_str(shape));
+    if (shape[i] == 0) lo = 0, hi = -1;
+    if (shape[i] > 1) (strides[i] < 0 ? lo : hi) += (shape[i] - 1) * strides[i];
+  }
+  const int64_t cap = int64_t(storage_->nbytes / dtype_size(dtype_));
+  LOUPE_CHECK(hi < 0 || (lo >= 0 && hi < cap), "as_strided: view ", shape_str(shape), " strides ", shape_str(strides),
+              " offset ", offset, " reaches outside the storage of ", cap, " elements");
+  return Tensor(storage_, dtype_, shape, strides, offset);
+}
+
 Tensor Tensor::squeeze(int64_t d) const {
   d = wrap_dim(d);
   LOUPE_CHECK(shape_[d] == 1, "squeeze: dim ", d, " of ", str(), " has size ", shape_[d], ", not 1");
@@ -382,13 +405,13 @@ int64_t Tensor::element_offset(const std::vector<int64_t>& idx) const {
 double Tensor::at(const std::vector<int64_t>& idx) const {
   const int64_t off = element_offset(idx);
   double v = 0;
-  LOUPE_DISPATCH(dtype_, T, { v = double(static_cast<const T*>(storage_->data)[off]); });
+  LOUPE_DISPATCH_ALL(dtype_, T, { v = double(static_cast<const T*>(storage_->data)[off]); });
   return v;
 }
 
 void Tensor::set(const std::vector<int64_t>& idx, double v) {
   const int64_t off = element_offset(idx);
-  LOUPE_DISPATCH(dtype_, T, { static_cast<T*>(storage_->data)[off] = T(v); });
+  LOUPE_DISPATCH_ALL(dtype_, T, { static_cast<T*>(storage_->data)[off] = T(v); });
 }
 
 double Tensor::item() const {

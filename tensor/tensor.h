@@ -45,6 +45,7 @@ class Tensor {
   static Tensor arange(int64_t n, DType dtype = DType::F32);     // 0, 1, ..., n-1
   static Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType dtype = DType::F32);
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape);
+  static Tensor from_ints(const std::vector<int64_t>& values, const Shape& shape);  // an i64 tensor
   // Counter-based random: element i is a pure function of (seed, i).
   static Tensor uniform(const Shape& shape, double lo, double hi, uint64_t seed, DType dtype = DType::F32);
   static Tensor normal(const Shape& shape, double mean, double std, uint64_t seed, DType dtype = DType::F32);
@@ -92,6 +93,8 @@ class Tensor {
   Tensor squeeze(int64_t dim) const;
   Tensor unsqueeze(int64_t dim) const;
   Tensor flatten() const { return reshape({numel()}); }
+  // Any view of the same storage (diagonals, sliding windows); checked to stay inside the storage.
+  Tensor as_strided(const Shape& shape, const Shape& strides, int64_t offset) const;
 
   // ---- element access (slow; for tests, tools and small data) ----
   double item() const;                               // 0-d or 1-element
