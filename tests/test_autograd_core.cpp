@@ -83,3 +83,34 @@ TEST(AutogradCore, GraphIsFreedAfterBackward) {
   EXPECT_TRUE(y.is_leaf());  // intermediate node released
   EXPECT_TRUE(z.is_leaf());
 }
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "autograd/trace.h"
+
+TEST(AutogradCore, TraceWritesOneJsonLinePerOp) {
+  const std::string path = ::testing::TempDir() + "loupe_trace_test.jsonl";
+  start_trace(path);
+  Var x(Tensor::from_vector({-1.0, 2.0, 3.0}, {3}, DType::F64), true);
+  mul_(x, x).backward(Tensor::ones({3}, DType::F64));
+  stop_trace();
+  std::ifstream in(path);
+  std::vector<nlohmann::json> lines;
+  for (std::string s; std::getline(in, s);) lines.push_back(nlohmann::json::parse(s));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["op"], "test_mul");
+  EXPECT_EQ(lines[0]["pass"], "forward");
+  EXPECT_EQ(lines[0]["outputs"][0]["shape"], nlohmann::json::array({3}));
+  EXPECT_DOUBLE_EQ(lines[0]["outputs"][0]["min"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(lines[0]["outputs"][0]["max"].get<double>(), 9.0);
+  EXPECT_NEAR(lines[0]["outputs"][0]["mean"].get<double>(), 14.0 / 3, 1e-12);
+  EXPECT_EQ(lines[1]["pass"], "backward");
+  // test_mul(x, x) sends g * x to each of its two inputs: min of x = -1.
+  EXPECT_DOUBLE_EQ(lines[1]["outputs"][0]["min"].get<double>(), -1.0);
+  EXPECT_EQ(lines[1]["outputs"].size(), 2u);
+  std::remove(path.c_str());
+  EXPECT_THROW(start_trace("/nonexistent-dir/x.jsonl"), Error);
+}
