@@ -10,6 +10,10 @@ std::vector<std::pair<CLI::App*, std::function<void()>>>& actions() {
 void register_commands(CLI::App& app) {
   register_ops(app);
   register_bench(app);
+  register_train(app);
+  register_sample(app);
+  register_eval(app);
+  register_tokenizer(app);
 }
 
 // Runs the deepest parsed subcommand's action.

@@ -17,5 +17,12 @@ void run_selected(CLI::App& app);
 // One per cmd_*.cpp.
 void register_ops(CLI::App& app);    // loupe ops: list differentiable ops
 void register_bench(CLI::App& app);  // loupe bench ...
+void register_train(CLI::App& app);      // loupe train
+void register_sample(CLI::App& app);     // loupe sample
+void register_eval(CLI::App& app);       // loupe eval
+void register_tokenizer(CLI::App& app);  // loupe tokenizer train|encode|decode
+void register_bench_train(CLI::App& bench);  // loupe bench train (called by register_bench)
+void register_bench_attention(CLI::App& bench);  // loupe bench attention (called by register_bench)
+void register_bench_generate(CLI::App& bench);  // loupe bench generate (called by register_bench)
 
 }  // namespace loupe::cli

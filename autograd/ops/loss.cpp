@@ -1,0 +1,21 @@
+// Losses. cross_entropy is fused (tensor/kernels/cross_entropy.cpp):
+//   loss = mean_i (logsumexp(x_i) - x_i[t_i])  over rows with t_i != ignore_index,
+//   dx_i = dloss / count * (softmax(x_i) - onehot(t_i)).
+#include <memory>
+
+#include "autograd/ops.h"
+#include "tensor/kernels/cross_entropy.h"
+
+namespace loupe {
+
+LOUPE_REGISTER_OP("cross_entropy");
+
+Var cross_entropy(const Var& logits, const Tensor& targets, int64_t ignore_index) {
+  auto fwd = std::make_shared<CrossEntropyForward>(cross_entropy_forward(logits.value(), targets, ignore_index));
+  return make_result("cross_entropy", fwd->loss, {logits},
+                     [fwd, targets, ignore_index](const Tensor& g) -> std::vector<Tensor> {
+                       return {cross_entropy_backward(*fwd, targets, ignore_index, g.item())};
+                     });
+}
+
+}  // namespace loupe

@@ -1,0 +1,95 @@
+// ELiTA: Efficient Linear-Time Attention transformer (shared/specs/elita.md; the author's
+// TensorFlow code is acosharma/elita-transformer main.py).
+//
+//   x0 = Wte[t]                                    no position embedding: Attention2 has its own
+//   repeat `wraps` times (shared weights; with wraps > 1 add the learned bias of step r first):
+//     for each layer:  x = x + Attention2(LN(x));  x = x + FeedForward2(LN(x))
+//   logits = LN(x) · Wteᵀ                          tied head
+//   (optional) logits = W_b · σ(W_a · logits + b_a) + b_b        the logits feed-forward
+// LN is the author's parameter-free layer norm (Keras LayerNormalization(scale=False, center=False)).
+//
+// Attention2, per head h (its own k1, k2, k3 ∈ R^d, a1, b1, a2, b2, c ∈ R^{d2}, V ∈ R^{d3×d}):
+//   a_j = k1·x_j + c·sin(j·a1/n + b1),  g_i = c·sin(i·a2/n + b2) + k3·x_i,  d_i = k2·x_i
+//   y_i = softmax over {d_i} ∪ {g_i + a_j : j ≤ i} of the values {V x_i} ∪ {V x_j}
+// computed in O(n) by the fused op elita_attention (stabilised cumulative sums); n is the
+// configured block size (also at generation time). The heads are concatenated and projected
+// back to d (the author's output_weight).
+// FeedForward2: y = einsum("bi,bj,ijk->bk", σ(W1 x + b1), σ(W2 x + b2), W3) + b3, σ = SiLU,
+// W2 of `ff_scale` rows (default 8).
+#pragma once
+#include <vector>
+
+#include "models/model.h"
+#include "tensor/kernels/elita_attention.h"
+
+namespace loupe::models {
+
+struct ElitaConfig {
+  int64_t vocab_size = 65;
+  int64_t block_size = 256;   // also the n of the positional sines
+  int64_t n_layer = 4;
+  int64_t n_head = 4;
+  int64_t n_embd = 64;
+  int64_t head_width = 16;    // d3: value width of one head
+  int64_t pos_width = 16;     // d2: number of sine bases per head
+  int64_t ff_scale = 8;       // rows of FeedForward2's W2 (the author's "scale factor")
+  int64_t wraps = 1;          // recurrent wrapping: run the layer stack this many times (1 = off)
+  int64_t logits_ffn_hidden = 0;  // width of the logits feed-forward (0 = off)
+  double norm_eps = 1e-5;
+  double dropout = 0.0;       // on each residual branch
+  uint64_t init_seed = 1337;
+  DType dtype = DType::F32;   // parameter dtype (f64 for gradchecks)
+
+  static ElitaConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
+struct ElitaAttentionWeights {
+  Var keys;                  // [3, H, d]: rows k1 (key logit), k2 (diagonal), k3 (query logit)
+  Var a1, b1, a2, b2, c;     // [H, d2] each
+  Var value;                 // [H·d3, d]
+  Var proj;                  // [d, H·d3]
+};
+
+struct ElitaFeedForwardWeights {
+  Var w1, b1;  // [d, d], [d]
+  Var w2, b2;  // [s, d], [s]
+  Var w3, b3;  // [d, s, d], [d]
+};
+
+// Attention2 of x [B, T, d] whose tokens sit at positions pos_offset + t; n = c.block_size.
+// With `state` (generation), the running sums continue from it and are updated (no graph).
+Var elita_attention2(const Var& x, const ElitaAttentionWeights& w, const ElitaConfig& c, int64_t pos_offset,
+                     ElitaState* state = nullptr);
+// FeedForward2 of x [B, T, d].
+Var elita_feedforward2(const Var& x, const ElitaFeedForwardWeights& w);
+// The author's parameter-free layer norm over the last dim.
+Var elita_norm(const Var& x, double eps);
+
+class ElitaModel : public LanguageModel {
+ public:
+  explicit ElitaModel(const ElitaConfig& c);
+  Var forward(const Tensor& ids) override;
+  // O(1) memory per token: the cache holds, per layer and wrap, the running max and sums of
+  // Attention2 (m [B, H], S [B, H], N [B, H, d3]) — no keys or values.
+  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
+  Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
+  int64_t vocab_size() const override { return cfg_.vocab_size; }
+  int64_t block_size() const override { return cfg_.block_size; }
+  nlohmann::json config() const override { return cfg_.to_json(); }
+  const ElitaConfig& cfg() const { return cfg_; }
+  const ElitaAttentionWeights& attention_weights(int64_t layer) const { return attn_.at(size_t(layer)); }
+  const ElitaFeedForwardWeights& feedforward_weights(int64_t layer) const { return ff_.at(size_t(layer)); }
+
+ private:
+  // Shared by forward (states == nullptr) and forward_cached.
+  Var run(const Tensor& ids, int64_t pos_offset, std::vector<ElitaState>* states);
+  ElitaConfig cfg_;
+  Var wte_, wrap_bias_;                 // wrap_bias_ [wraps, d] only when wraps > 1
+  Var lf_wa_, lf_ba_, lf_wb_, lf_bb_;   // logits feed-forward (logits_ffn_hidden > 0)
+  std::vector<ElitaAttentionWeights> attn_;
+  std::vector<ElitaFeedForwardWeights> ff_;
+  uint64_t forward_count_ = 0;          // dropout stream counter
+};
+
+}  // namespace loupe::models

@@ -1,0 +1,155 @@
+// A LLaMA-style decoder (Touvron et al. 2023): no absolute positions (RoPE rotates
+// q and k instead), RMSNorm before each sublayer, a SwiGLU feed-forward, no biases,
+// optional grouped-query attention, tied or untied output head.
+//
+//   x = tok_embeddings[ids]
+//   for each layer:  x = x + Attn(RMSNorm(x));  x = x + SwiGLU(RMSNorm(x))
+//   logits = RMSNorm(x) · Woutᵀ                 (Wout = tok_embeddings when tied)
+//
+// Names follow Meta's reference code (layers.0.attention_norm.weight, layers.0.feed_forward.w1.weight,
+// ...), except that q, k, v come from one fused projection attention.c_attn (rows [q | k | v]).
+// RoPE uses the interleaved-pair convention (see autograd/nn_ops.h). Init as nanoGPT: N(0, 0.02),
+// residual projections (attention.c_proj, feed_forward.w2) N(0, 0.02/√(2·n_layer)).
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "models/config_reader.h"
+#include "models/kv_cache.h"
+#include "nn/attention.h"
+#include "nn/embedding.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/rmsnorm.h"
+#include "nn/swiglu.h"
+
+namespace loupe::models {
+namespace {
+
+struct LlamaConfig {
+  int64_t vocab_size = 0;  // required (the trainer fills it in from the tokenizer)
+  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
+  int64_t n_kv_head = 0;    // 0: = n_head; fewer: grouped-query attention
+  int64_t ffn_hidden = 0;   // 0: 2/3·4·n_embd rounded up to a multiple of multiple_of
+  int64_t multiple_of = 32;
+  double norm_eps = 1e-5, rope_base = 10000.0, dropout = 0.0;
+  bool tie_weights = false;
+  uint64_t seed = 1337;
+  DType dtype = DType::F32;
+
+  static LlamaConfig from_json(const nlohmann::json& j) {
+    ConfigReader r(j, "llama");
+    LlamaConfig c;
+    c.vocab_size = r.integer("vocab_size", 0, 1);
+    LOUPE_CHECK(c.vocab_size > 0, "llama config: \"vocab_size\" is required");
+    c.block_size = r.integer("block_size", c.block_size, 1);
+    c.n_layer = r.integer("n_layer", c.n_layer, 1);
+    c.n_head = r.integer("n_head", c.n_head, 1);
+    c.n_embd = r.integer("n_embd", c.n_embd, 1);
+    c.n_kv_head = r.integer("n_kv_head", c.n_kv_head, 0);
+    c.multiple_of = r.integer("multiple_of", c.multiple_of, 1);
+    c.ffn_hidden = r.integer("ffn_hidden", c.ffn_hidden, 0);
+    c.norm_eps = r.number("norm_eps", c.norm_eps, 0.0, 1.0);
+    c.rope_base = r.number("rope_base", c.rope_base, 1.0, 1e12);
+    c.dropout = r.number("dropout", c.dropout, 0.0, 0.99);
+    c.tie_weights = r.boolean("tie_weights", c.tie_weights);
+    c.seed = uint64_t(r.integer("seed", int64_t(c.seed), 0));
+    c.dtype = r.choice("dtype", "f32", {"f32", "f64"}) == "f64" ? DType::F64 : DType::F32;
+    r.finish();
+    if (c.n_kv_head == 0) c.n_kv_head = c.n_head;
+    if (c.ffn_hidden == 0) c.ffn_hidden = nn::swiglu_hidden(c.n_embd, c.multiple_of);
+    LOUPE_CHECK(c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0, "llama config: n_embd ", c.n_embd,
+                " must be n_head ", c.n_head, " times an even head size (RoPE rotates pairs)");
+    LOUPE_CHECK(c.n_head % c.n_kv_head == 0, "llama config: n_head ", c.n_head, " must be a multiple of n_kv_head ",
+                c.n_kv_head);
+    return c;
+  }
+  nlohmann::json to_json() const {
+    return {{"type", "llama"},        {"vocab_size", vocab_size}, {"block_size", block_size},
+            {"n_layer", n_layer},     {"n_head", n_head},         {"n_kv_head", n_kv_head},
+            {"n_embd", n_embd},       {"ffn_hidden", ffn_hidden}, {"multiple_of", multiple_of},
+            {"norm_eps", norm_eps},   {"rope_base", rope_base},   {"dropout", dropout},
+            {"tie_weights", tie_weights}, {"seed", seed},         {"dtype", dtype == DType::F64 ? "f64" : "f32"}};
+  }
+};
+
+// x = x + Attn(RMSNorm(x));  x = x + SwiGLU(RMSNorm(x))
+class Layer : public nn::Module {
+ public:
+  Layer(const LlamaConfig& c, int64_t layer) {
+    const uint64_t seed = nn::param_seed(c.seed, "layers." + std::to_string(layer));
+    nn::AttentionConfig ac;
+    ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.n_kv_head = c.n_kv_head, ac.bias = false;
+    ac.dropout = c.dropout, ac.rope = true, ac.rope_base = c.rope_base, ac.seed = seed;
+    attention_norm = register_module("attention_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
+    attention = register_module("attention", std::make_shared<nn::CausalSelfAttention>(ac, c.dtype));
+    ffn_norm = register_module("ffn_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
+    feed_forward = register_module("feed_forward",
+                                   std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, seed, c.dtype));
+  }
+  Var forward(Var x, nn::KVCache* cache) {
+    x = x + attention->forward(attention_norm->forward(x), cache);
+    x = x + feed_forward->forward(ffn_norm->forward(x));
+    return x;
+  }
+  std::shared_ptr<nn::RMSNorm> attention_norm, ffn_norm;
+  std::shared_ptr<nn::CausalSelfAttention> attention;
+  std::shared_ptr<nn::SwiGLU> feed_forward;
+};
+
+class Llama : public LanguageModel {
+ public:
+  explicit Llama(const LlamaConfig& c) : cfg(c) {
+    tok_embeddings = register_module("tok_embeddings", std::make_shared<nn::Embedding>(c.vocab_size, c.n_embd, c.dtype));
+    layers = register_module("layers", std::make_shared<nn::ModuleList<Layer>>());
+    for (int64_t i = 0; i < c.n_layer; ++i) layers->push_back(std::make_shared<Layer>(c, i));
+    norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
+    if (!c.tie_weights)
+      output = register_module("output", std::make_shared<nn::Linear>(c.n_embd, c.vocab_size, false, c.dtype));
+    for (auto& [name, p] : named_parameters()) {
+      if (p.dim() < 2) continue;  // RMSNorm weights stay 1
+      const bool residual = name.ends_with("attention.c_proj.weight") || name.ends_with("feed_forward.w2.weight");
+      nn::init_normal_(p, residual ? 0.02 / std::sqrt(2.0 * double(c.n_layer)) : 0.02, c.seed, name);
+    }
+  }
+
+  Var forward(const Tensor& ids) override { return run(ids, nullptr); }
+
+  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override {
+    LOUPE_CHECK(batch >= 1 && max_len >= 1, "llama: cache needs batch >= 1 and max_len >= 1");
+    auto cache = std::make_unique<TransformerCache>();
+    for (auto& l : *layers) cache->layers.push_back(l->attention->make_cache(batch, max_len, cfg.dtype));
+    return cache;
+  }
+  Var forward_cached(const Tensor& ids, DecodeCache& cache) override {
+    return run(ids, &as_transformer_cache(cache, layers->size(), "llama"));
+  }
+
+  int64_t vocab_size() const override { return cfg.vocab_size; }
+  int64_t block_size() const override { return cfg.block_size; }
+  nlohmann::json config() const override { return cfg.to_json(); }
+
+ private:
+  Var run(const Tensor& ids, TransformerCache* cache) {
+    LOUPE_CHECK(ids.dtype() == DType::I64 && ids.dim() == 2, "llama: ids must be i64 [B, T], got ", ids.str());
+    if (!cache)
+      LOUPE_CHECK(ids.size(1) <= cfg.block_size, "llama: sequence of ", ids.size(1), " tokens exceeds block_size ",
+                  cfg.block_size);
+    Var x = tok_embeddings->forward(ids);
+    for (size_t l = 0; l < layers->size(); ++l) x = (*layers)[l].forward(x, cache ? &cache->layers[l] : nullptr);
+    x = norm->forward(x);
+    return output ? output->forward(x) : matmul(x, transpose(tok_embeddings->weight, 0, 1));
+  }
+
+  LlamaConfig cfg;
+  std::shared_ptr<nn::Embedding> tok_embeddings;
+  std::shared_ptr<nn::ModuleList<Layer>> layers;
+  std::shared_ptr<nn::RMSNorm> norm;
+  std::shared_ptr<nn::Linear> output;  // only when untied
+};
+
+static ModelRegistrar registrar("llama", [](const nlohmann::json& j) {
+  return std::make_shared<Llama>(LlamaConfig::from_json(j));
+});
+
+}  // namespace
+}  // namespace loupe::models

@@ -1,0 +1,114 @@
+// Wiola (shared/specs/wiola.md, arXiv 2607.01394): a LLaMA-style decoder with five
+// components, each a config switch so it can be ablated against the baseline:
+//   offset_norm  WiolaRMSNorm  y = g ⊙ x / rms(x) + β                    (β init 0)
+//   dsff         Dual-Stream FF y = σ(γ) ⊙ W2a GELU(W1a u) + (1 − σ(γ)) ⊙ W2b (SiLU(W1b u) ⊙ W3b u)
+//   srpe         Spiral RoPE   rotary pairs in three bands: relative (p·θ), hierarchical (⌊p/S⌋·θ),
+//                              helix (p·θ·(1 + α_h √p / √P), α learned per head, init 0)
+//   gcla         Gated Cross-Layer Attention: layer l ≥ 2 (1-indexed) attends, per position, over
+//                compressed summaries of the outputs of layers l−1 and l−2, added through σ(β), β = −4
+//   atm          Adaptive Token Merging: in the middle layers, adjacent key/value pairs (2j, 2j+1)
+//                with cosine(k_2j, k_2j+1) ≥ τ become one entry (their mean) with log 2 added to its
+//                logit, visible to queries t ≥ 2j+1 only (causal); queries are never merged.
+// With every switch off the model is exactly models/llama.cpp: same parameter names, same init,
+// same ops (a test loads one state dict into both and compares logits).
+//
+//   x = tok_embeddings[ids];  h_0 = x
+//   for each layer l = 1..L:
+//     u = attention_norm(x);  x = x + Attn(u)                     (SRPE rotation; ATM in middle layers)
+//     if gcla and l ≥ 2:      x = x + σ(β) ⊙ Wo · Σ_k softmax_k(q·s_k/√r) s_k,  q = Wq u, s_k = C_k h_{l−k}
+//     x = x + FFN(ffn_norm(x))                                    (DSFF or SwiGLU);  h_l = x
+//   logits = norm(x) · Woutᵀ
+#pragma once
+#include <vector>
+
+#include "models/model.h"
+
+namespace loupe::models {
+
+struct WiolaConfig {
+  // The LLaMA baseline's keys (same meaning and defaults as models/llama.cpp).
+  int64_t vocab_size = 0;
+  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
+  int64_t n_kv_head = 0;
+  int64_t ffn_hidden = 0;
+  int64_t multiple_of = 32;
+  double norm_eps = 1e-5, rope_base = 10000.0, dropout = 0.0;
+  bool tie_weights = false;
+  uint64_t seed = 1337;
+  DType dtype = DType::F32;
+  // The five switches.
+  bool offset_norm = true, dsff = true, srpe = true, gcla = true, atm = true;
+  // Component settings.
+  double srpe_relative = 0.5, srpe_hierarchical = 0.25;  // fractions of each head's rotary pairs; helix = rest
+  int64_t srpe_segment = 16;                             // S: tokens per helix turn
+  int64_t gcla_rank = 0;                                 // r; 0: n_embd / 4
+  double gcla_gate_init = -4.0;                          // β: σ(−4) ≈ 0.018
+  double atm_threshold = 0.9;                            // τ
+  int64_t atm_first = -1, atm_last = -1;                 // 0-indexed layer range; −1: the middle third
+  int64_t dsff_hidden_a = 0, dsff_hidden_b = 0;          // 0: 2d and 4d/3 rounded up to a multiple of 8
+
+  static WiolaConfig from_json(const nlohmann::json& j);
+  // Fills the derived defaults (0 / −1 above) and checks the values; the model calls it too.
+  void resolve();
+  nlohmann::json to_json() const;
+  bool atm_layer(int64_t layer) const;  // ATM on in this 0-indexed layer?
+};
+
+// ---- the components as functions (tested and gradchecked on their own) ----
+
+// Rotary pair bands of SRPE for head size D: pairs [0, n_rel) relative, [n_rel, n_rel + n_hier)
+// hierarchical, the rest helix.
+struct SrpeBands {
+  int64_t n_rel = 0, n_hier = 0, n_helix = 0;
+  static SrpeBands of(const WiolaConfig& c, int64_t head_dim);
+};
+// Rotates x [B, T, H, D] (tokens at positions pos0 + t) with the interleaved-pair convention of
+// autograd/nn_ops.h rope(): pair i of head h turns by its band's angle. alpha: [H].
+Var srpe_rotate(const Var& x, int64_t pos0, const Var& alpha, const SrpeBands& bands, int64_t segment,
+                int64_t block_size, double base);
+
+// ATM statistics of one attention call.
+struct AtmStats {
+  int64_t pairs = 0, merged = 0;                // complete adjacent key pairs (per batch and head), merged ones
+  int64_t entries_full = 0, entries_merged = 0;  // (query, key-entry) products without / with merging
+  double merge_rate() const { return pairs ? double(merged) / double(pairs) : 0.0; }
+  double cost_saved() const { return entries_full ? 1.0 - double(entries_merged) / double(entries_full) : 0.0; }
+};
+// Causal attention with adaptive token merging. q [B, H, Tq, D] at positions q_offset + i;
+// k, v [B, H, Tk, D] at positions 0..Tk−1 (Tk = q_offset + Tq). Returns [B, H, Tq, D].
+Var atm_attention(const Var& q, const Var& k, const Var& v, int64_t q_offset, double threshold,
+                  AtmStats* stats = nullptr);
+
+// WiolaRMSNorm: rms_norm(x, g) + β (β undefined: plain RMSNorm).
+Var wiola_rms_norm(const Var& x, const Var& weight, const Var& offset, double eps);
+
+// DSFF of u [..., d]: σ(γ) ⊙ W2a GELU(W1a u) + (1 − σ(γ)) ⊙ W2b (SiLU(W1b u) ⊙ W3b u); weights [out, in].
+Var dual_stream_ff(const Var& u, const Var& w1a, const Var& w2a, const Var& w1b, const Var& w2b, const Var& w3b,
+                   const Var& gamma);
+
+// GCLA of one layer: u [..., d] the normalised layer input, h1 / h2 the outputs of the two layers
+// before; q = Wq u, s_k = C_k h_k ∈ R^r; returns σ(β) ⊙ Wo Σ_k softmax_k(q·s_k / √r) s_k.
+Var gated_cross_layer(const Var& u, const Var& h1, const Var& h2, const Var& wq, const Var& c1, const Var& c2,
+                      const Var& wo, const Var& beta);
+
+class WiolaModel : public LanguageModel {
+ public:
+  explicit WiolaModel(const WiolaConfig& c);
+  Var forward(const Tensor& ids) override;
+  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
+  Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
+  int64_t vocab_size() const override { return cfg_.vocab_size; }
+  int64_t block_size() const override { return cfg_.block_size; }
+  nlohmann::json config() const override { return cfg_.to_json(); }
+  const WiolaConfig& cfg() const { return cfg_; }
+  // ATM statistics of the last forward, one entry per layer (zeros where ATM is off).
+  std::vector<AtmStats> atm_stats() const;
+
+ private:
+  Var run(const Tensor& ids, DecodeCache* cache);
+  WiolaConfig cfg_;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace loupe::models

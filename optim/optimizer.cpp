@@ -1,0 +1,82 @@
+#include "optim/optimizer.h"
+
+#include <set>
+
+namespace loupe::optim {
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups, std::vector<std::string> slot_names, const char* name)
+    : slot_names_(std::move(slot_names)), name_(name) {
+  std::set<std::string> seen;
+  for (auto& g : groups) {
+    for (auto& [pname, p] : g.params) {
+      LOUPE_CHECK(p.defined(), name_, ": parameter '", pname, "' is undefined");
+      LOUPE_CHECK(is_floating(p.dtype()), name_, ": parameter '", pname, "' is ", p.value().str(),
+                  ", expected f32 or f64");
+      LOUPE_CHECK(p.value().is_contiguous(), name_, ": parameter '", pname, "' is not contiguous");
+      LOUPE_CHECK(seen.insert(pname).second, name_, ": parameter '", pname, "' appears twice");
+      Entry e{pname, p, g.lr_scale, g.weight_decay, {}};
+      for (size_t s = 0; s < slot_names_.size(); ++s) e.slots.push_back(Tensor::zeros(p.shape(), p.dtype()));
+      entries_.push_back(std::move(e));
+    }
+  }
+}
+
+void Optimizer::step(double grad_scale) {
+  NoGrad ng;
+  ++t_;
+  for (auto& e : entries_) {
+    const Tensor& g = e.param.grad();
+    if (!g.defined()) continue;  // no gradient reached this parameter: leave it (and its state) alone
+    const Tensor& v = e.param.value();
+    LOUPE_CHECK(g.shape() == v.shape(), name_, ": grad of '", e.name, "' is ", g.str(), ", parameter is ", v.str());
+    const Tensor gc = g.dtype() == v.dtype() ? g.contiguous() : g.to(v.dtype()).contiguous();
+    update(v, gc, e.slots, lr_ * e.lr_scale, e.weight_decay, grad_scale, t_);
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (auto& e : entries_) e.param.zero_grad();
+}
+
+std::map<std::string, Tensor> Optimizer::state_dict() const {
+  std::map<std::string, Tensor> sd;
+  for (auto& e : entries_)
+    for (size_t s = 0; s < slot_names_.size(); ++s) sd[e.name + "." + slot_names_[s]] = e.slots[s];
+  sd["step"] = Tensor::from_ints({t_}, {});
+  return sd;
+}
+
+void Optimizer::load_state_dict(const std::map<std::string, Tensor>& sd) {
+  size_t used = 0;
+  auto find = [&](const std::string& key) -> const Tensor& {
+    auto it = sd.find(key);
+    LOUPE_CHECK(it != sd.end(), name_, " state: missing '", key, "'");
+    ++used;
+    return it->second;
+  };
+  const Tensor& st = find("step");
+  LOUPE_CHECK(st.dtype() == DType::I64 && st.numel() == 1, name_, " state: 'step' is ", st.str(), ", expected i64[]");
+  for (auto& e : entries_)
+    for (size_t s = 0; s < slot_names_.size(); ++s) {
+      const std::string key = e.name + "." + slot_names_[s];
+      const Tensor& src = find(key);
+      LOUPE_CHECK(src.shape() == e.slots[s].shape() && src.dtype() == e.slots[s].dtype(), name_, " state: '", key,
+                  "' is ", src.str(), ", expected ", e.slots[s].str());
+    }
+  if (used != sd.size()) {
+    std::string extra;
+    for (auto& [k, _] : sd) {
+      bool known = k == "step";
+      for (auto& e : entries_)
+        for (auto& s : slot_names_) known = known || k == e.name + "." + s;
+      if (!known) extra += (extra.empty() ? "'" : ", '") + k + "'";
+    }
+    LOUPE_CHECK(false, name_, " state: unexpected keys ", extra);
+  }
+  // All checked: now copy (never half-load).
+  for (auto& e : entries_)
+    for (size_t s = 0; s < slot_names_.size(); ++s) e.slots[s].copy_(sd.at(e.name + "." + slot_names_[s]));
+  t_ = int64_t(st.item());
+}
+
+}  // namespace loupe::optim

@@ -1,0 +1,33 @@
+// Dropout masks from the counter-based Philox generator: element `index` of a
+// mask is kept iff its 32-bit random word is >= p·2³². The word comes from
+// Philox block (seed, stream = counter, block = index / 4), word index % 4, so a
+// mask is a pure function of (seed, counter, index): any thread, any order.
+#pragma once
+#include <array>
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/rng.h"
+
+namespace loupe::kernels {
+
+inline uint64_t dropout_threshold(double p) {  // keep iff word >= threshold
+  return p <= 0 ? 0 : p >= 1 ? (uint64_t(1) << 32) : uint64_t(std::ceil(p * 4294967296.0));
+}
+
+// Walks indices mostly in increasing order, computing each Philox block once.
+struct DropoutMask {
+  uint64_t seed, counter, threshold;
+  uint64_t block = ~uint64_t(0);
+  std::array<uint32_t, 4> words{};
+  DropoutMask(uint64_t seed_, uint64_t counter_, double p) : seed(seed_), counter(counter_), threshold(dropout_threshold(p)) {}
+  bool keep(uint64_t index) {
+    if (index / 4 != block) {
+      block = index / 4;
+      words = philox4x32(seed, counter, block);
+    }
+    return uint64_t(words[index % 4]) >= threshold;
+  }
+};
+
+}  // namespace loupe::kernels

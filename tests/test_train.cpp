@@ -1,0 +1,252 @@
+// The trainer library (tools/trainer.h): a tiny GPT on a tiny corpus for a few
+// steps — metrics, loss plot, checkpoints, exact stop/resume, sampling, errors.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "nn/safetensors.h"
+#include "tensor/parallel.h"
+#include "tests/testing.h"
+#include "tools/checkpoint.h"
+#include "tools/run_config.h"
+#include "tools/sampler.h"
+#include "tools/trainer.h"
+
+namespace loupe {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::bitwise_equal;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("loupe_train_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const std::string& name, const std::string& contents) const {
+    const auto p = (path / name).string();
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+  std::string sub(const std::string& name) const { return (path / name).string(); }
+};
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string corpus_text() {
+  std::string s;
+  for (int i = 0; i < 60; ++i)
+    s += "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+         "First Citizen:\nYou are all resolved rather to die than to famish?\n\n";
+  return s;
+}
+
+json tiny_config(const TempDir& d, double dropout = 0.0) {
+  const std::string corpus = d.file("corpus.txt", corpus_text());
+  return json{{"model", {{"type", "gpt"}, {"n_layer", 1}, {"n_head", 2}, {"n_embd", 16}, {"block_size", 16},
+                         {"dropout", dropout}}},
+              {"data", {{"corpus", corpus}, {"tokenizer", "char"}}},
+              {"train", {{"batch_size", 4}, {"max_iters", 6}, {"lr", 1e-2}, {"warmup_iters", 2},
+                         {"lr_decay_iters", 6}, {"eval_interval", 3}, {"eval_iters", 2}, {"log_interval", 1},
+                         {"ckpt_interval", 2}}}};
+}
+
+json write_and_load(const TempDir& d, const json& cfg, const std::vector<std::string>& sets = {}) {
+  return tools::load_run_config(d.file("cfg.json", cfg.dump()), sets);
+}
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::vector<json> rows;
+  std::ifstream f(path);
+  for (std::string line; std::getline(f, line);) rows.push_back(json::parse(line));
+  return rows;
+}
+
+tools::TrainResult run(const json& cfg, const std::string& out, int64_t stop_after = -1, bool resume = false) {
+  tools::TrainOptions o;
+  o.config = cfg;
+  o.out_dir = out;
+  o.progress = false;
+  o.stop_after = stop_after;
+  o.resume = resume;
+  return tools::train(o);
+}
+
+TEST(Train, WritesMetricsPlotAndCheckpoint) {
+  TempDir d;
+  const json cfg = write_and_load(d, tiny_config(d));
+  const auto r = run(cfg, d.sub("run"));
+  EXPECT_EQ(r.steps_done, 6);
+  EXPECT_GT(r.tokens_per_sec, 0);
+  EXPECT_TRUE(std::isfinite(r.val_loss));
+
+  const auto rows = read_jsonl(d.sub("run/metrics.jsonl"));
+  std::vector<int64_t> train_steps, eval_steps;
+  for (auto& row : rows) (row.contains("val_loss") ? eval_steps : train_steps).push_back(row["step"]);
+  EXPECT_EQ(train_steps, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(eval_steps, (std::vector<int64_t>{0, 3, 6}));
+  // Initial loss ≈ ln(vocab) (small init), and the last step's lr is the schedule's.
+  const double vocab = double(json::parse(std::ifstream(d.sub("run/config.json")))["model"]["vocab_size"]);
+  EXPECT_NEAR(rows[0]["val_loss"].get<double>(), std::log(vocab), 0.3);
+  EXPECT_LT(rows.back()["val_loss"].get<double>(), rows[0]["val_loss"].get<double>());
+  EXPECT_DOUBLE_EQ(rows[1]["lr"].get<double>(), 1e-2 / 3);  // warmup: lr·(0+1)/(2+1)
+
+  std::ifstream svg(d.sub("run/loss.svg"));
+  const std::string s((std::istreambuf_iterator<char>(svg)), {});
+  EXPECT_EQ(s.rfind("<svg", 0), 0u);
+  EXPECT_NE(s.find("val"), std::string::npos);
+  EXPECT_NE(s.find("<polyline"), std::string::npos);
+
+  const auto ck = tools::load_checkpoint(d.sub("run"));
+  EXPECT_EQ(ck.step, 6);
+  EXPECT_EQ(ck.config["model"]["n_embd"], 16);
+  EXPECT_EQ(ck.tokenizer->type(), "char");
+  EXPECT_EQ(ck.optim_state.at("step").item(), 6);
+  auto model = tools::model_from_checkpoint(ck);
+  EXPECT_EQ(model->vocab_size(), int64_t(vocab));
+}
+
+TEST(Train, StopAndResumeIsBitwiseExact) {
+  TempDir d;
+  const json cfg = write_and_load(d, tiny_config(d, /*dropout=*/0.1));  // dropout: its counters must resume too
+  run(cfg, d.sub("full"));
+  const auto stopped = run(cfg, d.sub("split"), /*stop_after=*/3);
+  EXPECT_EQ(stopped.steps_done, 3);
+  EXPECT_EQ(tools::load_checkpoint(d.sub("split")).step, 3);
+  const auto resumed = run(cfg, d.sub("split"), -1, /*resume=*/true);
+  EXPECT_EQ(resumed.steps_this_run, 3);
+
+  const auto a = nn::load_safetensors(tools::checkpoint_path(d.sub("full")));
+  const auto b = nn::load_safetensors(tools::checkpoint_path(d.sub("split")));
+  ASSERT_EQ(a.size(), b.size());
+  for (auto& [k, v] : a) EXPECT_TRUE(bitwise_equal(v, b.at(k))) << k;
+  // The metrics of the resumed run continue the file: same steps and losses.
+  const auto ra = read_jsonl(d.sub("full/metrics.jsonl")), rb = read_jsonl(d.sub("split/metrics.jsonl"));
+  ASSERT_EQ(ra.size(), rb.size());
+  for (size_t i = 0; i < ra.size(); ++i) {
+    EXPECT_EQ(ra[i]["step"], rb[i]["step"]) << i;
+    EXPECT_EQ(ra[i].value("loss", -1.0), rb[i].value("loss", -1.0)) << i;
+    EXPECT_EQ(ra[i].value("val_loss", -1.0), rb[i].value("val_loss", -1.0)) << i;
+  }
+}
+
+TEST(Train, OneVsTwoThreadsBitwise) {
+  TempDir d;
+  json cfg = write_and_load(d, tiny_config(d), {"train.max_iters=3", "train.grad_accum=2"});
+  set_num_threads(1);
+  run(cfg, d.sub("t1"));
+  set_num_threads(2);
+  run(cfg, d.sub("t2"));
+  const auto a = nn::load_safetensors(tools::checkpoint_path(d.sub("t1")));
+  const auto b = nn::load_safetensors(tools::checkpoint_path(d.sub("t2")));
+  for (auto& [k, v] : a) EXPECT_TRUE(bitwise_equal(v, b.at(k))) << k;
+}
+
+TEST(Train, SamplingIsSeededAndSurvivesTheContextLimit) {
+  TempDir d;
+  run(write_and_load(d, tiny_config(d)), d.sub("run"));
+  const auto ck = tools::load_checkpoint(d.sub("run"));
+  auto model = tools::model_from_checkpoint(ck);
+  const auto prompt = ck.tokenizer->encode("First");
+  tools::SampleOptions o;
+  o.tokens = 40;  // > block_size 16: the cache is rebuilt on the way
+  o.top_k = 5;
+  o.seed = 3;
+  std::vector<int32_t> streamed;
+  const auto a = tools::generate(*model, prompt, o, [&](int32_t id) { streamed.push_back(id); });
+  const auto b = tools::generate(*model, prompt, o);
+  ASSERT_EQ(a.size(), 40u);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, streamed);
+  o.seed = 4;
+  EXPECT_NE(tools::generate(*model, prompt, o), a);
+  // Greedy decoding through the cache equals greedy decoding by full forward passes.
+  o.temperature = 0, o.tokens = 20;
+  const auto g = tools::generate(*model, prompt, o);
+  std::vector<int32_t> all = prompt;
+  NoGrad ng;
+  model->eval();
+  for (int i = 0; i < 20; ++i) {
+    const int64_t n = std::min<int64_t>(int64_t(all.size()), 16);
+    std::vector<int64_t> ctx(all.end() - n, all.end());
+    const Tensor logits = model->forward(Tensor::from_ints(ctx, {1, n})).value();
+    const auto row = logits.select(0, 0).select(0, n - 1).to_vector();
+    all.push_back(int32_t(std::max_element(row.begin(), row.end()) - row.begin()));
+  }
+  // Identical while the context fits (the first 16 - 5 + 1 tokens); afterwards the cache
+  // window (last 8 tokens re-prefilled) differs from the full sliding window by design.
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(g[i], all[prompt.size() + i]) << i;
+}
+
+TEST(Sample, SampleTokenRule) {
+  const std::vector<double> logits = {0.0, std::log(3.0), -1.0};
+  EXPECT_EQ(tools::sample_token(logits, 0.0, 0, 0.99), 1);  // greedy
+  EXPECT_EQ(tools::sample_token(logits, 1.0, 1, 0.99), 1);  // top-1
+  // top-2: p = (1/4 for id 0, 3/4 for id 1), ordered by logit: id 1 covers [0, 0.75).
+  EXPECT_EQ(tools::sample_token(logits, 1.0, 2, 0.70), 1);
+  EXPECT_EQ(tools::sample_token(logits, 1.0, 2, 0.80), 0);
+  // All three: weights 3, 1, e^-1 over 4 + e^-1.
+  EXPECT_EQ(tools::sample_token(logits, 1.0, 0, (4.0 + 0.5 * std::exp(-1.0)) / (4.0 + std::exp(-1.0))), 2);
+  EXPECT_THROW(tools::sample_token(logits, -1.0, 0, 0.5), Error);
+}
+
+TEST(Train, ConfigErrorsNameTheFileAndKey) {
+  TempDir d;
+  auto err = error_of([&] { tools::load_run_config(d.sub("missing.json")); });
+  EXPECT_NE(err.find("missing.json"), std::string::npos) << err;
+  err = error_of([&] { tools::load_run_config(d.file("bad.json", "{\"model\": {\"type\": ")); });
+  EXPECT_NE(err.find("bad.json"), std::string::npos) << err;
+  const json cfg = tiny_config(d);
+  err = error_of([&] { write_and_load(d, cfg, {"train.learning_rate=3"}); });
+  EXPECT_NE(err.find("train.learning_rate"), std::string::npos) << err;
+  err = error_of([&] { write_and_load(d, cfg, {"optim.lr=3"}); });
+  EXPECT_NE(err.find("optim"), std::string::npos) << err;
+  err = error_of([&] { write_and_load(d, cfg, {"train.lr"}); });
+  EXPECT_NE(err.find("section.key=value"), std::string::npos) << err;
+  json bad = cfg;
+  bad["train"]["batchsize"] = 3;
+  err = error_of([&] { write_and_load(d, bad); });
+  EXPECT_NE(err.find("batchsize"), std::string::npos) << err;
+  EXPECT_NE(err.find("cfg.json"), std::string::npos) << err;
+  bad = cfg;
+  bad["train"]["max_iters"] = "ten";
+  err = error_of([&] { write_and_load(d, bad); });
+  EXPECT_NE(err.find("max_iters"), std::string::npos) << err;
+  // --set values: JSON when they parse, else strings.
+  const json ok = write_and_load(d, cfg, {"train.lr=3e-4", "train.schedule=constant", "model.n_layer=2"});
+  EXPECT_EQ(ok["train"]["lr"], 3e-4);
+  EXPECT_EQ(ok["train"]["schedule"], "constant");
+  EXPECT_EQ(ok["model"]["n_layer"], 2);
+  // A model key the model does not know fails when the model is built, naming it.
+  err = error_of([&] { run(write_and_load(d, cfg, {"model.n_layers=2"}), d.sub("x")); });
+  EXPECT_NE(err.find("n_layers"), std::string::npos) << err;
+  err = error_of([&] { run(write_and_load(d, cfg, {"data.corpus=nowhere.txt"}), d.sub("y")); });
+  EXPECT_NE(err.find("nowhere.txt"), std::string::npos) << err;
+  err = error_of([&] { run(write_and_load(d, cfg), d.sub("none"), -1, true); });
+  EXPECT_NE(err.find("none"), std::string::npos) << err;
+  // A corrupted checkpoint names the file.
+  fs::create_directories(d.sub("broken"));
+  d.file("broken/ckpt.safetensors", "garbage!");
+  err = error_of([&] { tools::load_checkpoint(d.sub("broken")); });
+  EXPECT_NE(err.find("ckpt.safetensors"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace loupe

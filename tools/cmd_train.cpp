@@ -1,0 +1,60 @@
+// loupe train --config C [--set section.key=value ...] [--out DIR] [--resume]
+// Trains a model (tools/trainer.h): progress on stderr, DIR/metrics.jsonl, DIR/loss.svg,
+// DIR/ckpt.safetensors. With --resume, continues from DIR's checkpoint (the config then
+// defaults to the checkpoint's own).
+#include <cstdio>
+#include <filesystem>
+
+#include "tools/checkpoint.h"
+#include "tools/commands.h"
+#include "tools/run_config.h"
+#include "tools/trainer.h"
+
+namespace loupe::cli {
+
+void register_train(CLI::App& app) {
+  struct Opts {
+    std::string config, out;
+    std::vector<std::string> sets;
+    bool resume = false, quiet = false;
+    int64_t stop_after = -1;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand("train", "train a model from a JSON config");
+  sub->add_option("--config,-c", o->config, "run config (configs/*.json); with --resume defaults to the checkpoint's");
+  sub->add_option("--set", o->sets, "override a config key: section.key=value (e.g. train.lr=3e-4)");
+  sub->add_option("--out,-o", o->out, "output directory (default runs/<config name>)");
+  sub->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
+  sub->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after this many steps in total");
+  sub->add_flag("--quiet,-q", o->quiet, "no progress output");
+  actions().push_back({sub, [o] {
+                         namespace fs = std::filesystem;
+                         if (o->out.empty()) {
+                           LOUPE_CHECK(!o->config.empty(), "train: give --config or --out");
+                           o->out = (fs::path("runs") / fs::path(o->config).stem()).string();
+                         }
+                         nlohmann::json cfg;
+                         if (o->config.empty()) {
+                           LOUPE_CHECK(o->resume, "train: --config is required (unless --resume)");
+                           cfg = tools::load_checkpoint(o->out).config;
+                           for (auto& s : o->sets) tools::apply_set(cfg, s);
+                           tools::complete_run_config(cfg, "checkpoint config in '" + o->out + "'");
+                         } else {
+                           cfg = tools::load_run_config(o->config, o->sets);
+                         }
+                         tools::TrainOptions t;
+                         t.config = cfg;
+                         t.out_dir = o->out;
+                         t.resume = o->resume;
+                         t.progress = !o->quiet;
+                         t.stop_after = o->stop_after;
+                         const auto r = tools::train(t);
+                         std::printf("trained %lld steps (%lld this run) in %.1fs: last loss %.4f, val loss %.4f, "
+                                     "%.0f tokens/s; checkpoint %s\n",
+                                     (long long)r.steps_done, (long long)r.steps_this_run, r.seconds,
+                                     r.last_train_loss, r.val_loss, r.tokens_per_sec,
+                                     tools::checkpoint_path(o->out).c_str());
+                       }});
+}
+
+}  // namespace loupe::cli

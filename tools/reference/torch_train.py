@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Trains a loupe run config in PyTorch and reports tokens/s, for `loupe bench train`
+side by side on the same machine.
+
+  /usr/bin/python3 tools/reference/torch_train.py --config configs/gpt-baby.json [--steps N]
+         [--threads T] [--loupe build/release/tools/loupe] [--set section.key=value ...] [--json]
+
+To compare like with like, loupe itself prepares the run: `loupe train --stop-after 0`
+writes the resolved config, the initial weights (a checkpoint at step 0) and the token
+file; this script loads the same weights into tools/reference/torch_models.py and trains
+with the same AdamW groups (decay on dim >= 2), lr schedule (nanoGPT's get_lr), grad
+clipping and batch shape. Batches are drawn with torch.randint (not loupe's Philox), so
+losses agree statistically, not bit for bit. Dropout is not modelled (torch_models has none).
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402
+
+
+def find_loupe():
+    for d in ("build/release", "build/debug"):
+        p = os.path.join(d, "tools", "loupe")
+        if os.path.exists(p):
+            return p
+    sys.exit("torch_train: no loupe binary found; pass --loupe PATH (build with ./run build)")
+
+
+def get_lr(it, t):
+    """loupe's optim/schedule.cpp (nanoGPT's get_lr for "cosine")."""
+    if t["schedule"] == "inv_sqrt":
+        return min(t["inv_sqrt_cap"], t["inv_sqrt_scale"] / math.sqrt(it + 1))
+    if it < t["warmup_iters"]:
+        return t["lr"] * (it + 1) / (t["warmup_iters"] + 1)
+    if t["schedule"] == "constant":
+        return t["lr"]
+    if it > t["lr_decay_iters"] or t["lr_decay_iters"] <= t["warmup_iters"]:
+        return t["min_lr"]
+    r = (it - t["warmup_iters"]) / (t["lr_decay_iters"] - t["warmup_iters"])
+    return t["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * r)) * (t["lr"] - t["min_lr"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--set", action="append", default=[], help="section.key=value, as loupe train --set")
+    ap.add_argument("--steps", type=int, default=0, help="training steps (default: train.max_iters)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    ap.add_argument("--loupe", default="", help="the loupe binary (default: build/release/tools/loupe)")
+    ap.add_argument("--eval-iters", type=int, default=20, help="val batches at the end (0: none)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    loupe = a.loupe or find_loupe()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [loupe, "train", "--config", a.config, "--out", tmp, "--stop-after", "0", "--quiet"]
+        for s in a.set:
+            cmd += ["--set", s]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        tensors, meta = torch_models.load_safetensors(os.path.join(tmp, "ckpt.safetensors"))
+        with open(os.path.join(tmp, "data.json")) as f:
+            data = json.load(f)
+    cfg = json.loads(meta["config"])
+    mc, t = cfg["model"], cfg["train"]
+    dtype = torch.float64 if mc.get("dtype") == "f64" else torch.float32
+
+    model = torch_models.build(mc).to(dtype)
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.load_state_dict(state, strict=True)
+    model.train()
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": t["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    if t["optimizer"] == "sgd":
+        opt = torch.optim.SGD(groups, lr=t["lr"], momentum=t["momentum"], nesterov=t["nesterov"])
+    else:
+        cls = torch.optim.AdamW if t["optimizer"] == "adamw" else torch.optim.Adam
+        opt = cls(groups, lr=t["lr"], betas=(t["beta1"], t["beta2"]), eps=t["eps"])
+
+    width = np.uint16 if data["bytes_per_token"] == 2 else np.uint32
+    tokens = np.memmap(data["token_file"], dtype=width, mode="r")
+    n_train = data["train_tokens"]
+    train_data, val_data = tokens[:n_train], tokens[n_train:]
+    B, T, accum = t["batch_size"], mc["block_size"], t["grad_accum"]
+    gen = torch.Generator().manual_seed(t["seed"])
+
+    def batch(split):
+        d = train_data if split == "train" else val_data
+        ix = torch.randint(len(d) - T, (B,), generator=gen)
+        x = torch.stack([torch.from_numpy(d[i:i + T].astype(np.int64)) for i in ix.tolist()])
+        y = torch.stack([torch.from_numpy(d[i + 1:i + 1 + T].astype(np.int64)) for i in ix.tolist()])
+        return x, y
+
+    def loss_of(x, y):
+        logits = model(x)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    steps = a.steps or t["max_iters"]
+    times, loss = [], float("nan")
+    for it in range(steps):
+        t0 = time.perf_counter()
+        for g in opt.param_groups:
+            g["lr"] = get_lr(it, t)
+        for _ in range(accum):
+            x, y = batch("train")
+            l = loss_of(x, y)
+            (l / accum).backward()
+        if t["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss = l.item()
+        times.append(time.perf_counter() - t0)
+        if not a.json and (it % max(1, steps // 10) == 0 or it + 1 == steps):
+            print(f"step {it + 1}/{steps} | loss {loss:.4f} | {B * T * accum / times[-1]:.0f} tok/s", file=sys.stderr)
+    timed = times[1:] if len(times) > 1 else times  # the first step warms up
+    tps = B * T * accum * len(timed) / sum(timed)
+
+    val = None
+    if a.eval_iters:
+        model.eval()
+        with torch.no_grad():
+            val = sum(loss_of(*batch("val")).item() for _ in range(a.eval_iters)) / a.eval_iters
+    res = {"bench": "torch_train", "config": a.config, "torch": torch.__version__, "threads": torch.get_num_threads(),
+           "parameters": sum(p.numel() for p in model.parameters()), "steps": steps, "tokens_per_step": B * T * accum,
+           "tokens_per_sec": tps, "ms_per_step": 1e3 * sum(timed) / len(timed), "last_loss": loss, "val_loss": val}
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print(f"{a.config} in PyTorch {torch.__version__}: {res['parameters']} parameters, {steps} steps on "
+              f"{res['threads']} threads: {tps:.0f} tokens/s ({res['ms_per_step']:.1f} ms/step), last loss {loss:.4f}"
+              + (f", val loss {val:.4f}" if val is not None else ""))
+
+
+if __name__ == "__main__":
+    main()

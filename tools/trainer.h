@@ -1,0 +1,61 @@
+// The training loop behind `loupe train` (and `loupe bench train`):
+//   for it in [start, max_iters):
+//     every eval_interval: estimate train/val loss on fixed batches, append to
+//                          metrics.jsonl, redraw loss.svg
+//     lr = schedule(it); grad_accum micro-batches (batch index it·accum + micro),
+//     loss/accum backward; clip the global grad norm; optimizer step
+//     every ckpt_interval and at the end: checkpoint (model + optimizer + step)
+// Everything random is keyed by (seed, step), so a run stopped and resumed from its
+// checkpoint ends with bitwise the same weights as one that never stopped.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model.h"
+#include "tools/text/dataset.h"
+
+namespace loupe::tools {
+
+struct TrainOptions {
+  nlohmann::json config;   // a complete run config (load_run_config)
+  std::string out_dir;     // metrics.jsonl, loss.svg, ckpt.safetensors; "" = write nothing (bench)
+  bool resume = false;     // continue from out_dir's checkpoint
+  bool progress = true;    // live progress line on stderr
+  int64_t stop_after = -1; // stop (with a checkpoint) once this many steps are done, as if interrupted
+  bool evaluate = true;    // periodic evaluation (bench turns it off)
+  int64_t untimed_steps = 0;  // first steps of this run left out of tokens_per_sec (warm-up)
+};
+
+struct TrainResult {
+  int64_t steps_done = 0;       // total completed steps (including those before a resume)
+  int64_t steps_this_run = 0;
+  double last_train_loss = 0;   // loss of the last step
+  double val_loss = -1;         // last evaluation (-1: none)
+  double tokens_per_sec = 0;    // training steps only (no eval), this run, after untimed_steps
+  int64_t tokens_per_step = 0;  // batch · block · grad_accum
+  double seconds = 0;
+  int64_t num_parameters = 0;
+};
+
+TrainResult train(const TrainOptions& opt);
+
+// Resolves the data section: the tokenizer and the memory-mapped token dataset.
+struct Data {
+  std::unique_ptr<text::Tokenizer> tokenizer;
+  std::unique_ptr<text::TokenDataset> dataset;
+};
+Data open_data(const nlohmann::json& data_cfg, const text::Tokenizer* tokenizer = nullptr);
+
+// Mean cross-entropy over `iters` fixed batches of a split (batch index i = 0..iters-1 of a
+// stream separate from training), in eval mode without a graph.
+double estimate_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t batch,
+                     int64_t block, int64_t iters, uint64_t seed);
+
+// Mean cross-entropy of logits [B, T, V] against targets [B, T].
+Var lm_loss(const Var& logits, const Tensor& targets);
+
+}  // namespace loupe::tools
