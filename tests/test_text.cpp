@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_files.h"
+
 #include "tensor/rng.h"
 #include "tools/text/bpe.h"
 #include "tools/text/dataset.h"
@@ -23,32 +25,11 @@ std::string random_bytes(size_t n, uint64_t seed) {
   return s;
 }
 
-// A fresh temporary directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("loupe_text_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name, const std::string& contents) const {
-    const auto p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
+// Scratch directory named after this suite (tests/test_files.h).
+struct TempDir : testing::ScratchDir {
+  TempDir() : ScratchDir("loupe_text_") {}
 };
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 const char* kText = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n";
 

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_files.h"
+
 #include "nn/safetensors.h"
 #include "tensor/parallel.h"
 #include "tests/testing.h"
@@ -23,32 +25,11 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::bitwise_equal;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("loupe_train_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name, const std::string& contents) const {
-    const auto p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-  std::string sub(const std::string& name) const { return (path / name).string(); }
+// Scratch directory named after this suite (tests/test_files.h).
+struct TempDir : testing::ScratchDir {
+  TempDir() : ScratchDir("loupe_train_") {}
 };
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 std::string corpus_text() {
   std::string s;
