@@ -15,6 +15,7 @@
 #include "autograd/ops.h"
 #include "models/config_reader.h"
 #include "models/kv_cache.h"
+#include "models/llama_config.h"
 #include "nn/attention.h"
 #include "nn/embedding.h"
 #include "nn/init.h"
@@ -24,53 +25,6 @@
 
 namespace loupe::models {
 namespace {
-
-struct LlamaConfig {
-  int64_t vocab_size = 0;  // required (the trainer fills it in from the tokenizer)
-  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
-  int64_t n_kv_head = 0;    // 0: = n_head; fewer: grouped-query attention
-  int64_t ffn_hidden = 0;   // 0: 2/3·4·n_embd rounded up to a multiple of multiple_of
-  int64_t multiple_of = 32;
-  double norm_eps = 1e-5, rope_base = 10000.0, dropout = 0.0;
-  bool tie_weights = false;
-  uint64_t seed = 1337;
-  DType dtype = DType::F32;
-
-  static LlamaConfig from_json(const nlohmann::json& j) {
-    ConfigReader r(j, "llama");
-    LlamaConfig c;
-    c.vocab_size = r.integer("vocab_size", 0, 1);
-    LOUPE_CHECK(c.vocab_size > 0, "llama config: \"vocab_size\" is required");
-    c.block_size = r.integer("block_size", c.block_size, 1);
-    c.n_layer = r.integer("n_layer", c.n_layer, 1);
-    c.n_head = r.integer("n_head", c.n_head, 1);
-    c.n_embd = r.integer("n_embd", c.n_embd, 1);
-    c.n_kv_head = r.integer("n_kv_head", c.n_kv_head, 0);
-    c.multiple_of = r.integer("multiple_of", c.multiple_of, 1);
-    c.ffn_hidden = r.integer("ffn_hidden", c.ffn_hidden, 0);
-    c.norm_eps = r.number("norm_eps", c.norm_eps, 0.0, 1.0);
-    c.rope_base = r.number("rope_base", c.rope_base, 1.0, 1e12);
-    c.dropout = r.number("dropout", c.dropout, 0.0, 0.99);
-    c.tie_weights = r.boolean("tie_weights", c.tie_weights);
-    c.seed = uint64_t(r.integer("seed", int64_t(c.seed), 0));
-    c.dtype = r.choice("dtype", "f32", {"f32", "f64"}) == "f64" ? DType::F64 : DType::F32;
-    r.finish();
-    if (c.n_kv_head == 0) c.n_kv_head = c.n_head;
-    if (c.ffn_hidden == 0) c.ffn_hidden = nn::swiglu_hidden(c.n_embd, c.multiple_of);
-    LOUPE_CHECK(c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0, "llama config: n_embd ", c.n_embd,
-                " must be n_head ", c.n_head, " times an even head size (RoPE rotates pairs)");
-    LOUPE_CHECK(c.n_head % c.n_kv_head == 0, "llama config: n_head ", c.n_head, " must be a multiple of n_kv_head ",
-                c.n_kv_head);
-    return c;
-  }
-  nlohmann::json to_json() const {
-    return {{"type", "llama"},        {"vocab_size", vocab_size}, {"block_size", block_size},
-            {"n_layer", n_layer},     {"n_head", n_head},         {"n_kv_head", n_kv_head},
-            {"n_embd", n_embd},       {"ffn_hidden", ffn_hidden}, {"multiple_of", multiple_of},
-            {"norm_eps", norm_eps},   {"rope_base", rope_base},   {"dropout", dropout},
-            {"tie_weights", tie_weights}, {"seed", seed},         {"dtype", dtype == DType::F64 ? "f64" : "f32"}};
-  }
-};
 
 // x = x + Attn(RMSNorm(x));  x = x + SwiGLU(RMSNorm(x))
 class Layer : public nn::Module {

@@ -24,21 +24,7 @@ namespace loupe::models {
 WiolaConfig WiolaConfig::from_json(const nlohmann::json& j) {
   ConfigReader r(j, "wiola");
   WiolaConfig c;
-  c.vocab_size = r.integer("vocab_size", 0, 1);
-  LOUPE_CHECK(c.vocab_size > 0, "wiola config: \"vocab_size\" is required");
-  c.block_size = r.integer("block_size", c.block_size, 1);
-  c.n_layer = r.integer("n_layer", c.n_layer, 1);
-  c.n_head = r.integer("n_head", c.n_head, 1);
-  c.n_embd = r.integer("n_embd", c.n_embd, 1);
-  c.n_kv_head = r.integer("n_kv_head", c.n_kv_head, 0);
-  c.multiple_of = r.integer("multiple_of", c.multiple_of, 1);
-  c.ffn_hidden = r.integer("ffn_hidden", c.ffn_hidden, 0);
-  c.norm_eps = r.number("norm_eps", c.norm_eps, 0.0, 1.0);
-  c.rope_base = r.number("rope_base", c.rope_base, 1.0, 1e12);
-  c.dropout = r.number("dropout", c.dropout, 0.0, 0.99);
-  c.tie_weights = r.boolean("tie_weights", c.tie_weights);
-  c.seed = uint64_t(r.integer("seed", int64_t(c.seed), 0));
-  c.dtype = r.choice("dtype", "f32", {"f32", "f64"}) == "f64" ? DType::F64 : DType::F32;
+  c.read_keys(r, "wiola");
   c.offset_norm = r.boolean("offset_norm", c.offset_norm);
   c.dsff = r.boolean("dsff", c.dsff);
   c.srpe = r.boolean("srpe", c.srpe);
@@ -60,38 +46,19 @@ WiolaConfig WiolaConfig::from_json(const nlohmann::json& j) {
 }
 
 void WiolaConfig::resolve() {
-  if (n_kv_head == 0) n_kv_head = n_head;
-  if (ffn_hidden == 0) ffn_hidden = nn::swiglu_hidden(n_embd, multiple_of);
+  resolve_keys("wiola");
   if (gcla_rank == 0) gcla_rank = std::max<int64_t>(1, n_embd / 4);
   if (dsff_hidden_a == 0) dsff_hidden_a = 2 * n_embd;
   if (dsff_hidden_b == 0) dsff_hidden_b = (4 * n_embd / 3 + 7) / 8 * 8;
   if (atm_first < 0) atm_first = n_layer / 3;                // the middle third:
   if (atm_last < 0) atm_last = n_layer - 1 - n_layer / 3;  // layers [L/3, L − L/3)
-  LOUPE_CHECK(n_embd % n_head == 0 && (n_embd / n_head) % 2 == 0, "wiola config: n_embd ", n_embd,
-              " must be n_head ", n_head, " times an even head size (RoPE rotates pairs)");
-  LOUPE_CHECK(n_head % n_kv_head == 0, "wiola config: n_head ", n_head, " must be a multiple of n_kv_head ",
-              n_kv_head);
   LOUPE_CHECK(srpe_relative + srpe_hierarchical <= 1.0, "wiola config: srpe_relative ", srpe_relative,
               " + srpe_hierarchical ", srpe_hierarchical, " exceed 1");
 }
 
 nlohmann::json WiolaConfig::to_json() const {
-  return {{"type", "wiola"},
-          {"vocab_size", vocab_size},
-          {"block_size", block_size},
-          {"n_layer", n_layer},
-          {"n_head", n_head},
-          {"n_kv_head", n_kv_head},
-          {"n_embd", n_embd},
-          {"ffn_hidden", ffn_hidden},
-          {"multiple_of", multiple_of},
-          {"norm_eps", norm_eps},
-          {"rope_base", rope_base},
-          {"dropout", dropout},
-          {"tie_weights", tie_weights},
-          {"seed", seed},
-          {"dtype", dtype == DType::F64 ? "f64" : "f32"},
-          {"offset_norm", offset_norm},
+  nlohmann::json j = keys_json("wiola");
+  j.update({{"offset_norm", offset_norm},
           {"dsff", dsff},
           {"srpe", srpe},
           {"gcla", gcla},
@@ -105,7 +72,8 @@ nlohmann::json WiolaConfig::to_json() const {
           {"atm_first", atm_first},
           {"atm_last", atm_last},
           {"dsff_hidden_a", dsff_hidden_a},
-          {"dsff_hidden_b", dsff_hidden_b}};
+          {"dsff_hidden_b", dsff_hidden_b}});
+  return j;
 }
 
 bool WiolaConfig::atm_layer(int64_t layer) const { return atm && layer >= atm_first && layer <= atm_last; }

@@ -21,21 +21,12 @@
 #pragma once
 #include <vector>
 
+#include "models/llama_config.h"
 #include "models/model.h"
 
 namespace loupe::models {
 
-struct WiolaConfig {
-  // The LLaMA baseline's keys (same meaning and defaults as models/llama.cpp).
-  int64_t vocab_size = 0;
-  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
-  int64_t n_kv_head = 0;
-  int64_t ffn_hidden = 0;
-  int64_t multiple_of = 32;
-  double norm_eps = 1e-5, rope_base = 10000.0, dropout = 0.0;
-  bool tie_weights = false;
-  uint64_t seed = 1337;
-  DType dtype = DType::F32;
+struct WiolaConfig : LlamaConfig {  // the LLaMA baseline's keys, same meaning and defaults
   // The five switches.
   bool offset_norm = true, dsff = true, srpe = true, gcla = true, atm = true;
   // Component settings.
