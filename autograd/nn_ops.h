@@ -32,8 +32,9 @@ Var dropout(const Var& x, double p, uint64_t seed, uint64_t counter);
 Var rope(const Var& x, int64_t pos_offset = 0, double base = 10000.0);
 
 // ---- fused causal attention (ops/attention.cpp, kernels/attention.cpp) ----
-// q: [B, H, Tq, D], k, v: [B, Hkv, Tk, D] with H % Hkv == 0 (query head h reads kv head
-// h / (H / Hkv): grouped-query attention without copying k, v). Query row i is at absolute
+// q: [B, H, Tq, D], k: [B, Hkv, Tk, D], v: [B, Hkv, Tk, Dv] (Dv may differ from D) with
+// H % Hkv == 0 (query head h reads kv head h / (H / Hkv): grouped-query attention without
+// copying k, v). Query row i is at absolute
 // position q_offset + i and attends to keys j <= q_offset + i (q_offset + Tq <= Tk; a KV-cache
 // decode step passes q_offset = number of cached tokens).
 //   out_i = Σ_j softmax_j(q_i·k_j · scale) v_j          scale = 1/sqrt(D) when scale <= 0
@@ -41,8 +42,8 @@ Var rope(const Var& x, int64_t pos_offset = 0, double base = 10000.0);
 // log-sum-exp of each row is saved and backward recomputes the probabilities from it.
 // Optional dropout on the probabilities (p > 0), mask from Philox keyed by
 // (seed, counter, ((b·H + h)·Tq + i)·Tk + j).
-// The result has shape [B, H, Tq, D] laid out in memory as [B, Tq, H, D], so
-// transpose(1, 2) + reshape to [B, Tq, H·D] is a free view.
+// The result has shape [B, H, Tq, Dv] laid out in memory as [B, Tq, H, Dv], so
+// transpose(1, 2) + reshape to [B, Tq, H·Dv] is a free view.
 struct AttentionOptions {
   int64_t q_offset = 0;
   double scale = 0;  // <= 0: 1/sqrt(D)

@@ -3,10 +3,9 @@
 // value branches, the SwiGLU gate g and up v, then gates them: SiLU(A·Wg u) ⊙ (A·Wv u).
 //
 // One attention, two branches: the fused causal_attention op is run once with the two
-// value branches concatenated along the head dim, [Wg u | Wv u] (width 2·dvh). The op wants
-// q, k and v of one head width, so q and k are zero-padded to that width: the scores q·k are
-// unchanged (the padding adds 0) and the scale is set to 1/√dh explicitly. The padding costs
-// the same multiply-adds as running the attention twice, but softmax and its backward run once.
+// value branches concatenated along the head dim, [Wg u | Wv u] (width 2·dvh); q and k keep
+// their own width dh (the op allows a value width unlike the key width). Scores, softmax
+// and its backward are computed once for both branches.
 #include "models/silia.h"
 
 #include <cmath>
@@ -64,13 +63,7 @@ static Var norm(const Var& x, const Var& w, const Var& b, const SiliaConfig& c) 
 }
 static Var linear(const Var& x, const Var& w) { return matmul(x, transpose(w, 0, 1)); }  // x Wᵀ, W [out, in]
 
-// [B, T, H, e] -> [B, H, T, D] with zeros appended to the last dim (a view when e == D).
-static Var pad_heads(const Var& x, int64_t D) {
-  Var y = x;
-  if (x.size(3) < D)
-    y = concat({x, Var(Tensor::zeros({x.size(0), x.size(1), x.size(2), D - x.size(3)}, x.dtype()))}, 3);
-  return permute(y, {0, 2, 1, 3});
-}
+static Var heads(const Var& x) { return permute(x, {0, 2, 1, 3}); }  // [B, T, H, e] -> [B, H, T, e], a view
 
 Var silia_mix(const Var& x, const SiliaBlockWeights& w, const SiliaConfig& c, int64_t pos_offset,
               SiliaLayerCache* cache, double dropout_p, uint64_t dropout_counter) {
@@ -98,15 +91,14 @@ Var silia_mix(const Var& x, const SiliaBlockWeights& w, const SiliaConfig& c, in
     k = Var(cache->k.narrow(1, 0, pos_offset + T));
     gv = Var(cache->gv.narrow(1, 0, pos_offset + T));
   }
-  const int64_t D = std::max(dh, 2 * dvh);
   AttentionOptions opt;
   opt.q_offset = cache ? pos_offset : 0;  // without a cache the keys are just these T tokens
   opt.scale = 1.0 / std::sqrt(double(dh));
   opt.dropout_p = dropout_p;
   opt.seed = c.init_seed;
   opt.counter = dropout_counter;
-  // out [B, H, T, D] (stored as [B, T, H, D]); the first 2·dvh columns are [A·g | A·v].
-  const Var o = transpose(causal_attention(pad_heads(q, D), pad_heads(k, D), pad_heads(gv, D), opt), 1, 2);
+  // out [B, H, T, 2·dvh] (stored as [B, T, H, 2·dvh]): [A·g | A·v].
+  const Var o = transpose(causal_attention(heads(q), heads(k), heads(gv), opt), 1, 2);
   const Var y = silu(narrow(o, 3, 0, dvh)) * narrow(o, 3, dvh, dvh);  // SiLU(g) ⊙ v, [B, T, H, dvh]
   return linear(reshape(y, {B, T, dv}), w.c_proj);
 }

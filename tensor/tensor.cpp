@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 
 #include "tensor/parallel.h"
 #include "tensor/rng.h"
@@ -172,23 +173,61 @@ std::string Tensor::str() const {
 }
 
 // ---------------------------------------------------------------- copies
+// A copy's index space with size-1 dims dropped and neighbouring dims merged wherever both
+// tensors step through them as one (outer stride == inner stride · inner size), so a copy
+// between views that are contiguous in their last dims becomes a few long rows.
+struct CopyLoops {
+  std::vector<int64_t> size, dst_stride, src_stride;
+};
+static CopyLoops coalesce(const Shape& shape, const Shape& dst_st, const Shape& src_st) {
+  CopyLoops c;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!c.size.empty() && c.dst_stride.back() == dst_st[d] * shape[d] && c.src_stride.back() == src_st[d] * shape[d]) {
+      c.size.back() *= shape[d], c.dst_stride.back() = dst_st[d], c.src_stride.back() = src_st[d];
+    } else {
+      c.size.push_back(shape[d]), c.dst_stride.push_back(dst_st[d]), c.src_stride.push_back(src_st[d]);
+    }
+  }
+  if (c.size.empty()) c.size = {1}, c.dst_stride = {1}, c.src_stride = {1};
+  return c;
+}
+
 template <typename D, typename S>
 static void strided_copy(const Tensor& dst, const Tensor& src) {
-  const Shape sst = broadcast_strides(src, dst.shape());
-  D* d = dst.data<D>();
-  const S* s = src.data<S>();
   const int64_t n = dst.numel();
   if (n == 0) return;
-  if (dst.is_contiguous() && src.is_contiguous() && src.shape() == dst.shape()) {
-    parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) d[i] = D(s[i]);
-    });
-    return;
-  }
-  StridedIter<2> it(dst.shape(), {&dst.strides(), &sst});
-  do {
-    d[it.off[0]] = D(s[it.off[1]]);
-  } while (it.next());
+  const CopyLoops c = coalesce(dst.shape(), dst.strides(), broadcast_strides(src, dst.shape()));
+  D* d = dst.data<D>();
+  const S* s = src.data<S>();
+  const int64_t nd = int64_t(c.size.size()), inner = c.size.back(), rows = n / inner;
+  const int64_t ids = c.dst_stride.back(), iss = c.src_stride.back();
+  // Rows (all but the last loop) in chunks of about 32K elements; each chunk walks its rows
+  // with an odometer over the outer loops, starting from its first row's index.
+  parallel_for(rows, std::max<int64_t>(1, (int64_t(1) << 15) / inner), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> idx(size_t(nd), 0);
+    int64_t od = 0, os = 0;
+    for (int64_t k = nd - 2, rem = r0; k >= 0; --k) {
+      idx[size_t(k)] = rem % c.size[size_t(k)], rem /= c.size[size_t(k)];
+      od += idx[size_t(k)] * c.dst_stride[size_t(k)], os += idx[size_t(k)] * c.src_stride[size_t(k)];
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      D* dr = d + od;
+      const S* sr = s + os;
+      if (ids == 1 && iss == 1) {
+        if constexpr (std::is_same_v<D, S>) std::memcpy(dr, sr, size_t(inner) * sizeof(D));
+        else for (int64_t i = 0; i < inner; ++i) dr[i] = D(sr[i]);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) dr[i * ids] = D(sr[i * iss]);
+      }
+      for (int64_t k = nd - 2; k >= 0; --k) {  // next row
+        od += c.dst_stride[size_t(k)], os += c.src_stride[size_t(k)];
+        if (++idx[size_t(k)] < c.size[size_t(k)]) break;
+        od -= c.dst_stride[size_t(k)] * c.size[size_t(k)], os -= c.src_stride[size_t(k)] * c.size[size_t(k)];
+        idx[size_t(k)] = 0;
+      }
+    }
+  });
 }
 
 void Tensor::copy_(const Tensor& src) {

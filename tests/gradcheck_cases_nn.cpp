@@ -59,6 +59,9 @@ LOUPE_GRADCHECK_CASE("causal_attention", "query offset 4 (KV-cache step), Tk 7",
                        o.q_offset = 4;
                        return causal_attention(v[0], v[1], v[2], o);
                      });
+LOUPE_GRADCHECK_CASE("causal_attention", "value width 7 unlike key width 3, 35 query rows (two blocks)",
+                     [] { return Ts{rand64({1, 2, 35, 3}, 53), rand64({1, 1, 35, 3}, 54), rand64({1, 1, 35, 7}, 55)}; },
+                     [](const Vs& v) { return causal_attention(v[0], v[1], v[2]); });
 LOUPE_GRADCHECK_CASE("causal_attention", "dropout 0.25, 66 keys (two key tiles)",
                      [] { return Ts{rand64({1, 1, 66, 2}, 50), rand64({1, 1, 66, 2}, 51), rand64({1, 1, 66, 2}, 52)}; },
                      [](const Vs& v) {

@@ -24,9 +24,10 @@ struct Ref {
 // If dout is given, also the gradients (written from the full matrices, the textbook way).
 Ref naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
                     const Tensor& dout = Tensor()) {
-  const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3), Hkv = k.size(1), Tk = k.size(2);
+  const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3), Hkv = k.size(1), Tk = k.size(2),
+                Dv = v.size(3);
   const double scale = o.scale > 0 ? o.scale : 1.0 / std::sqrt(double(D));
-  Ref r{Tensor::zeros(q.shape(), DType::F64), Tensor::zeros(q.shape(), DType::F64),
+  Ref r{Tensor::zeros({B, H, Tq, Dv}, DType::F64), Tensor::zeros(q.shape(), DType::F64),
         Tensor::zeros(k.shape(), DType::F64), Tensor::zeros(v.shape(), DType::F64)};
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
@@ -48,7 +49,7 @@ Ref naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Att
           if (o.dropout_p > 0)
             m[size_t(j)] = mask.keep(uint64_t(((b * H + h) * Tq + i) * Tk + j)) ? 1.0 / (1.0 - o.dropout_p) : 0.0;
         }
-        for (int64_t d = 0; d < D; ++d) {
+        for (int64_t d = 0; d < Dv; ++d) {
           double acc = 0;
           for (int64_t j = 0; j < n; ++j) acc += p[size_t(j)] * m[size_t(j)] * v.at({b, hk, j, d});
           r.out.set({b, h, i, d}, acc);
@@ -59,7 +60,7 @@ Ref naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Att
         double dot_pdp = 0;
         for (int64_t j = 0; j < n; ++j) {
           double a = 0;
-          for (int64_t d = 0; d < D; ++d) a += dout.at({b, h, i, d}) * v.at({b, hk, j, d});
+          for (int64_t d = 0; d < Dv; ++d) a += dout.at({b, h, i, d}) * v.at({b, hk, j, d});
           dp[size_t(j)] = a * m[size_t(j)];
           dot_pdp += p[size_t(j)] * dp[size_t(j)];
         }
@@ -68,6 +69,8 @@ Ref naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Att
           for (int64_t d = 0; d < D; ++d) {
             r.dq.set({b, h, i, d}, r.dq.at({b, h, i, d}) + ds * k.at({b, hk, j, d}));
             r.dk.set({b, hk, j, d}, r.dk.at({b, hk, j, d}) + ds * q.at({b, h, i, d}));
+          }
+          for (int64_t d = 0; d < Dv; ++d) {
             r.dv.set({b, hk, j, d}, r.dv.at({b, hk, j, d}) + p[size_t(j)] * m[size_t(j)] * dout.at({b, h, i, d}));
           }
         }
@@ -79,6 +82,7 @@ Ref naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Att
 struct Case {
   int64_t B, H, Hkv, Tq, Tk, D, off;
   double p;
+  int64_t Dv = 0;  // 0: the same as D
 };
 
 }  // namespace
@@ -89,15 +93,18 @@ TEST(Attention, ForwardAndBackwardMatchNaiveReference) {
       {2, 4, 1, 31, 31, 16, 0, 0},  {1, 2, 2, 65, 65, 3, 0, 0},    {1, 1, 1, 130, 130, 5, 0, 0},
       {2, 2, 1, 3, 20, 7, 17, 0},   {1, 1, 1, 1, 65, 17, 64, 0},   {1, 2, 2, 33, 33, 4, 0, 0.3},
       {2, 4, 2, 9, 12, 6, 3, 0.5},
+      // Several query blocks and key tiles, wide heads, value width unlike the key width.
+      {1, 2, 1, 70, 200, 32, 130, 0, 48},  {2, 2, 2, 100, 100, 64, 0, 0, 19}, {1, 3, 3, 45, 45, 9, 0, 0.2, 40},
   };
   uint64_t seed = 10;
   for (const auto& c : cases) {
     for (DType dt : {DType::F64, DType::F32}) {
       SCOPED_TRACE(::testing::Message() << "B" << c.B << " H" << c.H << " Hkv" << c.Hkv << " Tq" << c.Tq << " Tk"
-                                        << c.Tk << " D" << c.D << " off" << c.off << " p" << c.p << " "
+                                        << c.Tk << " D" << c.D << " Dv" << c.Dv << " off" << c.off << " p" << c.p << " "
                                         << dtype_name(dt));
       Tensor q = rand64({c.B, c.H, c.Tq, c.D}, seed++, -2, 2), k = rand64({c.B, c.Hkv, c.Tk, c.D}, seed++, -2, 2);
-      Tensor v = rand64({c.B, c.Hkv, c.Tk, c.D}, seed++), g = rand64({c.B, c.H, c.Tq, c.D}, seed++);
+      const int64_t Dv = c.Dv ? c.Dv : c.D;
+      Tensor v = rand64({c.B, c.Hkv, c.Tk, Dv}, seed++), g = rand64({c.B, c.H, c.Tq, Dv}, seed++);
       AttentionOptions o;
       o.q_offset = c.off, o.dropout_p = c.p, o.seed = 77, o.counter = 5;
       Ref ref = naive_attention(q, k, v, o, g);
@@ -205,6 +212,7 @@ TEST(Attention, Errors) {
     EXPECT_NE(std::string(e.what()).find("[1, 3, 3, 8]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(causal_attention(q, bad, bad), Error);
+  EXPECT_THROW(causal_attention(q, q, Var(Tensor::zeros({1, 4, 2, 8}))), Error);  // v has 2 positions, k 3
   EXPECT_THROW(causal_attention(Var(Tensor::zeros({4, 3, 8})), q, q), Error);
   AttentionOptions o;
   o.q_offset = 1;  // 1 + Tq 3 > Tk 3

@@ -84,6 +84,43 @@ TEST(TensorCore, ContiguousCloneCast) {
   EXPECT_EQ(c.at({0, 0}), 0.0);
 }
 
+// Every element of dst, read through its own strides, equals src's (after broadcasting).
+static ::testing::AssertionResult copied(const Tensor& dst, const Tensor& src) {
+  const Tensor s = src.expand(dst.shape());
+  std::vector<int64_t> idx(size_t(dst.dim()), 0);
+  for (int64_t n = 0; n < dst.numel(); ++n) {
+    if (dst.at(idx) != double(float(s.at(idx))) && dst.at(idx) != s.at(idx))
+      return ::testing::AssertionFailure() << "element " << n << ": " << dst.at(idx) << " vs " << s.at(idx);
+    for (int64_t d = dst.dim() - 1; d >= 0 && ++idx[size_t(d)] == dst.size(d); --d) idx[size_t(d)] = 0;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(TensorCore, StridedCopiesMatchElementwise) {
+  // Transposed, sliced, broadcast and cast sources into contiguous and strided
+  // destinations, with shapes small and large enough to be split across threads.
+  const Tensor big = loupe::testing::rand64({7, 33, 5, 130}, 3);
+  struct Case {
+    Tensor dst, src;
+  };
+  const std::vector<Case> cases = {
+      {Tensor::empty({130, 5, 33, 7}, DType::F64), big.permute({3, 2, 1, 0})},
+      {Tensor::empty({7, 33, 5, 130}, DType::F32), big},
+      {Tensor::empty({7, 11, 5, 43}, DType::F64), big.slice(1, 1, 33, 3).slice(3, 2, 130, 3)},
+      {Tensor::empty({33, 7, 130}, DType::F64), big.select(2, 4).transpose(0, 1)},
+      {Tensor::empty({4, 33, 5, 130}, DType::F64), big.narrow(0, 2, 1)},
+      {Tensor::empty({9, 70, 40}, DType::F64).slice(2, 0, 40, 2), loupe::testing::rand64({70, 1}, 4)},
+      {Tensor::empty({2, 3, 300, 200}, DType::F64).transpose(2, 3), loupe::testing::rand64({3, 200, 300}, 5)},
+      {Tensor::empty({1, 1}, DType::F64), loupe::testing::rand64({1}, 6)},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    Tensor dst = cases[i].dst;
+    dst.copy_(cases[i].src);
+    EXPECT_TRUE(copied(dst, cases[i].src));
+  }
+}
+
 TEST(TensorCore, CounterRngIsKeyedAndDistributed) {
   Tensor a = Tensor::normal({10000}, 0, 1, 7, DType::F64), b = Tensor::normal({10000}, 0, 1, 7, DType::F64);
   EXPECT_TRUE(all_close(a, b, 0, 0));

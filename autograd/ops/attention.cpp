@@ -28,10 +28,12 @@ static Tensor empty_bthd(int64_t B, int64_t H, int64_t T, int64_t D, DType dt) {
 Var causal_attention(const Var& q, const Var& k, const Var& v, const AttentionOptions& opt) {
   LOUPE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "causal_attention: q, k, v must be [B, H, T, D], got ",
               q.value().str(), ", ", k.value().str(), ", ", v.value().str());
-  const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3), Hkv = k.size(1), Tk = k.size(2);
-  LOUPE_CHECK(k.shape() == v.shape() && k.size(0) == B && k.size(3) == D && Hkv >= 1 && H % Hkv == 0,
+  const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3), Hkv = k.size(1), Tk = k.size(2),
+                Dv = v.size(3);
+  LOUPE_CHECK(k.size(0) == B && v.size(0) == B && v.size(1) == Hkv && v.size(2) == Tk && k.size(3) == D && Hkv >= 1 &&
+                  H % Hkv == 0,
               "causal_attention: shapes q ", q.value().str(), ", k ", k.value().str(), ", v ", v.value().str(),
-              " do not fit (need k == v == [B, Hkv, Tk, D] with H % Hkv == 0)");
+              " do not fit (need q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv] with H % Hkv == 0)");
   LOUPE_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype() && is_floating(q.dtype()),
               "causal_attention: q, k, v must share one float dtype");
   LOUPE_CHECK(opt.q_offset >= 0 && opt.q_offset + Tq <= Tk, "causal_attention: q_offset ", opt.q_offset, " + Tq ",
@@ -39,16 +41,16 @@ Var causal_attention(const Var& q, const Var& k, const Var& v, const AttentionOp
   LOUPE_CHECK(opt.dropout_p >= 0 && opt.dropout_p < 1, "causal_attention: dropout_p must be in [0, 1), got ",
               opt.dropout_p);
   const DType dt = q.dtype();
-  const kernels::AttnDims dims{B,  H, Hkv, Tq, Tk, D, opt.q_offset, opt.scale > 0 ? opt.scale : 1.0 / std::sqrt(double(D)),
+  const kernels::AttnDims dims{B, H, Hkv, Tq, Tk, D, Dv, opt.q_offset, opt.scale > 0 ? opt.scale : 1.0 / std::sqrt(double(D)),
                                opt.dropout_p, opt.seed, opt.counter};
   Tensor qc = last_dim_contiguous(q.value()), kc = last_dim_contiguous(k.value()), vc = last_dim_contiguous(v.value());
-  Tensor out = empty_bthd(B, H, Tq, D, dt), lse = Tensor::empty({B, H, Tq}, dt);
+  Tensor out = empty_bthd(B, H, Tq, Dv, dt), lse = Tensor::empty({B, H, Tq}, dt);
   if (out.numel() > 0)
     LOUPE_DISPATCH(dt, T, kernels::attention_forward<T>(dims, cref<T>(qc), cref<T>(kc), cref<T>(vc), mref<T>(out),
                                                         lse.data<T>()));
   return make_result("causal_attention", out, {q, k, v}, [=](const Tensor& g) {
     Tensor gc = last_dim_contiguous(g);
-    Tensor dq = empty_bthd(B, H, Tq, D, dt), dk = empty_bthd(B, Hkv, Tk, D, dt), dv = empty_bthd(B, Hkv, Tk, D, dt);
+    Tensor dq = empty_bthd(B, H, Tq, D, dt), dk = empty_bthd(B, Hkv, Tk, D, dt), dv = empty_bthd(B, Hkv, Tk, Dv, dt);
     if (dk.numel() > 0) {
       if (dq.numel() == 0) {
         dk.fill_(0), dv.fill_(0);

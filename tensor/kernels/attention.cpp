@@ -13,94 +13,154 @@
 namespace loupe::kernels {
 namespace {
 
-constexpr int64_t kKeyTile = 64;   // keys per tile (scores of one tile live on the stack)
-constexpr int64_t kRowBlock = 16;  // query rows per parallel work item in the forward
+constexpr int64_t kBr = 32;  // query rows per block
+constexpr int64_t kBc = 64;  // keys per tile: a block's scores live in one kBr x kBc buffer
+
+// C[r, n] += Σ_k A(r, k) · B[k, n] for r < R, n < N, k < K: R rows of C at once, so each
+// row of B loaded from memory feeds R FMAs. A(r, k) = A[r·ars + k·acs] is broadcast from any
+// strides; rows of B and C are contiguous (strides ldb, ldc).
+template <typename T, int R>
+void mm_rows(int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, const T* B, int64_t ldb, T* C,
+             int64_t ldc) {
+  using V = xsimd::batch<T>;
+  constexpr int64_t W = V::size;
+  int64_t n = 0;
+  for (; n + 2 * W <= N; n += 2 * W) {
+    V c0[R], c1[R];
+    for (int r = 0; r < R; ++r) c0[r] = V::load_unaligned(C + r * ldc + n), c1[r] = V::load_unaligned(C + r * ldc + n + W);
+    for (int64_t k = 0; k < K; ++k) {
+      const V b0 = V::load_unaligned(B + k * ldb + n), b1 = V::load_unaligned(B + k * ldb + n + W);
+      for (int r = 0; r < R; ++r) {
+        const V a(A[r * ars + k * acs]);
+        c0[r] = xsimd::fma(a, b0, c0[r]), c1[r] = xsimd::fma(a, b1, c1[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) c0[r].store_unaligned(C + r * ldc + n), c1[r].store_unaligned(C + r * ldc + n + W);
+  }
+  for (; n + W <= N; n += W) {
+    V c[R];
+    for (int r = 0; r < R; ++r) c[r] = V::load_unaligned(C + r * ldc + n);
+    for (int64_t k = 0; k < K; ++k) {
+      const V b = V::load_unaligned(B + k * ldb + n);
+      for (int r = 0; r < R; ++r) c[r] = xsimd::fma(V(A[r * ars + k * acs]), b, c[r]);
+    }
+    for (int r = 0; r < R; ++r) c[r].store_unaligned(C + r * ldc + n);
+  }
+  for (; n < N; ++n)
+    for (int r = 0; r < R; ++r) {
+      T s = C[r * ldc + n];
+      for (int64_t k = 0; k < K; ++k) s += A[r * ars + k * acs] * B[k * ldb + n];
+      C[r * ldc + n] = s;
+    }
+}
+
+// C (M x N) += A (M x K) · B (K x N), in the layouts of mm_rows. The order of every sum is
+// fixed by the shapes alone, so results do not depend on the thread count.
+template <typename T>
+void mm(int64_t M, int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, const T* B, int64_t ldb, T* C,
+        int64_t ldc) {
+  int64_t r = 0;
+  for (; r + 4 <= M; r += 4) mm_rows<T, 4>(N, K, A + r * ars, ars, acs, B, ldb, C + r * ldc, ldc);
+  for (; r < M; ++r) mm_rows<T, 1>(N, K, A + r * ars, ars, acs, B, ldb, C + r * ldc, ldc);
+}
+
+// dst[c·kBc + j] = src_row(j)[c] for j < nj (rows at stride st), zero for nj <= j < kBc: a key
+// or value tile transposed, so that q·k over a tile is a broadcast-FMA over keys.
+template <typename T>
+void pack_transposed(const T* src, int64_t st, int64_t nj, int64_t width, T* dst) {
+  for (int64_t c = 0; c < width; ++c) {
+    T* drow = dst + c * kBc;
+    for (int64_t j = 0; j < nj; ++j) drow[j] = src[j * st + c];
+    std::fill(drow + nj, drow + kBc, T(0));
+  }
+}
 
 template <typename T>
 T dot(const T* a, const T* b, int64_t n) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = B::size;
-  B acc(T(0));
+  using V = xsimd::batch<T>;
+  constexpr int64_t W = V::size;
+  V acc(T(0));
   int64_t i = 0;
-  for (; i + W <= n; i += W) acc = xsimd::fma(B::load_unaligned(a + i), B::load_unaligned(b + i), acc);
+  for (; i + W <= n; i += W) acc = xsimd::fma(V::load_unaligned(a + i), V::load_unaligned(b + i), acc);
   T s = xsimd::hadd(acc);
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
 }
 
+// s[j] = exp(s[j]·scale - shift) for j < n.
 template <typename T>
-void axpy(T alpha, const T* x, T* y, int64_t n) {  // y += alpha * x
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = B::size;
-  const B va(alpha);
-  int64_t i = 0;
-  for (; i + W <= n; i += W) xsimd::fma(va, B::load_unaligned(x + i), B::load_unaligned(y + i)).store_unaligned(y + i);
-  for (; i < n; ++i) y[i] += alpha * x[i];
-}
-
-template <typename T>
-void scale_inplace(T alpha, T* y, int64_t n) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = B::size;
-  int64_t i = 0;
-  for (; i + W <= n; i += W) (B::load_unaligned(y + i) * B(alpha)).store_unaligned(y + i);
-  for (; i < n; ++i) y[i] *= alpha;
-}
-
-// p[j] = exp(s[j] - m) for j < n, vectorised.
-template <typename T>
-void exp_shifted(const T* s, T m, T* p, int64_t n) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = B::size;
+void exp_scaled(T* s, T scale, T shift, int64_t n) {
+  using V = xsimd::batch<T>;
+  constexpr int64_t W = V::size;
   int64_t j = 0;
-  for (; j + W <= n; j += W) xsimd::exp(B::load_unaligned(s + j) - B(m)).store_unaligned(p + j);
-  for (; j < n; ++j) p[j] = std::exp(s[j] - m);
+  for (; j + W <= n; j += W) xsimd::exp(xsimd::fms(V::load_unaligned(s + j), V(scale), V(shift))).store_unaligned(s + j);
+  for (; j < n; ++j) s[j] = std::exp(s[j] * scale - shift);
 }
+
+template <typename T>
+T sum(const T* s, int64_t n) {
+  using V = xsimd::batch<T>;
+  constexpr int64_t W = V::size;
+  V acc(T(0));
+  int64_t j = 0;
+  for (; j + W <= n; j += W) acc += V::load_unaligned(s + j);
+  T t = xsimd::hadd(acc);
+  for (; j < n; ++j) t += s[j];
+  return t;
+}
+
+// Keys of a tile starting at j0 (nj of them) that query position pos may see: j0 + j <= pos.
+inline int64_t visible(int64_t pos, int64_t j0, int64_t nj) { return std::clamp<int64_t>(pos - j0 + 1, 0, nj); }
 
 }  // namespace
 
 template <typename T>
 void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k, AttnRef<const T> v, AttnRef<T> o,
                        T* lse) {
-  const int64_t group = d.H / d.Hkv, nblk = (d.Tq + kRowBlock - 1) / kRowBlock;
-  const T scale = T(d.scale), keep_scale = T(1.0 / (1.0 - d.dropout_p));
+  const int64_t group = d.H / d.Hkv, Dv = d.Dv, nblk = (d.Tq + kBr - 1) / kBr;
+  const T scale = T(d.scale), keep_scale = T(1.0 / (1.0 - d.dropout_p)), inf = std::numeric_limits<T>::infinity();
   const bool drop = d.dropout_p > 0;
   parallel_for(d.B * d.H * nblk, 1, [&](int64_t w0, int64_t w1) {
-    std::vector<T> acc(size_t(d.D));
-    T s[kKeyTile], p[kKeyTile];
+    std::vector<T> kt(size_t(d.D * kBc)), s(size_t(kBr * kBc)), acc(size_t(kBr * Dv)), m(kBr), l(kBr);
+    DropoutMask mask(d.seed, d.counter, d.dropout_p);
     for (int64_t w = w0; w < w1; ++w) {
-      const int64_t b = w / (d.H * nblk), h = (w / nblk) % d.H, blk = w % nblk, hk = h / group;
-      for (int64_t i = blk * kRowBlock; i < std::min(d.Tq, (blk + 1) * kRowBlock); ++i) {
-        const T* qi = q.at(b, h, i);
-        const int64_t nkeys = std::min(d.q_offset + i + 1, d.Tk);  // causal: keys 0..pos
-        DropoutMask mask(d.seed, d.counter, d.dropout_p);
-        const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk);
-        T m = -std::numeric_limits<T>::infinity(), l = 0;
-        std::fill(acc.begin(), acc.end(), T(0));
-        for (int64_t j0 = 0; j0 < nkeys; j0 += kKeyTile) {
-          const int64_t nj = std::min(kKeyTile, nkeys - j0);
-          T tile_max = -std::numeric_limits<T>::infinity();
-          for (int64_t j = 0; j < nj; ++j) {
-            s[j] = dot(qi, k.at(b, hk, j0 + j), d.D) * scale;
-            tile_max = std::max(tile_max, s[j]);
+      const int64_t b = w / (d.H * nblk), h = (w / nblk) % d.H, i0 = (w % nblk) * kBr, hk = h / group;
+      const int64_t rows = std::min(kBr, d.Tq - i0), nkeys = std::min(d.q_offset + i0 + rows, d.Tk);
+      std::fill(acc.begin(), acc.end(), T(0));
+      std::fill(m.begin(), m.end(), -inf);
+      std::fill(l.begin(), l.end(), T(0));
+      for (int64_t j0 = 0; j0 < nkeys; j0 += kBc) {
+        const int64_t nj = std::min(kBc, nkeys - j0);
+        pack_transposed(k.at(b, hk, j0), k.st, nj, d.D, kt.data());
+        std::fill(s.begin(), s.end(), T(0));
+        mm(rows, kBc, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, s.data(), kBc);  // S = Q Kᵀ
+        for (int64_t r = 0; r < rows; ++r) {
+          T* sr = s.data() + r * kBc;
+          const int64_t vis = visible(d.q_offset + i0 + r, j0, nj);
+          std::fill(sr + vis, sr + kBc, T(0));  // masked keys get probability 0
+          if (vis == 0) continue;
+          // Online softmax: the new running max, and the old sum and output rescaled to it.
+          const T m_new = std::max(m[r], *std::max_element(sr, sr + vis) * scale);
+          const T corr = std::exp(m[r] - m_new);  // 0 on the first tile (m = -inf)
+          if (corr != T(1)) {
+            l[r] *= corr;
+            for (int64_t c = 0; c < Dv; ++c) acc[size_t(r * Dv + c)] *= corr;
           }
-          // Online softmax: rescale what we have so far to the new max.
-          const T m_new = std::max(m, tile_max);
-          const T corr = std::exp(m - m_new);  // 0 on the first tile (m = -inf)
-          l *= corr;
-          scale_inplace(corr, acc.data(), d.D);
-          exp_shifted(s, m_new, p, nj);
-          for (int64_t j = 0; j < nj; ++j) {
-            l += p[j];
-            const T pd = !drop ? p[j] : mask.keep(mask_row + uint64_t(j0 + j)) ? p[j] * keep_scale : T(0);
-            if (pd != T(0)) axpy(pd, v.at(b, hk, j0 + j), acc.data(), d.D);
+          exp_scaled(sr, scale, m_new, vis);
+          l[r] += sum(sr, vis);
+          m[r] = m_new;
+          if (drop) {
+            const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i0 + r) * d.Tk + j0);
+            for (int64_t j = 0; j < vis; ++j) sr[j] = mask.keep(mask_row + uint64_t(j)) ? sr[j] * keep_scale : T(0);
           }
-          m = m_new;
         }
-        T* oi = o.at(b, h, i);
-        const T inv_l = T(1) / l;
-        for (int64_t c = 0; c < d.D; ++c) oi[c] = acc[size_t(c)] * inv_l;
-        lse[(b * d.H + h) * d.Tq + i] = m + std::log(l);
+        mm(rows, Dv, nj, s.data(), kBc, int64_t(1), v.at(b, hk, j0), v.st, acc.data(), Dv);  // O += P V
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        T* orow = o.at(b, h, i0 + r);
+        const T inv_l = T(1) / l[r];
+        for (int64_t c = 0; c < Dv; ++c) orow[c] = acc[size_t(r * Dv + c)] * inv_l;
+        lse[(b * d.H + h) * d.Tq + i0 + r] = m[r] + std::log(l[r]);
       }
     }
   });
@@ -110,54 +170,67 @@ template <typename T>
 void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k, AttnRef<const T> v,
                         AttnRef<const T> o, AttnRef<const T> dout, const T* lse, AttnRef<T> dq, AttnRef<T> dk,
                         AttnRef<T> dv) {
-  const int64_t group = d.H / d.Hkv;
+  const int64_t group = d.H / d.Hkv, Dv = d.Dv;
   const T scale = T(d.scale), keep_scale = T(1.0 / (1.0 - d.dropout_p));
   const bool drop = d.dropout_p > 0;
   parallel_for(d.B * d.Hkv, 1, [&](int64_t w0, int64_t w1) {
-    T s[kKeyTile], p[kKeyTile];
+    std::vector<T> kt(size_t(d.D * kBc)), vt(size_t(Dv * kBc)), p(size_t(kBr * kBc)), ds(size_t(kBr * kBc));
+    std::vector<T> dkt(size_t(kBc * d.D)), dvt(size_t(kBc * Dv)), Di(size_t(group * d.Tq));
+    DropoutMask mask(d.seed, d.counter, d.dropout_p);
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t b = w / d.Hkv, hk = w % d.Hkv;
-      for (int64_t j = 0; j < d.Tk; ++j) {
-        std::fill_n(dk.at(b, hk, j), d.D, T(0));
-        std::fill_n(dv.at(b, hk, j), d.D, T(0));
-      }
-      for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+      for (int64_t g = 0; g < group; ++g)
         for (int64_t i = 0; i < d.Tq; ++i) {
-          const T* qi = q.at(b, h, i);
-          const T* doi = dout.at(b, h, i);
-          T* dqi = dq.at(b, h, i);
-          std::fill_n(dqi, d.D, T(0));
-          const T Di = dot(doi, o.at(b, h, i), d.D);  // Σ_j P_ij dP_ij
-          const T lse_i = lse[(b * d.H + h) * d.Tq + i];
-          const int64_t nkeys = std::min(d.q_offset + i + 1, d.Tk);
-          DropoutMask mask(d.seed, d.counter, d.dropout_p);
-          const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk);
-          for (int64_t j0 = 0; j0 < nkeys; j0 += kKeyTile) {
-            const int64_t nj = std::min(kKeyTile, nkeys - j0);
-            for (int64_t j = 0; j < nj; ++j) s[j] = dot(qi, k.at(b, hk, j0 + j), d.D) * scale;
-            exp_shifted(s, lse_i, p, nj);  // P_ij recomputed from the saved log-sum-exp
-            for (int64_t j = 0; j < nj; ++j) {
-              const T* kj = k.at(b, hk, j0 + j);
-              const T* vj = v.at(b, hk, j0 + j);
-              T dp = dot(doi, vj, d.D);  // dL/d(dropped P_ij)
-              T pd = p[j];
-              if (drop) {
-                const bool keep = mask.keep(mask_row + uint64_t(j0 + j));
-                dp = keep ? dp * keep_scale : T(0);
-                pd = keep ? p[j] * keep_scale : T(0);
+          const int64_t h = hk * group + g;
+          std::fill_n(dq.at(b, h, i), d.D, T(0));
+          Di[size_t(g * d.Tq + i)] = dot(dout.at(b, h, i), o.at(b, h, i), Dv);  // Σ_j P_ij dP_ij
+        }
+      for (int64_t j0 = 0; j0 < d.Tk; j0 += kBc) {
+        const int64_t nj = std::min(kBc, d.Tk - j0);
+        pack_transposed(k.at(b, hk, j0), k.st, nj, d.D, kt.data());
+        pack_transposed(v.at(b, hk, j0), v.st, nj, Dv, vt.data());
+        std::fill(dkt.begin(), dkt.end(), T(0));
+        std::fill(dvt.begin(), dvt.end(), T(0));
+        for (int64_t g = 0; g < group; ++g) {
+          const int64_t h = hk * group + g;
+          // Rows before j0 - q_offset see no key of this tile.
+          for (int64_t i0 = std::max<int64_t>(0, j0 - d.q_offset); i0 < d.Tq; i0 += kBr) {
+            const int64_t rows = std::min(kBr, d.Tq - i0);
+            std::fill(p.begin(), p.end(), T(0));
+            std::fill(ds.begin(), ds.end(), T(0));
+            mm(rows, kBc, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, p.data(), kBc);         // S = Q Kᵀ
+            mm(rows, kBc, Dv, dout.at(b, h, i0), dout.st, int64_t(1), vt.data(), kBc, ds.data(), kBc);  // dP = dO Vᵀ
+            for (int64_t r = 0; r < rows; ++r) {
+              T *pr = p.data() + r * kBc, *dsr = ds.data() + r * kBc;
+              const int64_t i = i0 + r, vis = visible(d.q_offset + i, j0, nj);
+              exp_scaled(pr, scale, lse[(b * d.H + h) * d.Tq + i], vis);  // P recomputed from the log-sum-exp
+              const T Dr = Di[size_t(g * d.Tq + i)];
+              const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk + j0);
+              if (!drop) {
+                for (int64_t j = 0; j < vis; ++j) dsr[j] = pr[j] * (dsr[j] - Dr) * scale;  // dL/d(q_i·k_j)
+              } else {
+                for (int64_t j = 0; j < vis; ++j) {  // dsr[j] is dL/d(dropped P_ij)
+                  const bool keep = mask.keep(mask_row + uint64_t(j));
+                  dsr[j] = pr[j] * ((keep ? dsr[j] * keep_scale : T(0)) - Dr) * scale;
+                  pr[j] = keep ? pr[j] * keep_scale : T(0);  // the dropped P, for dV
+                }
               }
-              const T ds = p[j] * (dp - Di) * scale;  // dL/d(q_i·k_j)
-              axpy(ds, kj, dqi, d.D);
-              axpy(ds, qi, dk.at(b, hk, j0 + j), d.D);
-              if (pd != T(0)) axpy(pd, doi, dv.at(b, hk, j0 + j), d.D);
+              std::fill(pr + vis, pr + kBc, T(0));
+              std::fill(dsr + vis, dsr + kBc, T(0));
             }
+            mm(nj, Dv, rows, p.data(), int64_t(1), kBc, dout.at(b, h, i0), dout.st, dvt.data(), Dv);  // dV += Pᵀ dO
+            mm(nj, d.D, rows, ds.data(), int64_t(1), kBc, q.at(b, h, i0), q.st, dkt.data(), d.D);     // dK += dSᵀ Q
+            mm(rows, d.D, nj, ds.data(), kBc, int64_t(1), k.at(b, hk, j0), k.st, dq.at(b, h, i0), dq.st);  // dQ += dS K
           }
+        }
+        for (int64_t j = 0; j < nj; ++j) {
+          std::copy_n(dkt.data() + j * d.D, d.D, dk.at(b, hk, j0 + j));
+          std::copy_n(dvt.data() + j * Dv, Dv, dv.at(b, hk, j0 + j));
         }
       }
     }
   });
 }
-
 template void attention_forward<float>(const AttnDims&, AttnRef<const float>, AttnRef<const float>,
                                        AttnRef<const float>, AttnRef<float>, float*);
 template void attention_forward<double>(const AttnDims&, AttnRef<const double>, AttnRef<const double>,

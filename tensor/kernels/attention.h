@@ -4,8 +4,11 @@
 // forward saves lse = m + log l per row; the backward recomputes each probability
 // as exp(s - lse) and uses D_i = dO_i · O_i for the softmax Jacobian.
 //
-// Layout: q [B, H, Tq, D], k and v [B, Hkv, Tk, D], o [B, H, Tq, D], each with its own
-// strides for the B, H and T dims (the D dim is contiguous). H % Hkv == 0: query head h
+// Work is done in blocks of query rows against tiles of keys, each product a small
+// register-blocked matrix product, so the inner loops are FMAs over whole vectors.
+//
+// Layout: q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv], o [B, H, Tq, Dv], each with
+// its own strides for the B, H and T dims (the last dim is contiguous). Dv may differ from D. H % Hkv == 0: query head h
 // reads kv head h / (H / Hkv). Query row i sits at position q_offset + i and sees keys
 // j <= q_offset + i. Optional dropout on the probabilities, mask element
 // ((b·H + h)·Tq + i)·Tk + j of the Philox stream (seed, counter).
@@ -15,7 +18,7 @@
 namespace loupe::kernels {
 
 struct AttnDims {
-  int64_t B, H, Hkv, Tq, Tk, D;
+  int64_t B, H, Hkv, Tq, Tk, D, Dv;  // D: q and k width; Dv: v and output width
   int64_t q_offset;
   double scale;
   double dropout_p;
