@@ -222,7 +222,22 @@ TEST(Train, ConfigErrorsNameTheFileAndKey) {
   EXPECT_NE(err.find("nowhere.txt"), std::string::npos) << err;
   err = error_of([&] { run(write_and_load(d, cfg), d.sub("none"), -1, true); });
   EXPECT_NE(err.find("none"), std::string::npos) << err;
-  // A corrupted checkpoint names the file.
+  // Data too short for the block, and an empty corpus: named, and nothing is written.
+  err = error_of([&] { run(write_and_load(d, cfg, {"model.block_size=2000"}), d.sub("long")); });
+  EXPECT_NE(err.find("corpus.txt"), std::string::npos) << err;
+  EXPECT_NE(err.find("block_size"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(d.sub("long")));
+  d.file("empty.txt", "");
+  err = error_of([&] { run(write_and_load(d, cfg, {"data.corpus=\"" + d.sub("empty.txt") + "\""}), d.sub("e")); });
+  EXPECT_NE(err.find("empty"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(d.sub("e")));
+  // A corrupted or truncated checkpoint names the file.
+  run(write_and_load(d, cfg, {"train.max_iters=1"}), d.sub("short"));
+  const std::string ck = d.sub("short") + "/ckpt.safetensors";
+  fs::resize_file(ck, fs::file_size(ck) / 2);
+  err = error_of([&] { tools::load_checkpoint(d.sub("short")); });
+  EXPECT_NE(err.find("ckpt.safetensors"), std::string::npos) << err;
+
   fs::create_directories(d.sub("broken"));
   d.file("broken/ckpt.safetensors", "garbage!");
   err = error_of([&] { tools::load_checkpoint(d.sub("broken")); });

@@ -128,9 +128,14 @@ TrainResult train(const TrainOptions& opt) {
               mcfg["vocab_size"].dump(), " is smaller than the tokenizer's ", data.tokenizer->vocab_size());
   const json& t = cfg["train"];
   if (t["dtype"] != "f32" && !mcfg.contains("dtype")) mcfg["dtype"] = t["dtype"];
+  // Checked before the model is built (a huge block_size would allocate a huge model first)
+  // and again with the model's resolved block size, all before anything is written.
+  if (mcfg.contains("block_size") && mcfg["block_size"].is_number_integer())
+    data.dataset->check_block(mcfg["block_size"].get<int64_t>());
   std::shared_ptr<models::LanguageModel> model = models::build_model(mcfg);
   cfg["model"] = model->config();  // the full resolved config goes into the checkpoint
   model->train();
+  data.dataset->check_block(model->block_size());
 
   const int64_t B = t["batch_size"], T = model->block_size(), accum = t["grad_accum"], max_iters = t["max_iters"];
   const uint64_t seed = t["seed"].get<uint64_t>();

@@ -60,6 +60,7 @@ std::string TokenDataset::token_file_for(const std::string& corpus_path, const T
 TokenDataset::TokenDataset(const std::string& corpus_path, const Tokenizer& tok, double val_fraction,
                            const std::string& cache_dir) {
   LOUPE_CHECK(val_fraction >= 0 && val_fraction < 1, "dataset: val_fraction must be in [0, 1), got ", val_fraction);
+  corpus_path_ = corpus_path;
   bin_path_ = token_file_for(corpus_path, tok, cache_dir);
   const std::string meta_path = bin_path_.substr(0, bin_path_.size() - 4) + ".json";
   width_ = tok.vocab_size() <= 65536 ? 2 : 4;
@@ -119,11 +120,18 @@ int32_t TokenDataset::token(Split s, int64_t i) const {
   return int32_t(uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
 }
 
+void TokenDataset::check_block(int64_t block) const {
+  for (Split s : {Split::Train, Split::Val})
+    LOUPE_CHECK(split_size(s) > block, "data.corpus '", corpus_path_, "': the ", s == Split::Train ? "train" : "val",
+                " split has ", split_size(s), " tokens, fewer than block_size + 1 = ", block + 1,
+                " (use a longer corpus, a smaller model.block_size or another data.val_fraction)");
+}
+
 void TokenDataset::batch(Split s, int64_t batch, int64_t block, uint64_t seed, uint64_t index, Tensor& x,
                          Tensor& y) const {
   const int64_t n = split_size(s);
   LOUPE_CHECK(batch > 0 && block > 0, "dataset: batch and block must be > 0, got ", batch, ", ", block);
-  LOUPE_CHECK(n > block, "dataset: the ", s == Split::Train ? "train" : "val", " split of '", bin_path_, "' has ", n,
+  LOUPE_CHECK(n > block, "dataset: the ", s == Split::Train ? "train" : "val", " split of '", corpus_path_, "' has ", n,
               " tokens, need more than block_size = ", block);
   x = Tensor::empty({batch, block}, DType::I64);
   y = Tensor::empty({batch, block}, DType::I64);

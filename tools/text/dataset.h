@@ -51,12 +51,16 @@ class TokenDataset {
   bool was_encoded() const { return encoded_; }      // true if this constructor (re)wrote the file
   int bytes_per_token() const { return width_; }     // 2 (u16) or 4 (u32), little-endian
 
+  // Throws, naming the corpus, unless both splits hold more than `block` tokens (a batch
+  // row needs block + 1 consecutive tokens).
+  void check_block(int64_t block) const;
+
   // x, y: i64 [batch, block]; y is x shifted by one. Row r of batch `index` starts at
   // floor(u · (split_size − block)), u the (index·batch + r)-th uniform of (seed, stream = split).
   void batch(Split s, int64_t batch, int64_t block, uint64_t seed, uint64_t index, Tensor& x, Tensor& y) const;
 
  private:
-  std::string bin_path_;
+  std::string corpus_path_, bin_path_;
   std::unique_ptr<MappedFile> map_;
   int width_ = 2;  // bytes per token
   int64_t n_ = 0, n_train_ = 0;
