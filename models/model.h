@@ -33,6 +33,9 @@ class LanguageModel : public nn::Module {
   // Names of parameters that get weight decay: as nanoGPT, those with dim >= 2
   // (matmul weights and embeddings), not norms or biases.
   virtual std::vector<std::string> decay_parameter_names() const;
+  // Model-specific numbers about the last forward (e.g. Wiola's ATM merge rate), by name;
+  // `loupe train` adds them to metrics.jsonl and to the progress line. Default: none.
+  virtual std::vector<std::pair<std::string, double>> step_stats() const { return {}; }
 };
 
 // Registry: "gpt", "llama" now; later models register themselves the same way.

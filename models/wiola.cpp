@@ -442,6 +442,15 @@ std::vector<AtmStats> WiolaModel::atm_stats() const {
   return out;
 }
 
+std::vector<std::pair<std::string, double>> WiolaModel::step_stats() const {
+  if (!cfg_.atm) return {};
+  AtmStats all;
+  for (const AtmStats& s : atm_stats())
+    all.pairs += s.pairs, all.merged += s.merged, all.entries_full += s.entries_full,
+        all.entries_merged += s.entries_merged;
+  return {{"atm_merge_rate", all.merge_rate()}, {"atm_cost_saved", all.cost_saved()}};
+}
+
 static ModelRegistrar wiola_registrar("wiola", [](const nlohmann::json& j) -> std::shared_ptr<LanguageModel> {
   return std::make_shared<WiolaModel>(WiolaConfig::from_json(j));
 });

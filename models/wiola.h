@@ -94,6 +94,9 @@ class WiolaModel : public LanguageModel {
   const WiolaConfig& cfg() const { return cfg_; }
   // ATM statistics of the last forward, one entry per layer (zeros where ATM is off).
   std::vector<AtmStats> atm_stats() const;
+  // With ATM on: atm_merge_rate (merged / complete adjacent key pairs) and atm_cost_saved
+  // (fraction of query-key products saved), over all layers of the last forward.
+  std::vector<std::pair<std::string, double>> step_stats() const override;
 
  private:
   Var run(const Tensor& ids, DecodeCache* cache);

@@ -355,7 +355,15 @@ TEST(Wiola, MergeRateFollowsThreshold) {
     const auto s = m->atm_stats()[1];
     EXPECT_EQ(s.merge_rate(), tau < 0 ? 1.0 : 0.0);
     EXPECT_EQ(s.cost_saved() > 0, tau < 0);
+    // What `loupe train` prints: the rate over all ATM layers (layer 0 has no ATM here).
+    const auto stats = m->step_stats();
+    ASSERT_EQ(stats.size(), 2u);
+    EXPECT_EQ(stats[0].first, "atm_merge_rate");
+    EXPECT_EQ(stats[0].second, tau < 0 ? 1.0 : 0.0);
   }
+  nlohmann::json off = tiny_json(true);
+  off["atm"] = false;
+  EXPECT_TRUE(make_wiola(off)->step_stats().empty());
 }
 
 TEST(Wiola, SaveLoadRoundTrip) {

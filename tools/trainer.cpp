@@ -102,6 +102,12 @@ struct Metrics {
   }
 };
 
+static std::string format_stat(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
 TrainResult train(const TrainOptions& opt) {
   json cfg = opt.config;
   const bool write = !opt.out_dir.empty();
@@ -236,13 +242,19 @@ TrainResult train(const TrainOptions& opt) {
     res.last_train_loss = loss;
     res.steps_this_run++;
     const double tps = double(tokens_done) / std::max(train_seconds, 1e-9);
-    if (write && (it % log_interval == 0 || it + 1 == max_iters))
-      metrics.append({{"step", it}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"tokens_per_sec", tps},
-                      {"step_ms", dt * 1e3}});
+    const auto stats = model->step_stats();  // of the last micro-batch
+    if (write && (it % log_interval == 0 || it + 1 == max_iters)) {
+      json row = {{"step", it}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"tokens_per_sec", tps},
+                  {"step_ms", dt * 1e3}};
+      for (const auto& [name, value] : stats) row[name] = value;
+      metrics.append(row);
+    }
     if (opt.progress && (tty || it % log_interval == 0 || it + 1 == max_iters)) {
       const double eta = double(max_iters - it - 1) * (tokens_done > 0 ? double(B * T * accum) / tps : dt);
-      std::fprintf(stderr, "%sstep %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s%s", tty ? "\r\033[K" : "",
-                   (long long)it + 1, (long long)max_iters, loss, lr, tps, human_duration(eta).c_str(),
+      std::string extra;
+      for (const auto& [name, value] : stats) extra += " | " + name + " " + format_stat(value);
+      std::fprintf(stderr, "%sstep %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s%s | ETA %s%s", tty ? "\r\033[K" : "",
+                   (long long)it + 1, (long long)max_iters, loss, lr, tps, extra.c_str(), human_duration(eta).c_str(),
                    tty ? "" : "\n");
       std::fflush(stderr);
     }
