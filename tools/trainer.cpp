@@ -219,8 +219,8 @@ TrainResult train(const TrainOptions& opt) {
 
   int64_t it = start;
   for (; it < max_iters; ++it) {
+    if (opt.stop_after >= 0 && it >= opt.stop_after) break;  // before evaluating: the resumed run evaluates here
     if (it % eval_interval == 0) evaluate(it);
-    if (opt.stop_after >= 0 && it >= opt.stop_after) break;
     const auto t0 = Clock::now();
     const double lr = sched(it);
     optimizer->set_lr(lr);
