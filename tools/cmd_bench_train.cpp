@@ -1,9 +1,16 @@
-// loupe bench train --config C [--steps N] [--set k=v ...] [--json]
+// loupe bench train --config C [--steps N] [--set k=v ...] [--json] [--op-times]
 // Training throughput of a config: N optimizer steps (after one untimed warm-up
 // step) with no evaluation and no output files; tokens/s and the peak RSS.
+// --op-times also splits the wall time by op: an op hook stamps the clock each time an
+// op's forward or backward finishes and charges the time since the previous stamp to it.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
+
+#include "autograd/var.h"
 
 #include "tensor/parallel.h"
 #include "tools/commands.h"
@@ -17,7 +24,7 @@ void register_bench_train(CLI::App& bench) {
     std::string config = "configs/gpt-baby.json";
     std::vector<std::string> sets;
     int64_t steps = 20;
-    bool json = false;
+    bool json = false, op_times = false;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = bench.add_subcommand("train", "training tokens/s and peak memory of a config");
@@ -25,7 +32,27 @@ void register_bench_train(CLI::App& bench) {
   sub->add_option("--steps", o->steps, "timed steps")->check(CLI::PositiveNumber);
   sub->add_option("--set", o->sets, "override a config key: section.key=value");
   sub->add_flag("--json", o->json, "print one JSON object");
+  sub->add_flag("--op-times", o->op_times, "also print the wall time per op (forward and backward) per step");
   actions().push_back({sub, [o] {
+                         // (op, pass) -> seconds and calls. Time between a backward and the next
+                         // forward (optimizer step, next batch) has its own row.
+                         using Clock = std::chrono::steady_clock;
+                         std::map<std::string, std::pair<double, int64_t>> times;
+                         Clock::time_point last{};
+                         bool last_backward = false;
+                         int hook = -1;
+                         if (o->op_times)
+                           hook = add_op_hook([&](const OpEvent& ev) {
+                             const auto now = Clock::now();
+                             if (last != Clock::time_point{}) {
+                               const std::string key = last_backward && !ev.backward
+                                                           ? std::string("(optimizer step, next batch)")
+                                                           : std::string(ev.op) + (ev.backward ? " backward" : " forward");
+                               auto& t = times[key];
+                               t.first += std::chrono::duration<double>(now - last).count(), t.second++;
+                             }
+                             last = now, last_backward = ev.backward;
+                           });
                          auto sets = o->sets;
                          // One warm-up step (allocations, packing buffers) then the timed ones.
                          sets.push_back("train.max_iters=" + std::to_string(o->steps + 1));
@@ -35,6 +62,7 @@ void register_bench_train(CLI::App& bench) {
                          t.evaluate = false;
                          t.untimed_steps = 1;
                          const auto r = tools::train(t);
+                         if (hook >= 0) remove_op_hook(hook);
                          struct rusage ru {};
                          getrusage(RUSAGE_SELF, &ru);
                          const double rss_mb = double(ru.ru_maxrss) / 1024.0;
@@ -55,6 +83,18 @@ void register_bench_train(CLI::App& bench) {
                                        o->config.c_str(), (long long)r.num_parameters, (long long)r.steps_this_run - 1,
                                        (long long)tokens_per_step, get_num_threads(), r.tokens_per_sec,
                                        1e3 * double(tokens_per_step) / r.tokens_per_sec, rss_mb);
+                         if (o->op_times) {
+                           std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(times.begin(), times.end());
+                           std::sort(rows.begin(), rows.end(),
+                                     [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+                           double total = 0;
+                           for (auto& r2 : rows) total += r2.second.first;
+                           const double steps = double(r.steps_this_run);  // the warm-up step is included here
+                           std::printf("%-44s %10s %8s %7s\n", "op (pass)", "ms/step", "calls", "share");
+                           for (auto& [name, tc] : rows)
+                             std::printf("%-44s %10.3f %8.1f %6.1f%%\n", name.c_str(), 1e3 * tc.first / steps,
+                                         double(tc.second) / steps, 100.0 * tc.first / total);
+                         }
                        }});
 }
 
