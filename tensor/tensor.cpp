@@ -6,6 +6,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "tensor/allocator.h"
 #include "tensor/parallel.h"
 #include "tensor/rng.h"
 
@@ -60,12 +61,8 @@ Shape broadcast_strides(const Tensor& t, const Shape& shape) {
 }
 
 // ---------------------------------------------------------------- storage
-Storage::Storage(size_t n) : nbytes(n) {
-  const size_t rounded = ((std::max<size_t>(n, 1) + 63) / 64) * 64;
-  data = std::aligned_alloc(64, rounded);
-  LOUPE_CHECK(data != nullptr, "Storage: out of memory allocating ", n, " bytes");
-}
-Storage::~Storage() { std::free(data); }
+Storage::Storage(size_t n) : nbytes(n) { data = storage_alloc(n, capacity); }
+Storage::~Storage() { storage_free(data, capacity); }
 
 // ---------------------------------------------------------------- creation
 Tensor Tensor::empty(const Shape& shape, DType dtype) {

@@ -1,5 +1,7 @@
 // Tensor core: creation, views share storage, contiguous/clone/cast, RNG, errors.
 #include "tests/testing.h"
+#include "tensor/allocator.h"
+#include "tensor/ops.h"
 #include "tensor/rng.h"
 
 using namespace loupe;
@@ -119,6 +121,25 @@ TEST(TensorCore, StridedCopiesMatchElementwise) {
     dst.copy_(cases[i].src);
     EXPECT_TRUE(copied(dst, cases[i].src));
   }
+}
+
+TEST(TensorCore, LargeBlocksAreReusedNotReturned) {
+  const size_t before = storage_cached_bytes();
+  const void* first = nullptr;
+  {
+    Tensor a = Tensor::empty({3 << 18}, DType::F32);  // 3 MiB
+    first = a.raw_data();
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_EQ(storage_cached_bytes(), before);  // no cache: ASan must see every free
+#else
+  EXPECT_EQ(storage_cached_bytes(), before + (size_t(3) << 20));
+  Tensor b = Tensor::zeros({3 << 18}, DType::F32);  // the same size gets the same block back, zeroed
+  EXPECT_EQ(b.raw_data(), first);
+  EXPECT_EQ(storage_cached_bytes(), before);
+  EXPECT_EQ(sum(b).item(), 0.0);
+#endif
+  (void)first;
 }
 
 TEST(TensorCore, CounterRngIsKeyedAndDistributed) {

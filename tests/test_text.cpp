@@ -234,8 +234,11 @@ TEST(Dataset, ErrorsNameTheFile) {
   TokenDataset ds(small, tok, 0.5);
   Tensor x, y;
   err = error_of([&] { ds.batch(Split::Val, 1, 8, 0, 0, x, y); });
-  EXPECT_NE(err.find("small.char-"), std::string::npos) << err;
+  EXPECT_NE(err.find("small.txt"), std::string::npos) << err;
   EXPECT_NE(err.find("block_size"), std::string::npos) << err;
+  err = error_of([&] { ds.check_block(8); });  // what the trainer calls before it builds anything
+  EXPECT_NE(err.find("small.txt"), std::string::npos) << err;
+  EXPECT_NE(err.find("train split has 3 tokens"), std::string::npos) << err;
   // A character the tokenizer does not know.
   err = error_of([&] { TokenDataset(d.file("other.txt", "abd"), tok, 0.1); });
   EXPECT_NE(err.find("'d'"), std::string::npos) << err;
