@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "tensor/ops.h"
+
 namespace loupe {
 
 Var::Var(Tensor value, bool requires_grad) : p_(std::make_shared<VarImpl>()) {
@@ -97,14 +99,7 @@ static void accumulate(VarImpl* v, const Tensor& g, const char* op) {
     v->grad = c;
     return;
   }
-  Tensor& acc = v->grad;
-  Tensor gc = g.to(acc.dtype()).contiguous();
-  LOUPE_DISPATCH(acc.dtype(), T, {
-    T* a = acc.data<T>();
-    const T* b = gc.data<T>();
-    const int64_t n = acc.numel();
-    for (int64_t i = 0; i < n; ++i) a[i] += b[i];
-  });
+  add_(v->grad, g.to(v->grad.dtype()));  // grad[i] + g[i], the same rounding in any thread split
 }
 
 void Var::backward() const {
@@ -138,6 +133,10 @@ void Var::backward(const Tensor& seed) const {
   }
   // Gradients of intermediate Vars are kept in a side table; leaves accumulate into .grad.
   std::unordered_map<VarImpl*, Tensor> pending;
+  // Vars whose pending gradient is a sum this loop allocated: nothing else refers to it, so
+  // further gradients are added into it in place. (A first gradient may alias another
+  // tensor, e.g. add's backward hands the same g to both inputs, so it is never written.)
+  std::unordered_set<VarImpl*> owned_sum;
   pending[p_.get()] = seed;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     VarImpl* v = *it;
@@ -168,17 +167,14 @@ void Var::backward(const Tensor& seed) const {
       LOUPE_CHECK(grads[k].shape() == in->value.shape(), "backward of ", node->op, ": gradient for input ", k,
                   " has shape ", shape_str(grads[k].shape()), ", input has ", shape_str(in->value.shape()));
       auto pit = pending.find(in);
+      const DType dt = in->value.dtype();
       if (pit == pending.end()) {
         pending[in] = grads[k];
-      } else {
-        Tensor sum = pit->second.to(in->value.dtype()).clone();
-        Tensor gk = grads[k].to(sum.dtype()).contiguous();
-        LOUPE_DISPATCH(sum.dtype(), T, {
-          T* a = sum.data<T>();
-          const T* b = gk.data<T>();
-          for (int64_t i = 0, n = sum.numel(); i < n; ++i) a[i] += b[i];
-        });
-        pit->second = sum;
+      } else if (owned_sum.count(in)) {
+        add_(pit->second, grads[k].to(dt));
+      } else {  // earlier gradient + this one, in that order (as every later one is)
+        pit->second = add(pit->second.to(dt), grads[k].to(dt));
+        owned_sum.insert(in);
       }
     }
     // Free the graph behind us: this node's closure and inputs are no longer needed.
