@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "tensor/kernels/dropout.h"
+#include "tensor/kernels/softmax.h"
 #include "tensor/parallel.h"
 
 namespace loupe::kernels {
@@ -75,18 +76,6 @@ void pack_transposed(const T* src, int64_t st, int64_t nj, int64_t width, T* dst
   }
 }
 
-template <typename T>
-T dot(const T* a, const T* b, int64_t n) {
-  using V = xsimd::batch<T>;
-  constexpr int64_t W = V::size;
-  V acc(T(0));
-  int64_t i = 0;
-  for (; i + W <= n; i += W) acc = xsimd::fma(V::load_unaligned(a + i), V::load_unaligned(b + i), acc);
-  T s = xsimd::hadd(acc);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
 // s[j] = exp(s[j]·scale - shift) for j < n.
 template <typename T>
 void exp_scaled(T* s, T scale, T shift, int64_t n) {
@@ -95,18 +84,6 @@ void exp_scaled(T* s, T scale, T shift, int64_t n) {
   int64_t j = 0;
   for (; j + W <= n; j += W) xsimd::exp(xsimd::fms(V::load_unaligned(s + j), V(scale), V(shift))).store_unaligned(s + j);
   for (; j < n; ++j) s[j] = std::exp(s[j] * scale - shift);
-}
-
-template <typename T>
-T sum(const T* s, int64_t n) {
-  using V = xsimd::batch<T>;
-  constexpr int64_t W = V::size;
-  V acc(T(0));
-  int64_t j = 0;
-  for (; j + W <= n; j += W) acc += V::load_unaligned(s + j);
-  T t = xsimd::hadd(acc);
-  for (; j < n; ++j) t += s[j];
-  return t;
 }
 
 // Keys of a tile starting at j0 (nj of them) that query position pos may see: j0 + j <= pos.
@@ -147,7 +124,7 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
             for (int64_t c = 0; c < Dv; ++c) acc[size_t(r * Dv + c)] *= corr;
           }
           exp_scaled(sr, scale, m_new, vis);
-          l[r] += sum(sr, vis);
+          l[r] += row_sum(sr, vis);
           m[r] = m_new;
           if (drop) {
             const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i0 + r) * d.Tk + j0);
@@ -183,7 +160,7 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
         for (int64_t i = 0; i < d.Tq; ++i) {
           const int64_t h = hk * group + g;
           std::fill_n(dq.at(b, h, i), d.D, T(0));
-          Di[size_t(g * d.Tq + i)] = dot(dout.at(b, h, i), o.at(b, h, i), Dv);  // Σ_j P_ij dP_ij
+          Di[size_t(g * d.Tq + i)] = row_dot(dout.at(b, h, i), o.at(b, h, i), Dv);  // Σ_j P_ij dP_ij
         }
       for (int64_t j0 = 0; j0 < d.Tk; j0 += kBc) {
         const int64_t nj = std::min(kBc, d.Tk - j0);

@@ -59,27 +59,6 @@ T row_exp_sum(const T* x, T m, T* y, int64_t n) {
 }
 
 template <typename T>
-T row_logsumexp(const T* x, int64_t n) {
-  const T m = row_max(x, n);
-  return m + std::log(row_exp_sum<T>(x, m, nullptr, n));
-}
-
-template float row_max<float>(const float*, int64_t);
-template double row_max<double>(const double*, int64_t);
-template float row_exp_sum<float>(const float*, float, float*, int64_t);
-template double row_exp_sum<double>(const double*, double, double*, int64_t);
-template float row_logsumexp<float>(const float*, int64_t);
-template double row_logsumexp<double>(const double*, int64_t);
-
-}  // namespace kernels
-
-namespace {
-
-using kernels::row_exp_sum;
-using kernels::row_max;
-
-// sum(a[i] * b[i]) over a row, lanes then tail (a fixed order).
-template <typename T>
 T row_dot(const T* a, const T* b, int64_t n) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = int64_t(B::size);
@@ -102,6 +81,32 @@ T row_sum(const T* a, int64_t n) {
   for (; i < n; ++i) s += a[i];
   return s;
 }
+
+template <typename T>
+T row_logsumexp(const T* x, int64_t n) {
+  const T m = row_max(x, n);
+  return m + std::log(row_exp_sum<T>(x, m, nullptr, n));
+}
+
+template float row_max<float>(const float*, int64_t);
+template double row_max<double>(const double*, int64_t);
+template float row_exp_sum<float>(const float*, float, float*, int64_t);
+template double row_exp_sum<double>(const double*, double, double*, int64_t);
+template float row_dot<float>(const float*, const float*, int64_t);
+template double row_dot<double>(const double*, const double*, int64_t);
+template float row_sum<float>(const float*, int64_t);
+template double row_sum<double>(const double*, int64_t);
+template float row_logsumexp<float>(const float*, int64_t);
+template double row_logsumexp<double>(const double*, int64_t);
+
+}  // namespace kernels
+
+namespace {
+
+using kernels::row_dot;
+using kernels::row_exp_sum;
+using kernels::row_max;
+using kernels::row_sum;
 
 // y = exp(x - m) / s
 template <typename T>

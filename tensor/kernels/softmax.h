@@ -24,6 +24,11 @@ T row_max(const T* x, int64_t n);
 // y[i] = exp(x[i] - m); returns sum(y) (y may alias x; y may be null to only sum).
 template <typename T>
 T row_exp_sum(const T* x, T m, T* y, int64_t n);
+// sum(a[i] * b[i]) and sum(a[i]), in a fixed order (lanes, then tail).
+template <typename T>
+T row_dot(const T* a, const T* b, int64_t n);
+template <typename T>
+T row_sum(const T* a, int64_t n);
 // log(sum(exp(x))) computed stably as m + log(sum(exp(x - m))), m = max(x).
 template <typename T>
 T row_logsumexp(const T* x, int64_t n);
