@@ -121,18 +121,20 @@ int32_t TokenDataset::token(Split s, int64_t i) const {
 }
 
 void TokenDataset::check_block(int64_t block) const {
-  for (Split s : {Split::Train, Split::Val})
-    LOUPE_CHECK(split_size(s) > block, "data.corpus '", corpus_path_, "': the ", s == Split::Train ? "train" : "val",
-                " split has ", split_size(s), " tokens, fewer than block_size + 1 = ", block + 1,
-                " (use a longer corpus, a smaller model.block_size or another data.val_fraction)");
+  for (Split s : {Split::Train, Split::Val}) check_split(s, block);
+}
+
+void TokenDataset::check_split(Split s, int64_t block) const {
+  LOUPE_CHECK(split_size(s) > block, "data.corpus '", corpus_path_, "': the ", s == Split::Train ? "train" : "val",
+              " split has ", split_size(s), " tokens, fewer than block_size + 1 = ", block + 1,
+              " (use a longer corpus, a smaller model.block_size or another data.val_fraction)");
 }
 
 void TokenDataset::batch(Split s, int64_t batch, int64_t block, uint64_t seed, uint64_t index, Tensor& x,
                          Tensor& y) const {
   const int64_t n = split_size(s);
   LOUPE_CHECK(batch > 0 && block > 0, "dataset: batch and block must be > 0, got ", batch, ", ", block);
-  LOUPE_CHECK(n > block, "dataset: the ", s == Split::Train ? "train" : "val", " split of '", corpus_path_, "' has ", n,
-              " tokens, need more than block_size = ", block);
+  check_split(s, block);
   x = Tensor::empty({batch, block}, DType::I64);
   y = Tensor::empty({batch, block}, DType::I64);
   int64_t* px = x.data<int64_t>();

@@ -60,6 +60,8 @@ class TokenDataset {
   void batch(Split s, int64_t batch, int64_t block, uint64_t seed, uint64_t index, Tensor& x, Tensor& y) const;
 
  private:
+  void check_split(Split s, int64_t block) const;  // the split holds more than `block` tokens
+
   std::string corpus_path_, bin_path_;
   std::unique_ptr<MappedFile> map_;
   int width_ = 2;  // bytes per token
