@@ -88,18 +88,63 @@ Var make_result(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn 
   return r;
 }
 
-// Adds g into v's grad, reducing over broadcast dims is the op's job (shapes must match).
-static void accumulate(VarImpl* v, const Tensor& g, const char* op) {
-  LOUPE_CHECK(g.shape() == v->value.shape(), "backward of ", op, ": gradient shape ", shape_str(g.shape()),
-              " does not match input shape ", shape_str(v->value.shape()));
-  if (!v->grad.defined()) {
-    // Own a fresh contiguous copy in the value's dtype: later in-place accumulation must not alias.
-    Tensor c = Tensor::empty(v->value.shape(), v->value.dtype());
-    c.copy_(g);
-    v->grad = c;
+Var make_part_result(const char* op, const Var& x, PartFn part) {
+  Tensor out = part(x.value());
+  Var r = make_result(op, std::move(out), {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  if (r.node()) r.node()->part = std::move(part);
+  return r;
+}
+
+// True when g is a contiguous tensor in dtype dt that nothing but `g` itself refers to, so a
+// gradient slot may take it over and later write into it.
+static bool sole_owner(const Tensor& g, DType dt) {
+  return g.storage().use_count() == 1 && g.dtype() == dt && g.is_contiguous();
+}
+
+// Adds the gradient g into `slot`, the gradient being gathered for a Var whose value is
+// `value`. g is for the whole value, or (a view op's `part`) for part(value) only.
+// `owned`: slot is a tensor nothing else refers to, so it is added into in place; otherwise
+// (a gradient handed on by another op, which may alias, e.g. add gives one g to both inputs)
+// a new sum is made. The sum is slot + g in that order, the same rounding in any thread split.
+static void add_gradient(Tensor& slot, bool& owned, const Tensor& value, Tensor g, const PartFn& part,
+                         const char* op) {
+  const DType dt = value.dtype();
+  if (part) {
+    const Shape want = part(value).shape();
+    LOUPE_CHECK(g.shape() == want, "backward of ", op, ": gradient shape ", shape_str(g.shape()),
+                " does not match the part's shape ", shape_str(want));
+    if (!slot.defined()) {
+      slot = Tensor::zeros(value.shape(), dt), owned = true;
+      part(slot).copy_(g);
+      return;
+    }
+    if (!owned) slot = slot.to(dt).clone(), owned = true;
+    Tensor region = part(slot);
+    add_(region, g.to(dt));
     return;
   }
-  add_(v->grad, g.to(v->grad.dtype()));  // grad[i] + g[i], the same rounding in any thread split
+  LOUPE_CHECK(g.shape() == value.shape(), "backward of ", op, ": gradient shape ", shape_str(g.shape()),
+              " does not match input shape ", shape_str(value.shape()));
+  if (!slot.defined()) {
+    owned = sole_owner(g, dt);
+    slot = std::move(g);
+  } else if (owned) {
+    add_(slot, g.to(dt));
+  } else {
+    slot = add(slot.to(dt), g.to(dt)), owned = true;
+  }
+}
+
+// A leaf's .grad is always a tensor it owns (later backward calls add into it in place):
+// the first gradient is taken over when nothing else refers to it, copied otherwise.
+static void accumulate_leaf(VarImpl* v, Tensor g, const PartFn& part, const char* op) {
+  bool owned = true;
+  add_gradient(v->grad, owned, v->value, std::move(g), part, op);
+  if (!owned) {
+    Tensor c = Tensor::empty(v->value.shape(), v->value.dtype());
+    c.copy_(v->grad);
+    v->grad = c;
+  }
 }
 
 void Var::backward() const {
@@ -133,19 +178,19 @@ void Var::backward(const Tensor& seed) const {
   }
   // Gradients of intermediate Vars are kept in a side table; leaves accumulate into .grad.
   std::unordered_map<VarImpl*, Tensor> pending;
-  // Vars whose pending gradient is a sum this loop allocated: nothing else refers to it, so
-  // further gradients are added into it in place. (A first gradient may alias another
-  // tensor, e.g. add's backward hands the same g to both inputs, so it is never written.)
+  // Vars whose pending gradient is a tensor nothing else refers to (a sum this loop made, or a
+  // gradient handed over whole): further gradients are added into it in place.
   std::unordered_set<VarImpl*> owned_sum;
   pending[p_.get()] = seed;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     VarImpl* v = *it;
     auto pg = pending.find(v);
     if (pg == pending.end()) continue;
-    Tensor g = pg->second;
+    Tensor g = std::move(pg->second);
     pending.erase(pg);
+    owned_sum.erase(v);
     if (!v->node) {
-      accumulate(v, g, "leaf");
+      accumulate_leaf(v, std::move(g), nullptr, "leaf");
       continue;
     }
     std::shared_ptr<Node> node = v->node;
@@ -157,25 +202,18 @@ void Var::backward(const Tensor& seed) const {
       for (auto& t : grads) outs.push_back(&t);
       fire_hooks(OpEvent{node->op.c_str(), true, ins, outs});
     }
+    g = Tensor();  // drop our reference, so a gradient passed through (e.g. by a view) can be owned
     for (size_t k = 0; k < grads.size(); ++k) {
       VarImpl* in = node->inputs[k].p_.get();
       if (!in || !in->requires_grad || !grads[k].defined()) continue;
       if (!in->node) {
-        accumulate(in, grads[k], node->op.c_str());
+        accumulate_leaf(in, std::move(grads[k]), node->part, node->op.c_str());
         continue;
       }
-      LOUPE_CHECK(grads[k].shape() == in->value.shape(), "backward of ", node->op, ": gradient for input ", k,
-                  " has shape ", shape_str(grads[k].shape()), ", input has ", shape_str(in->value.shape()));
-      auto pit = pending.find(in);
-      const DType dt = in->value.dtype();
-      if (pit == pending.end()) {
-        pending[in] = grads[k];
-      } else if (owned_sum.count(in)) {
-        add_(pit->second, grads[k].to(dt));
-      } else {  // earlier gradient + this one, in that order (as every later one is)
-        pit->second = add(pit->second.to(dt), grads[k].to(dt));
-        owned_sum.insert(in);
-      }
+      Tensor& slot = pending[in];
+      bool owned = owned_sum.count(in) > 0;
+      add_gradient(slot, owned, in->value, std::move(grads[k]), node->part, node->op.c_str());
+      if (owned) owned_sum.insert(in);
     }
     // Free the graph behind us: this node's closure and inputs are no longer needed.
     if (v != p_.get()) v->node.reset();

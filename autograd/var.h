@@ -62,16 +62,24 @@ class Var {
 // (an undefined Tensor where an input gets none). Captured tensors live in the closure.
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out)>;
 
+// A view op whose output is one part of its single input (narrow, slice, select, split) sets
+// `part`: its backward returns the gradient of that part only, and the engine adds it into
+// part(gradient of the input) in place, so no zero-filled input-sized tensor is built per part.
+using PartFn = std::function<Tensor(const Tensor& whole)>;
+
 struct Node {
   std::string op;
   std::vector<Var> inputs;
   BackwardFn backward;
+  PartFn part;       // see PartFn; empty for every other op
   uint64_t seq = 0;  // creation order, for the trace
 };
 
 // Wraps an op's forward result: records a Node when grad mode is on and any
 // input requires grad, and fires the op hooks. Every differentiable op ends with this.
 Var make_result(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backward);
+// The same for a view op whose output is part(x) (see PartFn); its backward passes g through.
+Var make_part_result(const char* op, const Var& x, PartFn part);
 
 // ---- grad mode ----
 bool grad_enabled();

@@ -18,7 +18,86 @@ Var mul_(const Var& a, const Var& b) {
     return std::vector<Tensor>{ga, gb};
   });
 }
+// Identity whose backward hands the incoming gradient on (as views do).
+Var pass_(const Var& x) {
+  return make_result("test_pass", x.value(), {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+}
+
+// s = Σ a + Σ b + Σ c: a scalar root over three inputs of any shapes.
+Var sum3_(const Var& a, const Var& b, const Var& c) {
+  double s = 0;
+  for (const Var* v : {&a, &b, &c})
+    for (double e : v->value().to_vector()) s += e;
+  const Shape sa = a.shape(), sb = b.shape(), sc = c.shape();
+  return make_result("test_sum3", Tensor::scalar(s, DType::F64), {a, b, c}, [sa, sb, sc](const Tensor& g) {
+    const double k = g.item();
+    return std::vector<Tensor>{Tensor::full(sa, k, DType::F64), Tensor::full(sb, k, DType::F64),
+                               Tensor::full(sc, k, DType::F64)};
+  });
+}
+
+// Rows [r0, r0 + n) of x, as a part view (narrow/split do this).
+Var rows_(const Var& x, int64_t r0, int64_t n) {
+  return make_part_result("test_rows", x, [r0, n](const Tensor& t) { return t.narrow(0, r0, n); });
+}
 }  // namespace
+
+// Part gradients land in their own region of the input's gradient, added to whatever else
+// the input gets (here y is also used whole): dy = 1 (one part covers each row) + 2y.
+TEST(AutogradCore, PartGradientsAddIntoTheirRegion) {
+  const Tensor x0 = loupe::testing::rand64({4, 3}, 7);
+  for (int order = 0; order < 2; ++order) {
+    Var x(x0, true);
+    Var y = mul_(x, Var(Tensor::ones({4, 3}, DType::F64)));  // a non-leaf holding x's value
+    Var top = rows_(y, 0, 1), rest = rows_(y, 1, 3), sq = mul_(y, y);
+    Var s = order == 0 ? sum3_(top, rest, sq) : sum3_(sq, rest, top);
+    s.backward();
+    const auto xv = x0.to_vector(), gv = x.grad().to_vector();
+    for (size_t i = 0; i < xv.size(); ++i) EXPECT_DOUBLE_EQ(gv[i], 1.0 + 2.0 * xv[i]) << "order " << order << " element " << i;
+  }
+  // On a leaf directly: rows 1..2 only, the rest of the gradient is zero.
+  Var x(x0, true);
+  Var s = sum3_(rows_(x, 1, 2), rows_(x, 2, 1), Var(Tensor::ones({1}, DType::F64)));
+  s.backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0}));
+  // A part of the wrong shape is named.
+  Var bad = make_result("test_bad_part", x0.narrow(0, 0, 2), {Var(x0, true)},
+                        [](const Tensor&) { return std::vector<Tensor>{Tensor::ones({3, 3}, DType::F64)}; });
+  bad.node()->part = [](const Tensor& t) { return t.narrow(0, 0, 2); };
+  EXPECT_THROW(bad.backward(Tensor::ones({2, 3}, DType::F64)), Error);
+}
+
+// The engine takes over a gradient nothing else holds (no copy), and never writes into one
+// that another tensor shares: the caller's seed, or one g handed to two inputs.
+TEST(AutogradCore, GradientsAreOwnedNeverAliased) {
+  const Tensor seed = Tensor::full({3}, 2.0, DType::F64);
+  Var x(Tensor::ones({3}, DType::F64), true);
+  pass_(x).backward(seed);
+  EXPECT_FALSE(x.grad().shares_storage(seed));
+  pass_(x).backward(seed);  // accumulates into x's own gradient, not into the seed
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{4, 4, 4}));
+  EXPECT_EQ(seed.to_vector(), (std::vector<double>{2, 2, 2}));
+  // mul_'s backward makes fresh tensors: the leaf keeps that very buffer.
+  const double* fresh = nullptr;
+  Var a(Tensor::ones({3}, DType::F64), true);
+  Var y = make_result("test_fresh", a.value(), {a}, [&fresh](const Tensor& g) {
+    Tensor c = g.clone();
+    fresh = c.data<double>();
+    return std::vector<Tensor>{c};
+  });
+  y.backward(seed);
+  EXPECT_EQ(a.grad().data<double>(), fresh);
+  // One gradient given to two inputs (as add does), then more added to each.
+  Var p(Tensor::ones({3}, DType::F64), true), q(Tensor::ones({3}, DType::F64), true);
+  Var both = make_result("test_both", p.value(), {p, q}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
+  Var pp = pass_(both);
+  Var s = sum3_(pp, p, q);
+  s.backward();
+  EXPECT_FALSE(p.grad().shares_storage(q.grad()));
+  EXPECT_EQ(p.grad().to_vector(), (std::vector<double>{2, 2, 2}));
+  EXPECT_EQ(q.grad().to_vector(), (std::vector<double>{2, 2, 2}));
+}
+
 
 TEST(AutogradCore, DiamondAccumulates) {
   Var x(Tensor::from_vector({2.0, 3.0}, {2}, DType::F64), true);

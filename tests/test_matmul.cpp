@@ -150,3 +150,27 @@ TEST(Matmul, BackwardOfSharedWeight) {
   EXPECT_FALSE(vc.grad().defined());
   EXPECT_TRUE(all_close(vd.grad(), db, 1e-12, 1e-12));
 }
+
+// A Linear's y = x · Wᵀ with Wᵀ a transposed view of W: the backward computes W's gradient in
+// W's own layout (dW = Gᵀ X, contiguous), bitwise equal to the transpose of Xᵀ G computed
+// from a plain (copied) Wᵀ, and the value of the explicit sum over the batch.
+TEST(Matmul, GradientOfTransposedWeightComesInItsOwnLayout) {
+  for (const DType dt : {DType::F32, DType::F64}) {
+    const Tensor x = rnd({3, 37, 29}, 41, dt), w = rnd({19, 29}, 42, dt), g = rnd({3, 37, 19}, 43, dt);
+    Var vx(x, true), vw(w, true);
+    matmul(vx, transpose(vw, 0, 1)).backward(g);
+    ASSERT_TRUE(vw.grad().is_contiguous());
+    Var vx2(x, true), vwt(w.transpose(0, 1).contiguous(), true);  // Wᵀ as a row-major [29, 19] leaf
+    matmul(vx2, vwt).backward(g);
+    EXPECT_TRUE(bitwise_equal(vw.grad(), vwt.grad().transpose(0, 1).contiguous()));
+    EXPECT_TRUE(bitwise_equal(vx.grad(), vx2.grad()));
+    const Tensor x64 = x.to(DType::F64), g64 = g.to(DType::F64);
+    Tensor dw = Tensor::zeros({19, 29}, DType::F64);
+    for (int64_t q = 0; q < 3; ++q) {
+      const Tensor part = reference_matmul(g64.select(0, q).transpose(0, 1), x64.select(0, q));
+      for (int64_t i = 0; i < 19; ++i)
+        for (int64_t j = 0; j < 29; ++j) dw.set({i, j}, dw.at({i, j}) + part.at({i, j}));
+    }
+    EXPECT_TRUE(all_close(vw.grad().to(DType::F64), dw, dt == DType::F32 ? 1e-4 : 1e-12, 1e-5));
+  }
+}

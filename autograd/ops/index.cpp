@@ -41,21 +41,14 @@ Var stack(const std::vector<Var>& xs, int64_t dim) {
   });
 }
 
-// Each part is a view of x;  dx = zeros with the part's slice set to g.
+// Each part is a view of x (narrow); its gradient is added into that part of dx.
 std::vector<Var> split(const Var& x, const std::vector<int64_t>& sizes, int64_t dim) {
-  std::vector<Tensor> parts = split(x.value(), sizes, dim);
+  (void)split(x.value(), sizes, dim);  // checks the sizes against x
   const int64_t d = wrapped(dim, x.dim());
   std::vector<Var> out;
   int64_t start = 0;
-  for (size_t k = 0; k < parts.size(); ++k) {
-    const Shape shape = x.shape();
-    const DType dt = x.dtype();
-    const int64_t s = start, len = sizes[k];
-    out.push_back(make_result("split", parts[k], {x}, [shape, dt, d, s, len](const Tensor& g) -> std::vector<Tensor> {
-      Tensor gx = Tensor::zeros(shape, dt);
-      gx.narrow(d, s, len).copy_(g);
-      return {gx};
-    }));
+  for (const int64_t len : sizes) {
+    out.push_back(make_part_result("split", x, [d, start, len](const Tensor& t) { return t.narrow(d, start, len); }));
     start += len;
   }
   return out;

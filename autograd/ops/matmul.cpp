@@ -24,8 +24,16 @@ Var matmul(const Var& a, const Var& b) {
     std::vector<Tensor> grads(2);
     if (need_a)  // dA = dC · Bᵀ, summed over the batch dims A was broadcast along
       grads[0] = kernels::matmul_sum_to(g2, b2.transpose(-1, -2), a2.shape(), "matmul backward").view(av.shape());
-    if (need_b)  // dB = Aᵀ · dC
+    if (need_b && bv.dim() == 2 && bv.size(0) > 1 && bv.size(1) > 1 && bv.transpose(0, 1).is_contiguous()) {
+      // B is a transposed view of a row-major matrix (a Linear's Wᵀ): compute dBᵀ = dCᵀ · A in
+      // that matrix's own layout and hand back its transposed view, so W's gradient arrives
+      // contiguous instead of being copied through a transpose. Every element is the same sum
+      // of the same products in the same order, so the values are bitwise those of Aᵀ · dC.
+      grads[1] = kernels::matmul_sum_to(g2.transpose(-1, -2), a2, {b2.size(1), b2.size(0)}, "matmul backward")
+                     .transpose(0, 1);
+    } else if (need_b) {  // dB = Aᵀ · dC
       grads[1] = kernels::matmul_sum_to(a2.transpose(-1, -2), g2, b2.shape(), "matmul backward").view(bv.shape());
+    }
     return grads;
   });
 }

@@ -8,14 +8,6 @@ using Grads = std::vector<Tensor>;
 
 static int64_t wrap(int64_t d, int64_t ndim) { return d < 0 ? d + ndim : d; }
 
-// A zero gradient for the input with g written into the region `region` selects.
-template <typename Region>
-static Tensor scatter_into_zeros(const Shape& xs, const Tensor& g, Region region) {
-  Tensor gx = Tensor::zeros(xs, g.dtype());
-  region(gx).copy_(g);
-  return gx;
-}
-
 LOUPE_REGISTER_OP("reshape");
 Var reshape(const Var& x, const Shape& shape) {
   const Shape xs = x.shape();
@@ -36,28 +28,21 @@ Var transpose(const Var& x, int64_t d0, int64_t d1) {  // its own inverse
                      [d0, d1](const Tensor& g) { return Grads{g.transpose(d0, d1)}; });
 }
 
+// narrow, slice and select: the output is a part of x, so the engine adds g into that part
+// of x's gradient (make_part_result) and the rest of x's gradient stays zero.
 LOUPE_REGISTER_OP("narrow");
 Var narrow(const Var& x, int64_t dim, int64_t start, int64_t length) {
-  const Shape xs = x.shape();
-  return make_result("narrow", x.value().narrow(dim, start, length), {x}, [=](const Tensor& g) {
-    return Grads{scatter_into_zeros(xs, g, [&](const Tensor& t) { return t.narrow(dim, start, length); })};
-  });
+  return make_part_result("narrow", x, [=](const Tensor& t) { return t.narrow(dim, start, length); });
 }
 
 LOUPE_REGISTER_OP("slice");
 Var slice(const Var& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
-  const Shape xs = x.shape();
-  return make_result("slice", x.value().slice(dim, start, end, step), {x}, [=](const Tensor& g) {
-    return Grads{scatter_into_zeros(xs, g, [&](const Tensor& t) { return t.slice(dim, start, end, step); })};
-  });
+  return make_part_result("slice", x, [=](const Tensor& t) { return t.slice(dim, start, end, step); });
 }
 
 LOUPE_REGISTER_OP("select");
 Var select(const Var& x, int64_t dim, int64_t index) {
-  const Shape xs = x.shape();
-  return make_result("select", x.value().select(dim, index), {x}, [=](const Tensor& g) {
-    return Grads{scatter_into_zeros(xs, g, [&](const Tensor& t) { return t.select(dim, index); })};
-  });
+  return make_part_result("select", x, [=](const Tensor& t) { return t.select(dim, index); });
 }
 
 LOUPE_REGISTER_OP("expand");

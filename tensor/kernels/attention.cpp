@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
 
 #include "tensor/kernels/dropout.h"
 #include "tensor/kernels/softmax.h"
+#include "tensor/kernels/transpose_block.h"
 #include "tensor/parallel.h"
 
 namespace loupe::kernels {
@@ -66,14 +68,28 @@ void mm(int64_t M, int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, c
 }
 
 // dst[c·kBc + j] = src_row(j)[c] for j < nj (rows at stride st), zero for nj <= j < kBc: a key
-// or value tile transposed, so that q·k over a tile is a broadcast-FMA over keys.
+// or value tile transposed, so that q·k over a tile is a broadcast-FMA over keys. f32 moves
+// 16 x 16 blocks through registers (transpose_block.h) where the width allows.
 template <typename T>
 void pack_transposed(const T* src, int64_t st, int64_t nj, int64_t width, T* dst) {
-  for (int64_t c = 0; c < width; ++c) {
+  int64_t c0 = 0;
+  if constexpr (std::is_same_v<T, float> && kHaveTranspose16)
+    for (; c0 + 16 <= width; c0 += 16)
+      for (int64_t j0 = 0; j0 < kBc; j0 += 16)  // rows past nj are written as zeros
+        transpose16(src + j0 * st + c0, st, int(std::clamp<int64_t>(nj - j0, 0, 16)), dst + c0 * kBc + j0, kBc, 16);
+  for (int64_t c = c0; c < width; ++c) {
     T* drow = dst + c * kBc;
     for (int64_t j = 0; j < nj; ++j) drow[j] = src[j * st + c];
     std::fill(drow + nj, drow + kBc, T(0));
   }
+}
+
+// Score columns worth computing for a tile in which at most nv keys are visible: nv rounded
+// up to whole vectors (the extra columns are masked afterwards).
+template <typename T>
+inline int64_t score_cols(int64_t nv) {
+  constexpr int64_t W = xsimd::batch<T>::size;
+  return std::min(kBc, (nv + W - 1) / W * W);
 }
 
 // s[j] = exp(s[j]·scale - shift) for j < n.
@@ -107,17 +123,18 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
       std::fill(m.begin(), m.end(), -inf);
       std::fill(l.begin(), l.end(), T(0));
       for (int64_t j0 = 0; j0 < nkeys; j0 += kBc) {
-        const int64_t nj = std::min(kBc, nkeys - j0);
+        // Keys of this tile that the block's last row sees; no row of the block sees more.
+        const int64_t nj = visible(d.q_offset + i0 + rows - 1, j0, std::min(kBc, nkeys - j0)), ns = score_cols<T>(nj);
         pack_transposed(k.at(b, hk, j0), k.st, nj, d.D, kt.data());
         std::fill(s.begin(), s.end(), T(0));
-        mm(rows, kBc, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, s.data(), kBc);  // S = Q Kᵀ
+        mm(rows, ns, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, s.data(), kBc);  // S = Q Kᵀ
         for (int64_t r = 0; r < rows; ++r) {
           T* sr = s.data() + r * kBc;
           const int64_t vis = visible(d.q_offset + i0 + r, j0, nj);
           std::fill(sr + vis, sr + kBc, T(0));  // masked keys get probability 0
           if (vis == 0) continue;
           // Online softmax: the new running max, and the old sum and output rescaled to it.
-          const T m_new = std::max(m[r], *std::max_element(sr, sr + vis) * scale);
+          const T m_new = std::max(m[r], row_max(sr, vis) * scale);
           const T corr = std::exp(m[r] - m_new);  // 0 on the first tile (m = -inf)
           if (corr != T(1)) {
             l[r] *= corr;
@@ -173,10 +190,12 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
           // Rows before j0 - q_offset see no key of this tile.
           for (int64_t i0 = std::max<int64_t>(0, j0 - d.q_offset); i0 < d.Tq; i0 += kBr) {
             const int64_t rows = std::min(kBr, d.Tq - i0);
+            // Keys of the tile the block's last row sees (the others get no gradient from it).
+            const int64_t nv = visible(d.q_offset + i0 + rows - 1, j0, nj), ns = score_cols<T>(nv);
             std::fill(p.begin(), p.end(), T(0));
             std::fill(ds.begin(), ds.end(), T(0));
-            mm(rows, kBc, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, p.data(), kBc);         // S = Q Kᵀ
-            mm(rows, kBc, Dv, dout.at(b, h, i0), dout.st, int64_t(1), vt.data(), kBc, ds.data(), kBc);  // dP = dO Vᵀ
+            mm(rows, ns, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, p.data(), kBc);         // S = Q Kᵀ
+            mm(rows, ns, Dv, dout.at(b, h, i0), dout.st, int64_t(1), vt.data(), kBc, ds.data(), kBc);  // dP = dO Vᵀ
             for (int64_t r = 0; r < rows; ++r) {
               T *pr = p.data() + r * kBc, *dsr = ds.data() + r * kBc;
               const int64_t i = i0 + r, vis = visible(d.q_offset + i, j0, nj);
@@ -195,9 +214,9 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
               std::fill(pr + vis, pr + kBc, T(0));
               std::fill(dsr + vis, dsr + kBc, T(0));
             }
-            mm(nj, Dv, rows, p.data(), int64_t(1), kBc, dout.at(b, h, i0), dout.st, dvt.data(), Dv);  // dV += Pᵀ dO
-            mm(nj, d.D, rows, ds.data(), int64_t(1), kBc, q.at(b, h, i0), q.st, dkt.data(), d.D);     // dK += dSᵀ Q
-            mm(rows, d.D, nj, ds.data(), kBc, int64_t(1), k.at(b, hk, j0), k.st, dq.at(b, h, i0), dq.st);  // dQ += dS K
+            mm(nv, Dv, rows, p.data(), int64_t(1), kBc, dout.at(b, h, i0), dout.st, dvt.data(), Dv);  // dV += Pᵀ dO
+            mm(nv, d.D, rows, ds.data(), int64_t(1), kBc, q.at(b, h, i0), q.st, dkt.data(), d.D);     // dK += dSᵀ Q
+            mm(rows, d.D, nv, ds.data(), kBc, int64_t(1), k.at(b, hk, j0), k.st, dq.at(b, h, i0), dq.st);  // dQ += dS K
           }
         }
         for (int64_t j = 0; j < nj; ++j) {
