@@ -92,14 +92,16 @@ inline int64_t score_cols(int64_t nv) {
   return std::min(kBc, (nv + W - 1) / W * W);
 }
 
-// s[j] = exp(s[j]·scale - shift) for j < n.
+// s[j] = exp(s[j]·scale - shift) for j < n, then s[j] = 0 for n <= j < kBc (masked keys get
+// probability 0). Whole vectors only: lanes past n are computed and then overwritten, so
+// every probability comes from the same vector exp (no scalar tail).
 template <typename T>
-void exp_scaled(T* s, T scale, T shift, int64_t n) {
+void exp_scaled_masked(T* s, T scale, T shift, int64_t n) {
   using V = xsimd::batch<T>;
   constexpr int64_t W = V::size;
-  int64_t j = 0;
-  for (; j + W <= n; j += W) xsimd::exp(xsimd::fms(V::load_unaligned(s + j), V(scale), V(shift))).store_unaligned(s + j);
-  for (; j < n; ++j) s[j] = std::exp(s[j] * scale - shift);
+  static_assert(kBc % W == 0, "a score row is whole vectors");
+  for (int64_t j = 0; j < n; j += W) xsimd::exp(xsimd::fms(V::load_unaligned(s + j), V(scale), V(shift))).store_unaligned(s + j);
+  std::fill(s + n, s + kBc, T(0));
 }
 
 // Keys of a tile starting at j0 (nj of them) that query position pos may see: j0 + j <= pos.
@@ -126,13 +128,15 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
         // Keys of this tile that the block's last row sees; no row of the block sees more.
         const int64_t nj = visible(d.q_offset + i0 + rows - 1, j0, std::min(kBc, nkeys - j0)), ns = score_cols<T>(nj);
         pack_transposed(k.at(b, hk, j0), k.st, nj, d.D, kt.data());
-        std::fill(s.begin(), s.end(), T(0));
+        for (int64_t r = 0; r < rows; ++r) std::fill_n(s.data() + r * kBc, ns, T(0));  // the columns mm adds into
         mm(rows, ns, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, s.data(), kBc);  // S = Q Kᵀ
         for (int64_t r = 0; r < rows; ++r) {
           T* sr = s.data() + r * kBc;
           const int64_t vis = visible(d.q_offset + i0 + r, j0, nj);
-          std::fill(sr + vis, sr + kBc, T(0));  // masked keys get probability 0
-          if (vis == 0) continue;
+          if (vis == 0) {
+            std::fill(sr, sr + kBc, T(0));  // masked keys get probability 0
+            continue;
+          }
           // Online softmax: the new running max, and the old sum and output rescaled to it.
           const T m_new = std::max(m[r], row_max(sr, vis) * scale);
           const T corr = std::exp(m[r] - m_new);  // 0 on the first tile (m = -inf)
@@ -140,7 +144,7 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
             l[r] *= corr;
             for (int64_t c = 0; c < Dv; ++c) acc[size_t(r * Dv + c)] *= corr;
           }
-          exp_scaled(sr, scale, m_new, vis);
+          exp_scaled_masked(sr, scale, m_new, vis);
           l[r] += row_sum(sr, vis);
           m[r] = m_new;
           if (drop) {
@@ -192,14 +196,13 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
             const int64_t rows = std::min(kBr, d.Tq - i0);
             // Keys of the tile the block's last row sees (the others get no gradient from it).
             const int64_t nv = visible(d.q_offset + i0 + rows - 1, j0, nj), ns = score_cols<T>(nv);
-            std::fill(p.begin(), p.end(), T(0));
-            std::fill(ds.begin(), ds.end(), T(0));
+            for (int64_t r = 0; r < rows; ++r) std::fill_n(p.data() + r * kBc, ns, T(0)), std::fill_n(ds.data() + r * kBc, ns, T(0));
             mm(rows, ns, d.D, q.at(b, h, i0), q.st, int64_t(1), kt.data(), kBc, p.data(), kBc);         // S = Q Kᵀ
             mm(rows, ns, Dv, dout.at(b, h, i0), dout.st, int64_t(1), vt.data(), kBc, ds.data(), kBc);  // dP = dO Vᵀ
             for (int64_t r = 0; r < rows; ++r) {
               T *pr = p.data() + r * kBc, *dsr = ds.data() + r * kBc;
               const int64_t i = i0 + r, vis = visible(d.q_offset + i, j0, nj);
-              exp_scaled(pr, scale, lse[(b * d.H + h) * d.Tq + i], vis);  // P recomputed from the log-sum-exp
+              exp_scaled_masked(pr, scale, lse[(b * d.H + h) * d.Tq + i], vis);  // P recomputed from the log-sum-exp
               const T Dr = Di[size_t(g * d.Tq + i)];
               const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk + j0);
               if (!drop) {
@@ -211,7 +214,6 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
                   pr[j] = keep ? pr[j] * keep_scale : T(0);  // the dropped P, for dV
                 }
               }
-              std::fill(pr + vis, pr + kBc, T(0));
               std::fill(dsr + vis, dsr + kBc, T(0));
             }
             mm(nv, Dv, rows, p.data(), int64_t(1), kBc, dout.at(b, h, i0), dout.st, dvt.data(), Dv);  // dV += Pᵀ dO
