@@ -153,3 +153,43 @@ TEST(ViewsAutograd, MisuseThrows) {
   EXPECT_THROW(sum(x, {5}), Error);
   EXPECT_THROW(x * Var(Tensor::ones({3})), Error);  // f64 * f32
 }
+
+// A unary op's backward may write over an incoming gradient nothing else holds (here the fresh
+// g·w from mul). The result must equal the out-of-place one, which is what runs while an op hook
+// watches, and the analytic derivative; the seed the caller holds is never written.
+TEST(ViewsAutograd, UnaryBackwardOverIncomingGradientMatchesFreshResult) {
+  const std::vector<std::pair<const char*, std::function<Var(const Var&)>>> acts = {
+      {"gelu", [](const Var& v) { return gelu(v); }},   {"silu", [](const Var& v) { return silu(v); }},
+      {"tanh", [](const Var& v) { return tanh(v); }},   {"sigmoid", [](const Var& v) { return sigmoid(v); }},
+      {"gelu_tanh", [](const Var& v) { return gelu_tanh(v); }}};
+  const Tensor x0 = rand64({37, 19}, 5, -3, 3), w0 = rand64({37, 19}, 6), seed = rand64({37, 19}, 7);
+  const Tensor seed_copy = seed.clone();
+  for (const DType dt : {DType::F32, DType::F64}) {
+    for (auto& [name, act] : acts) {
+      auto run = [&] {
+        Var x(x0.to(dt), true);
+        Var w(w0.to(dt), false);
+        mul(act(x), w).backward(seed.to(dt));
+        return x.grad();
+      };
+      const Tensor reused = run();
+      const int id = add_op_hook([](const OpEvent&) {});  // while a hook watches: fresh tensors
+      const Tensor fresh = run();
+      remove_op_hook(id);
+      EXPECT_TRUE(bitwise_equal(reused, fresh)) << name;
+      // Against the derivative by central differences of the forward, in f64.
+      if (dt == DType::F64) {
+        const double h = 1e-6;
+        Tensor num = Tensor::empty(x0.shape(), DType::F64);
+        for (int64_t i = 0; i < x0.numel(); ++i) {
+          Tensor xp = x0.clone(), xm = x0.clone();
+          xp.data<double>()[i] += h, xm.data<double>()[i] -= h;
+          const double d = (act(Var(xp)).value().data<double>()[i] - act(Var(xm)).value().data<double>()[i]) / (2 * h);
+          num.data<double>()[i] = d * w0.data<double>()[i] * seed.data<double>()[i];
+        }
+        EXPECT_TRUE(all_close(reused, num, 1e-6, 1e-8)) << name;
+      }
+    }
+  }
+  EXPECT_TRUE(bitwise_equal(seed, seed_copy));
+}

@@ -12,6 +12,21 @@ using kernels::map2;
 using kernels::splat;
 using Grads = std::vector<Tensor>;
 
+// grad_map(op, g, y, f): the backward formula f(g, y) of a unary op, elementwise. When the
+// incoming gradient g is a contiguous tensor nothing else holds (the engine hands it over) and
+// y has its shape and dtype, the result is written over g's own memory rather than into a
+// fresh tensor (one buffer less to fill from cold memory). Not while op hooks watch: they are
+// shown the incoming gradient after the backward ran.
+template <typename F>
+static Tensor grad_map(const char* op, const Tensor& g, const Tensor& y, F f) {
+  if (g.storage().use_count() == 1 && g.is_contiguous() && g.shape() == y.shape() && g.dtype() == y.dtype() &&
+      is_floating(g.dtype()) && !op_hooks_active()) {
+    LOUPE_DISPATCH(g.dtype(), T, { kernels::ew_run<T, 2>(g, {&g, &y}, f); });
+    return g;
+  }
+  return map2(op, g, y, f);
+}
+
 // ---------------------------------------------------------------- unary
 LOUPE_REGISTER_OP("neg");
 Var neg(const Var& x) {  // d(-x) = -1
@@ -34,7 +49,7 @@ LOUPE_REGISTER_OP("sqrt");
 Var sqrt(const Var& x) {  // d sqrt(x) = 1 / (2 y)
   Tensor y = sqrt(x.value());
   return make_result("sqrt", y, {x}, [y](const Tensor& g) {
-    return Grads{map2("sqrt_backward", g, y, [](auto g, auto y) { return splat<decltype(g)>(0.5) * g / y; })};
+    return Grads{grad_map("sqrt_backward", g, y, [](auto g, auto y) { return splat<decltype(g)>(0.5) * g / y; })};
   });
 }
 
@@ -42,7 +57,7 @@ LOUPE_REGISTER_OP("rsqrt");
 Var rsqrt(const Var& x) {  // y = x^-1/2, dy/dx = -1/2 x^-3/2 = -y^3 / 2
   Tensor y = rsqrt(x.value());
   return make_result("rsqrt", y, {x}, [y](const Tensor& g) {
-    return Grads{map2("rsqrt_backward", g, y, [](auto g, auto y) { return splat<decltype(g)>(-0.5) * g * y * y * y; })};
+    return Grads{grad_map("rsqrt_backward", g, y, [](auto g, auto y) { return splat<decltype(g)>(-0.5) * g * y * y * y; })};
   });
 }
 
@@ -50,7 +65,7 @@ LOUPE_REGISTER_OP("tanh");
 Var tanh(const Var& x) {  // d tanh = 1 - y^2
   Tensor y = tanh(x.value());
   return make_result("tanh", y, {x}, [y](const Tensor& g) {
-    return Grads{map2("tanh_backward", g, y, [](auto g, auto y) { return g * (splat<decltype(g)>(1) - y * y); })};
+    return Grads{grad_map("tanh_backward", g, y, [](auto g, auto y) { return g * (splat<decltype(g)>(1) - y * y); })};
   });
 }
 
@@ -58,7 +73,7 @@ LOUPE_REGISTER_OP("sigmoid");
 Var sigmoid(const Var& x) {  // d sigmoid = y (1 - y)
   Tensor y = sigmoid(x.value());
   return make_result("sigmoid", y, {x}, [y](const Tensor& g) {
-    return Grads{map2("sigmoid_backward", g, y, [](auto g, auto y) { return g * y * (splat<decltype(g)>(1) - y); })};
+    return Grads{grad_map("sigmoid_backward", g, y, [](auto g, auto y) { return g * y * (splat<decltype(g)>(1) - y); })};
   });
 }
 
@@ -66,7 +81,7 @@ LOUPE_REGISTER_OP("relu");
 Var relu(const Var& x) {  // d relu = 1 where x > 0, else 0 (also at 0)
   Tensor xv = x.value();
   return make_result("relu", relu(xv), {x}, [xv](const Tensor& g) {
-    return Grads{map2("relu_backward", g, xv, [](auto g, auto x) {
+    return Grads{grad_map("relu_backward", g, xv, [](auto g, auto x) {
       using B = decltype(g);
       return xsimd::select(x > splat<B>(0), g, splat<B>(0));
     })};
@@ -77,7 +92,7 @@ LOUPE_REGISTER_OP("gelu");
 Var gelu(const Var& x) {  // d [x Phi(x)] = Phi(x) + x phi(x),  phi(x) = e^(-x^2/2) / sqrt(2 pi)
   Tensor xv = x.value();
   return make_result("gelu", gelu(xv), {x}, [xv](const Tensor& g) {
-    return Grads{map2("gelu_backward", g, xv, [](auto g, auto x) {
+    return Grads{grad_map("gelu_backward", g, xv, [](auto g, auto x) {
       using B = decltype(g);
       const B Phi = splat<B>(0.5) * xsimd::erfc(x * splat<B>(-M_SQRT1_2));  // erfc: no cancellation for x < 0
       const B phi = splat<B>(0.3989422804014327) * xsimd::exp(splat<B>(-0.5) * x * x);
@@ -92,7 +107,7 @@ LOUPE_REGISTER_OP("gelu_tanh");
 Var gelu_tanh(const Var& x) {
   Tensor xv = x.value();
   return make_result("gelu_tanh", gelu_tanh(xv), {x}, [xv](const Tensor& g) {
-    return Grads{map2("gelu_tanh_backward", g, xv, [](auto g, auto x) {
+    return Grads{grad_map("gelu_tanh_backward", g, xv, [](auto g, auto x) {
       using B = decltype(g);
       const B k = splat<B>(0.7978845608028654), c = splat<B>(0.044715), half = splat<B>(0.5), one = splat<B>(1);
       const B x2 = x * x;
@@ -106,7 +121,7 @@ LOUPE_REGISTER_OP("silu");
 Var silu(const Var& x) {  // d [x s(x)] = s + x s (1 - s)
   Tensor xv = x.value();
   return make_result("silu", silu(xv), {x}, [xv](const Tensor& g) {
-    return Grads{map2("silu_backward", g, xv, [](auto g, auto x) {
+    return Grads{grad_map("silu_backward", g, xv, [](auto g, auto x) {
       using B = decltype(g);
       const B s = splat<B>(1) / (splat<B>(1) + xsimd::exp(-x));
       return g * s * (splat<B>(1) + x * (splat<B>(1) - s));
@@ -118,7 +133,7 @@ LOUPE_REGISTER_OP("sin");
 Var sin(const Var& x) {  // d sin = cos
   Tensor xv = x.value();
   return make_result("sin", sin(xv), {x}, [xv](const Tensor& g) {
-    return Grads{map2("sin_backward", g, xv, [](auto g, auto x) { return g * xsimd::cos(x); })};
+    return Grads{grad_map("sin_backward", g, xv, [](auto g, auto x) { return g * xsimd::cos(x); })};
   });
 }
 
@@ -126,7 +141,7 @@ LOUPE_REGISTER_OP("cos");
 Var cos(const Var& x) {  // d cos = -sin
   Tensor xv = x.value();
   return make_result("cos", cos(xv), {x}, [xv](const Tensor& g) {
-    return Grads{map2("cos_backward", g, xv, [](auto g, auto x) { return -g * xsimd::sin(x); })};
+    return Grads{grad_map("cos_backward", g, xv, [](auto g, auto x) { return -g * xsimd::sin(x); })};
   });
 }
 
@@ -134,7 +149,7 @@ LOUPE_REGISTER_OP("abs");
 Var abs(const Var& x) {  // d |x| = sign(x), taken as 0 at x = 0
   Tensor xv = x.value();
   return make_result("abs", abs(xv), {x}, [xv](const Tensor& g) {
-    return Grads{map2("abs_backward", g, xv, [](auto g, auto x) {
+    return Grads{grad_map("abs_backward", g, xv, [](auto g, auto x) {
       using B = decltype(g);
       const B zero = splat<B>(0);
       return xsimd::select(x > zero, g, xsimd::select(x < zero, -g, zero));
