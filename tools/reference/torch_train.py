@@ -40,6 +40,20 @@ def find_loupe():
     sys.exit("torch_train: no loupe binary found; pass --loupe PATH (build with ./run build)")
 
 
+def blas_library():
+    """The BLAS shared objects this process loaded (from /proc/self/maps). Debian's torch calls
+    whatever libblas.so.3 the alternatives system points at: the reference (netlib) BLAS unless an
+    optimised one such as libopenblas0-pthread is installed, and the reference one makes PyTorch's
+    CPU matmuls tens of times slower, which would make any comparison meaningless."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() and ".so" in line}
+    except OSError:
+        return "unknown", False
+    reference = any(os.path.dirname(p).endswith("/blas") for p in libs)
+    return ", ".join(sorted(libs)) or "unknown", reference
+
+
 def get_lr(it, t):
     """loupe's optim/schedule.cpp (nanoGPT's get_lr for "cosine")."""
     if t["schedule"] == "inv_sqrt":
@@ -67,6 +81,12 @@ def main():
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    torch.ones(64, 64) @ torch.ones(64, 64)  # loads the BLAS
+    blas, reference_blas = blas_library()
+    if reference_blas:
+        print(f"torch_train: WARNING: PyTorch is using the reference BLAS ({blas}); its matmuls are tens of "
+              "times slower than an optimised BLAS. For a fair comparison: apt-get install libopenblas0-pthread",
+              file=sys.stderr)
     loupe = a.loupe or find_loupe()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,14 +160,14 @@ def main():
         with torch.no_grad():
             val = sum(loss_of(*batch("val")).item() for _ in range(a.eval_iters)) / a.eval_iters
     res = {"bench": "torch_train", "config": a.config, "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "parameters": sum(p.numel() for p in model.parameters()), "steps": steps, "tokens_per_step": B * T * accum,
+           "blas": blas, "parameters": sum(p.numel() for p in model.parameters()), "steps": steps, "tokens_per_step": B * T * accum,
            "tokens_per_sec": tps, "ms_per_step": 1e3 * sum(timed) / len(timed), "last_loss": loss, "val_loss": val}
     if a.json:
         print(json.dumps(res))
     else:
         print(f"{a.config} in PyTorch {torch.__version__}: {res['parameters']} parameters, {steps} steps on "
               f"{res['threads']} threads: {tps:.0f} tokens/s ({res['ms_per_step']:.1f} ms/step), last loss {loss:.4f}"
-              + (f", val loss {val:.4f}" if val is not None else ""))
+              + (f", val loss {val:.4f}" if val is not None else "") + f"  [BLAS: {blas}]")
 
 
 if __name__ == "__main__":
