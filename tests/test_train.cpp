@@ -176,6 +176,23 @@ TEST(Train, SamplingIsSeededAndSurvivesTheContextLimit) {
   for (size_t i = 0; i < 12; ++i) EXPECT_EQ(g[i], all[prompt.size() + i]) << i;
 }
 
+// estimate_loss draws its batches from the seed it is given (loupe eval --seed): the same seed
+// gives the same estimate, another seed other batches and so another estimate.
+TEST(Train, LossEstimateDependsOnlyOnTheDrawSeed) {
+  TempDir d;
+  run(write_and_load(d, tiny_config(d)), d.sub("run"));
+  const auto ck = tools::load_checkpoint(d.sub("run"));
+  auto model = tools::model_from_checkpoint(ck);
+  auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
+  auto est = [&](uint64_t seed) {
+    return tools::estimate_loss(*model, *data.dataset, text::Split::Val, 4, 16, 3, seed);
+  };
+  const double a = est(11), b = est(12);
+  EXPECT_EQ(a, est(11));
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(std::isfinite(a) && std::isfinite(b));
+}
+
 TEST(Sample, SampleTokenRule) {
   const std::vector<double> logits = {0.0, std::log(3.0), -1.0};
   EXPECT_EQ(tools::sample_token(logits, 0.0, 0, 0.99), 1);  // greedy

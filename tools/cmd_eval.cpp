@@ -1,5 +1,7 @@
-// loupe eval --ckpt DIR [--iters N] [--split val|train] [--json]
+// loupe eval --ckpt DIR [--iters N] [--split val|train] [--seed S] [--json]
 // Mean cross-entropy of a checkpoint on fixed batches of a split, and its perplexity exp(loss).
+// The batches are drawn from the config's seed unless --seed picks another draw (to see how
+// much an estimate from few batches moves with the batches drawn).
 #include <cmath>
 #include <cstdio>
 
@@ -13,6 +15,7 @@ void register_eval(CLI::App& app) {
   struct Opts {
     std::string ckpt, split = "val";
     int64_t iters = 0, batch = 0;
+    int64_t seed = -1;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -21,6 +24,8 @@ void register_eval(CLI::App& app) {
   sub->add_option("--iters", o->iters, "batches to average (default: the config's eval_iters)");
   sub->add_option("--batch", o->batch, "batch size (default: the config's batch_size)");
   sub->add_option("--split", o->split, "val or train")->check(CLI::IsMember({"val", "train"}));
+  sub->add_option("--seed", o->seed, "seed of the batch draw (default: the one training evaluated with)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_flag("--json", o->json, "print one JSON object");
   actions().push_back({sub, [o] {
                          const auto ck = tools::load_checkpoint(o->ckpt);
@@ -30,13 +35,15 @@ void register_eval(CLI::App& app) {
                          const int64_t iters = o->iters > 0 ? o->iters : t.at("eval_iters").get<int64_t>();
                          const int64_t batch = o->batch > 0 ? o->batch : t.at("batch_size").get<int64_t>();
                          const auto split = o->split == "val" ? text::Split::Val : text::Split::Train;
+                         const uint64_t draw_seed =
+                             (o->seed >= 0 ? uint64_t(o->seed) : t.at("seed").get<uint64_t>()) ^ 0x9E3779B97F4A7C15ULL;
                          const double loss = tools::estimate_loss(*model, *data.dataset, split, batch,
                                                                   model->block_size(), iters,
-                                                                  t.at("seed").get<uint64_t>() ^ 0x9E3779B97F4A7C15ULL);
+                                                                  draw_seed);
                          if (o->json)
                            std::printf("%s\n", nlohmann::json{{"split", o->split}, {"loss", loss},
                                                               {"perplexity", std::exp(loss)}, {"step", ck.step},
-                                                              {"iters", iters}, {"batch", batch}}.dump().c_str());
+                                                              {"iters", iters}, {"batch", batch}, {"seed", o->seed}}.dump().c_str());
                          else
                            std::printf("%s loss %.4f, perplexity %.3f (step %lld, %lld batches of %lld)\n",
                                        o->split.c_str(), loss, std::exp(loss), (long long)ck.step, (long long)iters,
