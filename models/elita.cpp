@@ -115,7 +115,7 @@ struct ElitaDecodeCache : DecodeCache {
 };
 }  // namespace
 
-ElitaModel::ElitaModel(const ElitaConfig& c) : cfg_(c) {
+ElitaModel::ElitaModel(const ElitaConfig& c) : ConfiguredModel(c) {
   const int64_t d = c.n_embd, H = c.n_head, d2 = c.pos_width, d3 = c.head_width, s = c.ff_scale;
   uint64_t seed = c.init_seed;
   auto uniform = [&](Shape sh, double lim) { return Tensor::uniform(sh, -lim, lim, seed++, c.dtype); };

@@ -66,7 +66,7 @@ Var elita_feedforward2(const Var& x, const ElitaFeedForwardWeights& w);
 // The author's parameter-free layer norm over the last dim.
 Var elita_norm(const Var& x, double eps);
 
-class ElitaModel : public LanguageModel {
+class ElitaModel : public ConfiguredModel<ElitaConfig> {
  public:
   explicit ElitaModel(const ElitaConfig& c);
   Var forward(const Tensor& ids) override;
@@ -74,17 +74,12 @@ class ElitaModel : public LanguageModel {
   // Attention2 (m [B, H], S [B, H], N [B, H, d3]) — no keys or values.
   std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
   Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
-  int64_t vocab_size() const override { return cfg_.vocab_size; }
-  int64_t block_size() const override { return cfg_.block_size; }
-  nlohmann::json config() const override { return cfg_.to_json(); }
-  const ElitaConfig& cfg() const { return cfg_; }
   const ElitaAttentionWeights& attention_weights(int64_t layer) const { return attn_.at(size_t(layer)); }
   const ElitaFeedForwardWeights& feedforward_weights(int64_t layer) const { return ff_.at(size_t(layer)); }
 
  private:
   // Shared by forward (states == nullptr) and forward_cached.
   Var run(const Tensor& ids, int64_t pos_offset, std::vector<ElitaState>* states);
-  ElitaConfig cfg_;
   Var wte_, wrap_bias_;                 // wrap_bias_ [wraps, d] only when wraps > 1
   Var lf_wa_, lf_ba_, lf_wb_, lf_bb_;   // logits feed-forward (logits_ffn_hidden > 0)
   std::vector<ElitaAttentionWeights> attn_;

@@ -99,9 +99,9 @@ struct Transformer : nn::Module {
   std::shared_ptr<nn::LayerNorm> ln_f;
 };
 
-class GPT : public LanguageModel {
+class GPT : public ConfiguredModel<GPTConfig> {
  public:
-  explicit GPT(const GPTConfig& c) : cfg(c) {
+  explicit GPT(const GPTConfig& c) : ConfiguredModel(c) {
     transformer = register_module("transformer", std::make_shared<Transformer>());
     auto& t = *transformer;
     t.wte = t.register_child("wte", std::make_shared<nn::Embedding>(c.vocab_size, c.n_embd, c.dtype));
@@ -123,26 +123,22 @@ class GPT : public LanguageModel {
   Var forward(const Tensor& ids) override { return run(ids, nullptr); }
 
   std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override {
-    LOUPE_CHECK(max_len >= 1 && max_len <= cfg.block_size, "gpt: cache length ", max_len,
-                " must be in [1, block_size ", cfg.block_size, "] (learned positions)");
+    LOUPE_CHECK(max_len >= 1 && max_len <= cfg_.block_size, "gpt: cache length ", max_len,
+                " must be in [1, block_size ", cfg_.block_size, "] (learned positions)");
     auto cache = std::make_unique<TransformerCache>();
-    for (auto& b : *transformer->h) cache->layers.push_back(b->attn->make_cache(batch, max_len, cfg.dtype));
+    for (auto& b : *transformer->h) cache->layers.push_back(b->attn->make_cache(batch, max_len, cfg_.dtype));
     return cache;
   }
   Var forward_cached(const Tensor& ids, DecodeCache& cache) override {
     return run(ids, &as_transformer_cache(cache, transformer->h->size(), "gpt"));
   }
 
-  int64_t vocab_size() const override { return cfg.vocab_size; }
-  int64_t block_size() const override { return cfg.block_size; }
-  nlohmann::json config() const override { return cfg.to_json(); }
-
  private:
   Var run(const Tensor& ids, TransformerCache* cache) {
     LOUPE_CHECK(ids.dtype() == DType::I64 && ids.dim() == 2, "gpt: ids must be i64 [B, T], got ", ids.str());
     const int64_t T = ids.size(1), pos0 = cache ? cache->length() : 0;
-    LOUPE_CHECK(pos0 + T <= cfg.block_size, "gpt: sequence of ", pos0 + T, " tokens exceeds block_size ",
-                cfg.block_size);
+    LOUPE_CHECK(pos0 + T <= cfg_.block_size, "gpt: sequence of ", pos0 + T, " tokens exceeds block_size ",
+                cfg_.block_size);
     auto& t = *transformer;
     Var x = t.wte->forward(ids) + narrow(t.wpe->weight, 0, pos0, T);  // [B, T, C] + [T, C]
     x = t.drop->forward(x);
@@ -151,7 +147,6 @@ class GPT : public LanguageModel {
     return lm_head ? lm_head->forward(x) : matmul(x, transpose(t.wte->weight, 0, 1));  // tied head
   }
 
-  GPTConfig cfg;
   std::shared_ptr<Transformer> transformer;
   std::shared_ptr<nn::Linear> lm_head;  // only when untied
 };

@@ -50,9 +50,9 @@ class Layer : public nn::Module {
   std::shared_ptr<nn::SwiGLU> feed_forward;
 };
 
-class Llama : public LanguageModel {
+class Llama : public ConfiguredModel<LlamaConfig> {
  public:
-  explicit Llama(const LlamaConfig& c) : cfg(c) {
+  explicit Llama(const LlamaConfig& c) : ConfiguredModel(c) {
     tok_embeddings = register_module("tok_embeddings", std::make_shared<nn::Embedding>(c.vocab_size, c.n_embd, c.dtype));
     layers = register_module("layers", std::make_shared<nn::ModuleList<Layer>>());
     for (int64_t i = 0; i < c.n_layer; ++i) layers->push_back(std::make_shared<Layer>(c, i));
@@ -71,30 +71,25 @@ class Llama : public LanguageModel {
   std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override {
     LOUPE_CHECK(batch >= 1 && max_len >= 1, "llama: cache needs batch >= 1 and max_len >= 1");
     auto cache = std::make_unique<TransformerCache>();
-    for (auto& l : *layers) cache->layers.push_back(l->attention->make_cache(batch, max_len, cfg.dtype));
+    for (auto& l : *layers) cache->layers.push_back(l->attention->make_cache(batch, max_len, cfg_.dtype));
     return cache;
   }
   Var forward_cached(const Tensor& ids, DecodeCache& cache) override {
     return run(ids, &as_transformer_cache(cache, layers->size(), "llama"));
   }
 
-  int64_t vocab_size() const override { return cfg.vocab_size; }
-  int64_t block_size() const override { return cfg.block_size; }
-  nlohmann::json config() const override { return cfg.to_json(); }
-
  private:
   Var run(const Tensor& ids, TransformerCache* cache) {
     LOUPE_CHECK(ids.dtype() == DType::I64 && ids.dim() == 2, "llama: ids must be i64 [B, T], got ", ids.str());
     if (!cache)
-      LOUPE_CHECK(ids.size(1) <= cfg.block_size, "llama: sequence of ", ids.size(1), " tokens exceeds block_size ",
-                  cfg.block_size);
+      LOUPE_CHECK(ids.size(1) <= cfg_.block_size, "llama: sequence of ", ids.size(1), " tokens exceeds block_size ",
+                  cfg_.block_size);
     Var x = tok_embeddings->forward(ids);
     for (size_t l = 0; l < layers->size(); ++l) x = (*layers)[l].forward(x, cache ? &cache->layers[l] : nullptr);
     x = norm->forward(x);
     return output ? output->forward(x) : matmul(x, transpose(tok_embeddings->weight, 0, 1));
   }
 
-  LlamaConfig cfg;
   std::shared_ptr<nn::Embedding> tok_embeddings;
   std::shared_ptr<nn::ModuleList<Layer>> layers;
   std::shared_ptr<nn::RMSNorm> norm;

@@ -38,6 +38,21 @@ class LanguageModel : public nn::Module {
   virtual std::vector<std::pair<std::string, double>> step_stats() const { return {}; }
 };
 
+// A LanguageModel built from a config struct Cfg (with vocab_size, block_size and to_json()):
+// the model keeps its config as cfg_, and the size queries and config() read it.
+template <class Cfg>
+class ConfiguredModel : public LanguageModel {
+ public:
+  explicit ConfiguredModel(const Cfg& c) : cfg_(c) {}
+  int64_t vocab_size() const override { return cfg_.vocab_size; }
+  int64_t block_size() const override { return cfg_.block_size; }
+  nlohmann::json config() const override { return cfg_.to_json(); }
+  const Cfg& cfg() const { return cfg_; }
+
+ protected:
+  Cfg cfg_;
+};
+
 // Registry: "gpt", "llama" now; later models register themselves the same way.
 using ModelFactory = std::function<std::shared_ptr<LanguageModel>(const nlohmann::json& model_cfg)>;
 void register_model(const std::string& type, ModelFactory f);

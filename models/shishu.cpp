@@ -131,7 +131,7 @@ struct Container : nn::Module {  // nanoGPT's `transformer` ModuleDict
 };
 }  // namespace
 
-ShishuLM::ShishuLM(const ShishuConfig& c) : cfg_(c) {
+ShishuLM::ShishuLM(const ShishuConfig& c) : ConfiguredModel(c) {
   const int64_t d = c.n_embd, V = c.vocab_size;
   auto list = std::make_shared<nn::ModuleList<ShishuBlock>>();
   if (c.is_gpt()) {

@@ -49,16 +49,12 @@ struct ShishuConfig {
 class ShishuBlock;  // a parent block, with or without its attention sub-layer (models/shishu.cpp)
 struct TransformerCache;
 
-class ShishuLM : public LanguageModel {
+class ShishuLM : public ConfiguredModel<ShishuConfig> {
  public:
   explicit ShishuLM(const ShishuConfig& c);
   Var forward(const Tensor& ids) override;
   std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
   Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
-  int64_t vocab_size() const override { return cfg_.vocab_size; }
-  int64_t block_size() const override { return cfg_.block_size; }
-  nlohmann::json config() const override { return cfg_.to_json(); }
-  const ShishuConfig& cfg() const { return cfg_; }
 
   // Applies layers [first, last) to hidden states x [B, T, C] (no cache): for tests of one block.
   Var forward_layers(Var x, int64_t first, int64_t last);
@@ -67,7 +63,6 @@ class ShishuLM : public LanguageModel {
 
  private:
   Var run(const Tensor& ids, TransformerCache* cache);
-  ShishuConfig cfg_;
   std::vector<std::shared_ptr<ShishuBlock>> layers_;  // layer i (a shared pair appears twice)
   std::shared_ptr<nn::Embedding> wte_, wpe_;  // token / position tables (wpe_: gpt only)
   std::shared_ptr<nn::Dropout> drop_;         // gpt: embedding dropout

@@ -123,7 +123,7 @@ struct SiliaDecodeCache : DecodeCache {
 };
 }  // namespace
 
-SiliaModel::SiliaModel(const SiliaConfig& c) : cfg_(c) {
+SiliaModel::SiliaModel(const SiliaConfig& c) : ConfiguredModel(c) {
   const int64_t d = c.n_embd, dv = c.value_dim(), nqkv = (c.share_qk ? 1 : 2) * d + 2 * dv;
   const double std0 = 0.02, std_out = 0.02 / std::sqrt(2.0 * double(c.n_layer));  // GPT-2 residual scaling
   uint64_t seed = c.init_seed;

@@ -55,22 +55,17 @@ struct SiliaLayerCache {
 Var silia_mix(const Var& x, const SiliaBlockWeights& w, const SiliaConfig& c, int64_t pos_offset,
               SiliaLayerCache* cache = nullptr, double dropout_p = 0, uint64_t dropout_counter = 0);
 
-class SiliaModel : public LanguageModel {
+class SiliaModel : public ConfiguredModel<SiliaConfig> {
  public:
   explicit SiliaModel(const SiliaConfig& c);
   Var forward(const Tensor& ids) override;
   std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
   Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
-  int64_t vocab_size() const override { return cfg_.vocab_size; }
-  int64_t block_size() const override { return cfg_.block_size; }
-  nlohmann::json config() const override { return cfg_.to_json(); }
-  const SiliaConfig& cfg() const { return cfg_; }
   const SiliaBlockWeights& block_weights(int64_t layer) const;
 
  private:
   // Shared by forward (caches == nullptr) and forward_cached.
   Var run(const Tensor& ids, int64_t pos_offset, std::vector<SiliaLayerCache>* caches);
-  SiliaConfig cfg_;
   Var wte_, wpe_, lnf_w_, lnf_b_;  // wpe_ undefined with RoPE; lnf_b_ undefined without bias
   std::vector<SiliaBlockWeights> blocks_;
   struct Ffn {  // separate_ffn only: x = x + W2 · GELU(W1 · Norm(x))

@@ -389,7 +389,7 @@ struct WiolaModel::Impl {
   std::shared_ptr<nn::Linear> output;  // only when untied
 };
 
-WiolaModel::WiolaModel(const WiolaConfig& config) : cfg_(config), impl_(std::make_shared<Impl>()) {
+WiolaModel::WiolaModel(const WiolaConfig& config) : ConfiguredModel(config), impl_(std::make_shared<Impl>()) {
   cfg_.resolve();
   const WiolaConfig& c = cfg_;
   auto& m = *impl_;

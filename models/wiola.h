@@ -82,16 +82,12 @@ Var dual_stream_ff(const Var& u, const Var& w1a, const Var& w2a, const Var& w1b,
 Var gated_cross_layer(const Var& u, const Var& h1, const Var& h2, const Var& wq, const Var& c1, const Var& c2,
                       const Var& wo, const Var& beta);
 
-class WiolaModel : public LanguageModel {
+class WiolaModel : public ConfiguredModel<WiolaConfig> {
  public:
   explicit WiolaModel(const WiolaConfig& c);
   Var forward(const Tensor& ids) override;
   std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
   Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
-  int64_t vocab_size() const override { return cfg_.vocab_size; }
-  int64_t block_size() const override { return cfg_.block_size; }
-  nlohmann::json config() const override { return cfg_.to_json(); }
-  const WiolaConfig& cfg() const { return cfg_; }
   // ATM statistics of the last forward, one entry per layer (zeros where ATM is off).
   std::vector<AtmStats> atm_stats() const;
   // With ATM on: atm_merge_rate (merged / complete adjacent key pairs) and atm_cost_saved
@@ -100,7 +96,6 @@ class WiolaModel : public LanguageModel {
 
  private:
   Var run(const Tensor& ids, DecodeCache* cache);
-  WiolaConfig cfg_;
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
