@@ -212,6 +212,34 @@ TEST(Rope, ErrorsAndThreads) {
   EXPECT_TRUE(bitwise_equal(a, rope(Var(x), 3).value()));
 }
 
+// The angle table is shared and regrown as later positions are asked for: a position's
+// rotation is the same bits whenever and in whatever call it is computed; strided rows (q and
+// k are views of one projection) give the same result and gradient as a contiguous copy.
+TEST(Rope, SharedAngleTableAndStridedRows) {
+  const int64_t B = 2, T = 5, H = 3, D = 14;  // D = 14: a table of its own, grown below
+  const Tensor x = Tensor::uniform({B, T, H, D}, -1, 1, 21);
+  const Tensor early = rope(Var(x), 2, 321.0).value();
+  (void)rope(Var(Tensor::uniform({1, 300, 1, D}, -1, 1, 22)), 700, 321.0);  // grows the table past 1000
+  EXPECT_TRUE(bitwise_equal(early, rope(Var(x), 2, 321.0).value()));
+  // Row t of a call at offset 2 equals row t + 2 of a call at offset 0.
+  const Tensor longer = Tensor::uniform({B, T + 2, H, D}, -1, 1, 23);
+  const Tensor tail = longer.narrow(1, 2, T).contiguous();
+  EXPECT_TRUE(bitwise_equal(rope(Var(longer), 0, 321.0).value().narrow(1, 2, T).contiguous(),
+                            rope(Var(tail), 2, 321.0).value()));
+  // q as the first H·D columns of a [B, T, 3·H·D] projection, viewed [B, T, H, D].
+  const Tensor qkv = Tensor::uniform({B, T, 3 * H * D}, -1, 1, 24);
+  Var p(qkv, true);
+  Var q = reshape(split(p, {H * D, H * D, H * D}, 2)[0], {B, T, H, D});
+  const Tensor g = Tensor::uniform({B, T, H, D}, -1, 1, 25);
+  Var yq = rope(q, 1, 321.0);
+  yq.backward(g);
+  Var pc(qkv.narrow(2, 0, H * D).contiguous().reshape({B, T, H, D}), true);
+  Var yc = rope(pc, 1, 321.0);
+  yc.backward(g);
+  EXPECT_TRUE(bitwise_equal(yq.value(), yc.value()));
+  EXPECT_TRUE(bitwise_equal(p.grad().narrow(2, 0, H * D).contiguous().reshape({B, T, H, D}), pc.grad()));
+}
+
 // ------------------------------------------------------------------ linear, embedding, MLPs
 TEST(Linear, MatchesNaiveWithAndWithoutBias) {
   for (bool bias : {true, false}) {
