@@ -154,14 +154,17 @@ TEST(ViewsAutograd, MisuseThrows) {
   EXPECT_THROW(x * Var(Tensor::ones({3})), Error);  // f64 * f32
 }
 
-// A unary op's backward may write over an incoming gradient nothing else holds (here the fresh
-// g·w from mul). The result must equal the out-of-place one, which is what runs while an op hook
-// watches, and the analytic derivative; the seed the caller holds is never written.
+// A unary op's backward (and mul's, for its second input) may write over an incoming gradient
+// nothing else holds (here the fresh g·w from the outer mul). The result must equal the
+// out-of-place one, which is what runs while an op hook watches, and the derivative by central
+// differences; the seed the caller holds is never written.
 TEST(ViewsAutograd, UnaryBackwardOverIncomingGradientMatchesFreshResult) {
   const std::vector<std::pair<const char*, std::function<Var(const Var&)>>> acts = {
       {"gelu", [](const Var& v) { return gelu(v); }},   {"silu", [](const Var& v) { return silu(v); }},
       {"tanh", [](const Var& v) { return tanh(v); }},   {"sigmoid", [](const Var& v) { return sigmoid(v); }},
-      {"gelu_tanh", [](const Var& v) { return gelu_tanh(v); }}};
+      {"gelu_tanh", [](const Var& v) { return gelu_tanh(v); }},
+      {"mul (x·x)", [](const Var& v) { return mul(v, v); }},  // da from g, then db over g
+      {"mul (x·c)", [](const Var& v) { return mul(Var(Tensor::full(v.shape(), 1.5, v.dtype())), v); }}};
   const Tensor x0 = rand64({37, 19}, 5, -3, 3), w0 = rand64({37, 19}, 6), seed = rand64({37, 19}, 7);
   const Tensor seed_copy = seed.clone();
   for (const DType dt : {DType::F32, DType::F64}) {

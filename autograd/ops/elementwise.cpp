@@ -186,8 +186,10 @@ Var mul(const Var& a, const Var& b) {  // d(ab) = b da + a db
   Tensor av = a.value(), bv = b.value();
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return make_result("mul", mul(av, bv), {a, b}, [av, bv, ga, gb](const Tensor& g) {
-    return Grads{ga ? sum_to_shape(mul(g, bv), av.shape()) : Tensor(),
-                 gb ? sum_to_shape(mul(g, av), bv.shape()) : Tensor()};
+    Tensor da = ga ? sum_to_shape(mul(g, bv), av.shape()) : Tensor();  // reads g before g a may overwrite it
+    Tensor db = gb ? sum_to_shape(grad_map("mul_backward", g, av, [](auto g, auto a) { return g * a; }), bv.shape())
+                   : Tensor();
+    return Grads{da, db};
   });
 }
 
