@@ -15,8 +15,8 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions opt)
 }
 
 void Adam::update(const Tensor& value, const Tensor& grad, std::vector<Tensor>& slots, double lr, double weight_decay,
-                  double grad_scale, int64_t t) {
-  const int64_t n = value.numel();
+                  double grad_scale, int64_t t, int64_t begin, int64_t end) {
+  const int64_t n = end - begin;
   // Per-step scalars in f64, rounded once to the parameter type.
   const double bc1 = 1.0 - std::pow(opt_.beta1, double(t));
   const double bc2 = 1.0 - std::pow(opt_.beta2, double(t));
@@ -24,8 +24,8 @@ void Adam::update(const Tensor& value, const Tensor& grad, std::vector<Tensor>& 
     const T b1 = T(opt_.beta1), b2 = T(opt_.beta2), one_b1 = T(1.0 - opt_.beta1), one_b2 = T(1.0 - opt_.beta2);
     const T step_size = T(lr / bc1), sqrt_bc2 = T(std::sqrt(bc2)), eps = T(opt_.eps), scale = T(grad_scale);
     const T decay = T(1.0 - lr * weight_decay), wd = T(weight_decay);
-    T* const state[3] = {value.data<T>(), slots[0].data<T>(), slots[1].data<T>()};
-    const T* g = grad.data<T>();
+    T* const state[3] = {value.data<T>() + begin, slots[0].data<T>() + begin, slots[1].data<T>() + begin};
+    const T* g = grad.data<T>() + begin;
     auto moments_and_step = [&](auto gv, auto& p, auto& m, auto& v) {
       using V = decltype(gv);
       m = V(b1) * m + V(one_b1) * gv;

@@ -24,7 +24,7 @@ class Adam : public Optimizer {
 
  protected:
   void update(const Tensor& value, const Tensor& grad, std::vector<Tensor>& slots, double lr, double weight_decay,
-              double grad_scale, int64_t t) override;
+              double grad_scale, int64_t t, int64_t begin, int64_t end) override;
 
  private:
   AdamOptions opt_;

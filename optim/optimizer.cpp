@@ -1,5 +1,6 @@
 #include "optim/optimizer.h"
 
+#include <algorithm>
 #include <set>
 
 namespace loupe::optim {
@@ -24,13 +25,30 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, std::vector<std::string> sl
 void Optimizer::step(double grad_scale) {
   NoGrad ng;
   ++t_;
-  for (auto& e : entries_) {
+  // Every parameter cut into kUpdateGrain chunks, all run in one parallel loop (one fork and
+  // join per step, not one per parameter; dynamic, since the chunks differ in size). A chunk's
+  // elements see the same arithmetic whichever thread runs it.
+  struct Chunk {
+    size_t entry;
+    int64_t begin, end;
+  };
+  std::vector<Tensor> grads(entries_.size());
+  std::vector<Chunk> chunks;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
     const Tensor& g = e.param.grad();
     if (!g.defined()) continue;  // no gradient reached this parameter: leave it (and its state) alone
     const Tensor& v = e.param.value();
     LOUPE_CHECK(g.shape() == v.shape(), name_, ": grad of '", e.name, "' is ", g.str(), ", parameter is ", v.str());
-    const Tensor gc = g.dtype() == v.dtype() ? g.contiguous() : g.to(v.dtype()).contiguous();
-    update(v, gc, e.slots, lr_ * e.lr_scale, e.weight_decay, grad_scale, t_);
+    grads[i] = g.dtype() == v.dtype() ? g.contiguous() : g.to(v.dtype()).contiguous();
+    for (int64_t b = 0; b < v.numel(); b += kUpdateGrain) chunks.push_back({i, b, std::min(v.numel(), b + kUpdateGrain)});
+  }
+  const int64_t n = int64_t(chunks.size());
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+  for (int64_t c = 0; c < n; ++c) {
+    Entry& e = entries_[chunks[size_t(c)].entry];
+    update(e.param.value(), grads[chunks[size_t(c)].entry], e.slots, lr_ * e.lr_scale, e.weight_decay, grad_scale, t_,
+           chunks[size_t(c)].begin, chunks[size_t(c)].end);
   }
 }
 

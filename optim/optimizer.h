@@ -6,7 +6,8 @@
 // Each optimizer updates a parameter in ONE fused pass over its elements
 // (value, grad and slots read and written once), SIMD inside fixed chunks
 // whose boundaries depend only on the parameter size, so the result is
-// bitwise identical for any thread count.
+// bitwise identical for any thread count. The chunks of all parameters run
+// in one parallel loop per step.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -52,10 +53,11 @@ class Optimizer {
   const std::vector<Entry>& entries() const { return entries_; }
 
  protected:
-  // Updates one parameter in place. value and slots are contiguous; grad is contiguous, same dtype.
+  // Updates elements [begin, end) of one parameter in place, on the calling thread (step() runs
+  // these ranges in parallel). value and slots are contiguous; grad is contiguous, same dtype.
   // `t` is the 1-based index of this step (for bias corrections).
   virtual void update(const Tensor& value, const Tensor& grad, std::vector<Tensor>& slots, double lr,
-                      double weight_decay, double grad_scale, int64_t t) = 0;
+                      double weight_decay, double grad_scale, int64_t t, int64_t begin, int64_t end) = 0;
 
  private:
   std::vector<Entry> entries_;
