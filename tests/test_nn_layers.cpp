@@ -12,6 +12,7 @@
 #include "autograd/ops.h"
 #include "nn/attention.h"
 #include "nn/dropout.h"
+#include "tensor/kernels/dropout.h"
 #include "nn/embedding.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
@@ -156,6 +157,12 @@ TEST(Dropout, DropsAboutPScalesSurvivorsAndIsReproducible) {
   set_num_threads(2);
   EXPECT_TRUE(bitwise_equal(a, c));
   EXPECT_THROW(dropout(Var(x), 1.0, 0, 0), Error);
+  // The mask is the documented one (tensor/kernels/dropout.h): element i kept iff word i of the
+  // (seed, counter) Philox stream >= p·2³², also across chunk ends and in a ragged tail.
+  const Tensor big = Tensor::ones({3, 4099});
+  const auto kept = dropout(Var(big), 0.45, 77, 9).value().to_vector();
+  kernels::DropoutMask mask(77, 9, 0.45);
+  for (size_t i = 0; i < kept.size(); ++i) ASSERT_EQ(kept[i] != 0, mask.keep(uint64_t(i))) << "element " << i;
 }
 
 TEST(Dropout, ModuleIsIdentityInEvalAndAdvancesItsStream) {

@@ -18,6 +18,7 @@ namespace {
 
 constexpr int64_t kBr = 32;  // query rows per block
 constexpr int64_t kBc = 64;  // keys per tile: a block's scores live in one kBr x kBc buffer
+static_assert(kBc <= DropoutMask::kMaxRun, "a tile row's dropout flags come from one keep_run");
 
 // C[r, n] += Σ_k A(r, k) · B[k, n] for r < R, n < N, k < K: R rows of C at once, so each
 // row of B loaded from memory feeds R FMAs. A(r, k) = A[r·ars + k·acs] is broadcast from any
@@ -148,8 +149,9 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
           l[r] += row_sum(sr, vis);
           m[r] = m_new;
           if (drop) {
-            const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i0 + r) * d.Tk + j0);
-            for (int64_t j = 0; j < vis; ++j) sr[j] = mask.keep(mask_row + uint64_t(j)) ? sr[j] * keep_scale : T(0);
+            bool keep[kBc];
+            mask.keep_run(uint64_t(((b * d.H + h) * d.Tq + i0 + r) * d.Tk + j0), vis, keep);
+            for (int64_t j = 0; j < vis; ++j) sr[j] = keep[j] ? sr[j] * keep_scale : T(0);
           }
         }
         mm(rows, Dv, nj, s.data(), kBc, int64_t(1), v.at(b, hk, j0), v.st, acc.data(), Dv);  // O += P V
@@ -204,14 +206,14 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
               const int64_t i = i0 + r, vis = visible(d.q_offset + i, j0, nj);
               exp_scaled_masked(pr, scale, lse[(b * d.H + h) * d.Tq + i], vis);  // P recomputed from the log-sum-exp
               const T Dr = Di[size_t(g * d.Tq + i)];
-              const uint64_t mask_row = uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk + j0);
               if (!drop) {
                 for (int64_t j = 0; j < vis; ++j) dsr[j] = pr[j] * (dsr[j] - Dr) * scale;  // dL/d(q_i·k_j)
               } else {
+                bool keep[kBc];
+                mask.keep_run(uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk + j0), vis, keep);
                 for (int64_t j = 0; j < vis; ++j) {  // dsr[j] is dL/d(dropped P_ij)
-                  const bool keep = mask.keep(mask_row + uint64_t(j));
-                  dsr[j] = pr[j] * ((keep ? dsr[j] * keep_scale : T(0)) - Dr) * scale;
-                  pr[j] = keep ? pr[j] * keep_scale : T(0);  // the dropped P, for dV
+                  dsr[j] = pr[j] * ((keep[j] ? dsr[j] * keep_scale : T(0)) - Dr) * scale;
+                  pr[j] = keep[j] ? pr[j] * keep_scale : T(0);  // the dropped P, for dV
                 }
               }
               std::fill(dsr + vis, dsr + kBc, T(0));

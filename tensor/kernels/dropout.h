@@ -28,6 +28,14 @@ struct DropoutMask {
     }
     return uint64_t(words[index % 4]) >= threshold;
   }
+  // keep(i0 + j) for j < n (n <= kMaxRun) as flags, from whole blocks made 16 at a time.
+  static constexpr int64_t kMaxRun = 256;
+  void keep_run(uint64_t i0, int64_t n, bool* flags) const {
+    alignas(64) uint32_t w[kMaxRun + 8];
+    const uint64_t b0 = i0 / 4, off = i0 % 4;
+    philox4x32_blocks(seed, counter, b0, int64_t((off + uint64_t(n) + 3) / 4), w);
+    for (int64_t j = 0; j < n; ++j) flags[j] = uint64_t(w[off + uint64_t(j)]) >= threshold;
+  }
 };
 
 }  // namespace loupe::kernels
