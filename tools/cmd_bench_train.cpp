@@ -94,6 +94,9 @@ void register_bench_train(CLI::App& bench) {
                            for (auto& [name, tc] : rows)
                              std::printf("%-44s %10.3f %8.1f %6.1f%%\n", name.c_str(), 1e3 * tc.first / steps,
                                          double(tc.second) / steps, 100.0 * tc.first / total);
+                           std::printf("(each op is charged the time since the previous op ended, so adding its "
+                                       "gradient in goes to the next one;\n while ops are timed, unary backward "
+                                       "formulas write fresh tensors instead of over their incoming gradient)\n");
                          }
                        }});
 }
