@@ -31,6 +31,12 @@ Var dropout(const Var& x, double p, uint64_t seed, uint64_t counter);
 // Backward rotates the gradient by −p·θ_i (a rotation's inverse is its transpose).
 Var rope(const Var& x, int64_t pos_offset = 0, double base = 10000.0);
 
+// The same turn of interleaved pairs by angles given as tensors (Wiola's SRPE, whose angles
+// depend on a learned parameter): x [B, T, H, D], cos and sin [T, H, D/2] (broadcast views are
+// fine), y[b,t,h,2i] = x[2i] cos[t,h,i] − x[2i+1] sin[t,h,i], y[2i+1] = x[2i] sin + x[2i+1] cos.
+// Gradients flow to x and to cos and sin (summed over the batch).
+Var rotate_pairs(const Var& x, const Var& cos, const Var& sin);
+
 // ---- fused causal attention (ops/attention.cpp, kernels/attention.cpp) ----
 // q: [B, H, Tq, D], k: [B, Hkv, Tk, D], v: [B, Hkv, Tk, Dv] (Dv may differ from D) with
 // H % Hkv == 0 (query head h reads kv head h / (H / Hkv): grouped-query attention without

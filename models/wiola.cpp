@@ -120,7 +120,7 @@ Var srpe_rotate(const Var& x, int64_t pos0, const Var& alpha, const SrpeBands& b
                 int64_t block_size, double base) {
   LOUPE_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "srpe_rotate: x must be [B, T, H, D] with D even, got ",
               x.value().str());
-  const int64_t B = x.size(0), T = x.size(1), H = x.size(2), D = x.size(3), P2 = D / 2;
+  const int64_t T = x.size(1), H = x.size(2), D = x.size(3), P2 = D / 2;
   LOUPE_CHECK(bands.n_rel + bands.n_hier + bands.n_helix == P2, "srpe_rotate: bands ", bands.n_rel, " + ",
               bands.n_hier, " + ", bands.n_helix, " do not cover the ", P2, " pairs of head size ", D);
   LOUPE_CHECK(alpha.defined() && alpha.shape() == Shape({H}), "srpe_rotate: alpha must be [", H, "]");
@@ -148,11 +148,8 @@ Var srpe_rotate(const Var& x, int64_t pos0, const Var& alpha, const SrpeBands& b
     cosv = nc > 0 ? concat({cosv, cos(phi)}, 2) : cos(phi);
     sinv = nc > 0 ? concat({sinv, sin(phi)}, 2) : sin(phi);
   }
-  // Interleaved pairs (x[2i], x[2i+1]) turned by their angle, as rope().
-  const Var x5 = reshape(x, {B, T, H, P2, 2});
-  const Var xe = select(x5, 4, 0), xo = select(x5, 4, 1);
-  const Var ye = xe * cosv - xo * sinv, yo = xe * sinv + xo * cosv;
-  return reshape(stack({ye, yo}, 4), {B, T, H, D});
+  // Interleaved pairs (x[2i], x[2i+1]) turned by their angle, as rope(), in one fused op.
+  return rotate_pairs(x, cosv, sinv);
 }
 
 // ------------------------------------------------------------------ (iii) ATM

@@ -41,6 +41,11 @@ LOUPE_GRADCHECK_CASE("rope", "offset 9, base 100",
                      [] { return Ts{rand64({1, 3, 2, 4}, 32)}; },
                      [](const Vs& v) { return rope(v[0], 9, 100.0); });
 
+// ---- rotate_pairs (angles as inputs; cos and sin are free tensors here, not a rotation)
+LOUPE_GRADCHECK_CASE("rotate_pairs", "B2 T3 H2 D6",
+                     [] { return Ts{rand64({2, 3, 2, 6}, 33), rand64({3, 2, 3}, 34), rand64({3, 2, 3}, 35)}; },
+                     [](const Vs& v) { return rotate_pairs(v[0], v[1], v[2]); });
+
 // ---- causal_attention
 LOUPE_GRADCHECK_CASE("causal_attention", "B2 H2 T7 D5",
                      [] { return Ts{rand64({2, 2, 7, 5}, 41), rand64({2, 2, 7, 5}, 42), rand64({2, 2, 7, 5}, 43)}; },

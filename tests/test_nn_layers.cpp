@@ -247,6 +247,24 @@ TEST(Rope, SharedAngleTableAndStridedRows) {
   EXPECT_TRUE(bitwise_equal(p.grad().narrow(2, 0, H * D).contiguous().reshape({B, T, H, D}), pc.grad()));
 }
 
+// rotate_pairs with rope's angles as tensors is rope; a wrong shape of cos is named.
+TEST(Rope, RotatePairsWithRopeAnglesIsRope) {
+  const int64_t B = 3, T = 6, H = 2, D = 8, off = 4;
+  const Tensor x = rand64({B, T, H, D}, 41);
+  Tensor c = Tensor::empty({T, H, D / 2}, DType::F64), s = Tensor::empty({T, H, D / 2}, DType::F64);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < D / 2; ++i) {
+        const double ang = double(t + off) * std::pow(1e4, -2.0 * double(i) / double(D));
+        c.set({t, h, i}, std::cos(ang)), s.set({t, h, i}, std::sin(ang));
+      }
+  EXPECT_TRUE(all_close(rotate_pairs(Var(x), Var(c), Var(s)).value(), rope(Var(x), off).value(), 1e-14, 1e-14));
+  // Broadcast angle views work; cos of the wrong shape is named in the error.
+  const Tensor c1 = c.narrow(1, 0, 1).expand({T, H, D / 2}), s1 = s.narrow(1, 0, 1).expand({T, H, D / 2});
+  EXPECT_TRUE(all_close(rotate_pairs(Var(x), Var(c1), Var(s1)).value(), rope(Var(x), off).value(), 1e-14, 1e-14));
+  EXPECT_THROW(rotate_pairs(Var(x), Var(c.narrow(0, 0, 2)), Var(s)), Error);
+}
+
 // ------------------------------------------------------------------ linear, embedding, MLPs
 TEST(Linear, MatchesNaiveWithAndWithoutBias) {
   for (bool bias : {true, false}) {
