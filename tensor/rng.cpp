@@ -8,9 +8,10 @@
 
 namespace loupe {
 
+// Philox constants from the Random123 paper: round multipliers and key increments.
+constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+
 std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t stream, uint64_t counter) {
-  // Philox constants from the Random123 paper.
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = uint32_t(stream), c3 = uint32_t(stream >> 32);
   uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
   for (int round = 0; round < 10; ++round) {
@@ -30,7 +31,6 @@ std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t stream, uint64_t coun
 // 16 blocks in the 16 lanes: the same rounds as philox4x32, with the 32 x 32 -> 64-bit products
 // taken as even lanes and odd lanes (mul_epu32 multiplies the low halves of 64-bit lanes).
 static void philox_x16(uint64_t seed, uint64_t stream, uint64_t first, uint32_t* out) {
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   alignas(64) uint32_t lo[16], hi[16];
   for (int l = 0; l < 16; ++l) lo[l] = uint32_t(first + uint64_t(l)), hi[l] = uint32_t((first + uint64_t(l)) >> 32);
   __m512i c0 = _mm512_load_si512(lo), c1 = _mm512_load_si512(hi);

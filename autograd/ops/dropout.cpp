@@ -1,7 +1,5 @@
 // Dropout: y = x ⊙ m / (1 − p) with m a Philox mask (tensor/kernels/dropout.h);
 // backward: dx = dy ⊙ m / (1 − p), the mask recomputed from (seed, counter) instead of stored.
-#include <algorithm>
-
 #include "autograd/nn_ops.h"
 #include "tensor/kernels/dropout.h"
 #include "tensor/parallel.h"
@@ -10,20 +8,16 @@ namespace loupe {
 
 LOUPE_REGISTER_OP("dropout");
 
-// out[i] = in[i] * keep(i) / (1 - p), in chunks of 4096 elements (1024 Philox blocks, made
-// 16 at a time by philox4x32_blocks), each kept iff its word >= the threshold.
+// out[i] = in[i] * keep(i) / (1 - p), in chunks of 4096 elements (DropoutMask::keep_run).
 template <typename T>
 static void apply_mask(const T* in, T* out, int64_t n, double p, uint64_t seed, uint64_t counter) {
   constexpr int64_t kChunk = 4096;
   const T scale = T(1.0 / (1.0 - p));
-  const uint64_t threshold = kernels::dropout_threshold(p);
-  parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t c0, int64_t c1) {
-    alignas(64) uint32_t words[kChunk];
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t i0 = c * kChunk, m = std::min(kChunk, n - i0);
-      philox4x32_blocks(seed, counter, uint64_t(i0 / 4), (m + 3) / 4, words);
-      for (int64_t j = 0; j < m; ++j) out[i0 + j] = uint64_t(words[j]) >= threshold ? in[i0 + j] * scale : T(0);
-    }
+  const kernels::DropoutMask mask(seed, counter, p);
+  parallel_for(n, kChunk, [&](int64_t i0, int64_t i1) {
+    bool keep[kChunk];
+    mask.keep_run(uint64_t(i0), i1 - i0, keep);
+    for (int64_t i = i0; i < i1; ++i) out[i] = keep[i - i0] ? in[i] * scale : T(0);
   });
 }
 

@@ -18,7 +18,6 @@ namespace {
 
 constexpr int64_t kBr = 32;  // query rows per block
 constexpr int64_t kBc = 64;  // keys per tile: a block's scores live in one kBr x kBc buffer
-static_assert(kBc <= DropoutMask::kMaxRun, "a tile row's dropout flags come from one keep_run");
 
 // C[r, n] += Σ_k A(r, k) · B[k, n] for r < R, n < N, k < K: R rows of C at once, so each
 // row of B loaded from memory feeds R FMAs. A(r, k) = A[r·ars + k·acs] is broadcast from any

@@ -3,6 +3,7 @@
 // Philox block (seed, stream = counter, block = index / 4), word index % 4, so a
 // mask is a pure function of (seed, counter, index): any thread, any order.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -28,13 +29,17 @@ struct DropoutMask {
     }
     return uint64_t(words[index % 4]) >= threshold;
   }
-  // keep(i0 + j) for j < n (n <= kMaxRun) as flags, from whole blocks made 16 at a time.
-  static constexpr int64_t kMaxRun = 256;
+  // keep(i0 + j) for j < n as flags, from whole blocks made 16 at a time (philox4x32_blocks),
+  // in pieces of kPiece indices.
   void keep_run(uint64_t i0, int64_t n, bool* flags) const {
-    alignas(64) uint32_t w[kMaxRun + 8];
-    const uint64_t b0 = i0 / 4, off = i0 % 4;
-    philox4x32_blocks(seed, counter, b0, int64_t((off + uint64_t(n) + 3) / 4), w);
-    for (int64_t j = 0; j < n; ++j) flags[j] = uint64_t(w[off + uint64_t(j)]) >= threshold;
+    constexpr int64_t kPiece = 1024;
+    alignas(64) uint32_t w[kPiece + 8];
+    for (int64_t j0 = 0; j0 < n; j0 += kPiece) {
+      const int64_t m = std::min(kPiece, n - j0);
+      const uint64_t first = i0 + uint64_t(j0), off = first % 4;
+      philox4x32_blocks(seed, counter, first / 4, int64_t((off + uint64_t(m) + 3) / 4), w);
+      for (int64_t j = 0; j < m; ++j) flags[j0 + j] = uint64_t(w[off + uint64_t(j)]) >= threshold;
+    }
   }
 };
 
