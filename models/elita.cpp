@@ -1,4 +1,4 @@
-// ELiTA (shared/specs/elita.md): Attention2 (O(n) cumulative-sum softmax with scalar keys,
+// ELiTA (docs/models/elita.md): Attention2 (O(n) cumulative-sum softmax with scalar keys,
 // queries and Fourier-like positions) and FeedForward2 (an einsum over two small SiLU inputs),
 // with the author's recurrent wrapping and logits feed-forward as options. Equations in elita.h.
 #include "models/elita.h"
@@ -8,43 +8,57 @@
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "autograd/ops/elita_attention.h"
-#include "models/config_reader.h"
+#include "nn/linear.h"
 
 namespace loupe::models {
 
 // ------------------------------------------------------------------ config
+const ConfigKeys<ElitaConfig>& ElitaConfig::keys() {
+  using C = ElitaConfig;
+  static const auto t = ConfigKeys<C>("elita")
+      .integer("vocab_size", &C::vocab_size, 1, "token ids (filled in from the tokenizer)")
+      .integer("block_size", &C::block_size, 1, "context length; also the n of the positional sines")
+      .integer("n_layer", &C::n_layer, 1, "layers (Attention2 + FeedForward2)")
+      .integer("n_head", &C::n_head, 1, "Attention2 heads")
+      .integer("n_embd", &C::n_embd, 1, "model width d")
+      .integer("head_width", &C::head_width, 1, "d3: value width of one head")
+      .integer("pos_width", &C::pos_width, 1, "d2: sine bases per head")
+      .integer("ff_scale", &C::ff_scale, 1, "rows of FeedForward2's W2 (the author's scale factor)")
+      .integer("wraps", &C::wraps, 1, "recurrent wrapping: apply the layer stack this many times")
+      .integer("logits_ffn_hidden", &C::logits_ffn_hidden, 0, "width of the logits feed-forward (0: off)")
+      .number("norm_eps", &C::norm_eps, 0, 1, "epsilon of the parameter-free layer norm")
+      .number("dropout", &C::dropout, 0, 0.99, "dropout on each residual branch")
+      .seed("seed", &C::seed, "initial weights")
+      .dtype("dtype", &C::dtype, "parameter dtype (f64 for gradchecks)");
+  return t;
+}
+
 ElitaConfig ElitaConfig::from_json(const nlohmann::json& j) {
-  ConfigReader r(j, "elita");
   ElitaConfig c;
-  c.vocab_size = r.integer("vocab_size", 0, 1);
+  keys().read(j, c);
   LOUPE_CHECK(c.vocab_size > 0, "elita config: \"vocab_size\" is required");
-  c.block_size = r.integer("block_size", c.block_size, 1);
-  c.n_layer = r.integer("n_layer", c.n_layer, 1);
-  c.n_head = r.integer("n_head", c.n_head, 1);
-  c.n_embd = r.integer("n_embd", c.n_embd, 1);
-  c.head_width = r.integer("head_width", c.head_width, 1);
-  c.pos_width = r.integer("pos_width", c.pos_width, 1);
-  c.ff_scale = r.integer("ff_scale", c.ff_scale, 1);
-  c.wraps = r.integer("wraps", c.wraps, 1);
-  c.logits_ffn_hidden = r.integer("logits_ffn_hidden", c.logits_ffn_hidden, 0);
-  c.norm_eps = r.number("norm_eps", c.norm_eps, 0.0, 1.0);
-  c.dropout = r.number("dropout", c.dropout, 0.0, 0.99);
-  c.init_seed = uint64_t(r.integer("seed", int64_t(c.init_seed), 0));
-  c.dtype = r.choice("dtype", "f32", {"f32", "f64"}) == "f64" ? DType::F64 : DType::F32;
-  r.finish();
   return c;
 }
 
-nlohmann::json ElitaConfig::to_json() const {
-  return {{"type", "elita"},         {"vocab_size", vocab_size}, {"block_size", block_size},
-          {"n_layer", n_layer},      {"n_head", n_head},         {"n_embd", n_embd},
-          {"head_width", head_width}, {"pos_width", pos_width},  {"ff_scale", ff_scale},
-          {"wraps", wraps},          {"logits_ffn_hidden", logits_ffn_hidden}, {"norm_eps", norm_eps},
-          {"dropout", dropout},      {"seed", init_seed},         {"dtype", dtype == DType::F64 ? "f64" : "f32"}};
+DecoderSpec ElitaConfig::spec() const {
+  DecoderSpec s;
+  s.type = "elita", s.naming = Naming::NanoGPT;
+  s.vocab_size = vocab_size, s.block_size = block_size, s.n_embd = n_embd, s.tie_weights = true;
+  s.norm = "plain", s.norm_eps = norm_eps, s.dtype = dtype;
+  return s;
+}
+
+double ElitaConfig::count_parameters() const {
+  const double d = double(n_embd), H = double(n_head), d2 = double(pos_width), d3 = double(head_width);
+  const double s = double(ff_scale), V = double(vocab_size), Hl = double(logits_ffn_hidden);
+  const double attn = 3 * H * d + 5 * H * d2 + 2 * H * d3 * d;
+  const double ff = d * d + d + s * d + s + d * s * d + d;
+  const double logits = Hl > 0 ? 2 * V * Hl + Hl + V : 0;
+  return skeleton_parameters(spec()) + (wraps > 1 ? double(wraps) * d : 0) + double(n_layer) * (attn + ff) + logits;
 }
 
 // ------------------------------------------------------------------ the blocks
-static Var linear(const Var& x, const Var& w) { return matmul(x, transpose(w, 0, 1)); }  // x Wᵀ, W [out, in]
+using nn::linear;
 
 Var elita_norm(const Var& x, double eps) {
   // Layer norm with unit gain and no bias: the gain is a constant, so it gets no gradient.
@@ -95,124 +109,136 @@ Var elita_feedforward2(const Var& x, const ElitaFeedForwardWeights& w) {
 
 // ------------------------------------------------------------------ the model
 namespace {
-// A Module node whose parameters and children are added from outside (names only).
-struct ElitaNode : nn::Module {
-  Var param(const std::string& name, Tensor t) { return register_parameter(name, std::move(t)); }
-  std::shared_ptr<ElitaNode> child(const std::string& name) {
-    return register_module(name, std::make_shared<ElitaNode>());
+
+class ElitaAttention : public nn::Module {
+ public:
+  explicit ElitaAttention(const ElitaConfig& c) : cfg(c) {
+    const int64_t d = c.n_embd, H = c.n_head, d2 = c.pos_width, d3 = c.head_width;
+    keys = register_parameter("keys", Tensor::zeros({3, H, d}, c.dtype));
+    for (const char* n : {"a1", "b1", "a2", "b2", "c"}) pos.push_back(register_parameter(n, Tensor::zeros({H, d2}, c.dtype)));
+    value = register_module("value", std::make_shared<nn::Linear>(d, H * d3, false, c.dtype));
+    proj = register_module("proj", std::make_shared<nn::Linear>(H * d3, d, false, c.dtype));
   }
+  ElitaAttentionWeights weights() const { return {keys, pos[0], pos[1], pos[2], pos[3], pos[4], value->weight, proj->weight}; }
+  Var forward(const Var& u, int64_t pos0, ElitaLayerCache* cache) const {
+    return elita_attention2(u, weights(), cfg, pos0, cache ? &cache->state : nullptr);
+  }
+  ElitaConfig cfg;
+  Var keys;
+  std::vector<Var> pos;  // a1, b1, a2, b2, c
+  nn::Child<nn::Linear> value, proj;
 };
 
-struct ElitaDecodeCache : DecodeCache {
-  std::vector<ElitaState> states;  // one per (wrap, layer)
-  int64_t batch = 0, len = 0;
-  int64_t bytes() const override {
-    int64_t n = 0;
-    for (auto& s : states) n += s.bytes();
-    return n;
+class ElitaFeedForward : public nn::Module {
+ public:
+  explicit ElitaFeedForward(const ElitaConfig& c) {
+    const int64_t d = c.n_embd, s = c.ff_scale;
+    w.w1 = register_parameter("w1", Tensor::zeros({d, d}, c.dtype));
+    w.b1 = register_parameter("b1", Tensor::zeros({d}, c.dtype));
+    w.w2 = register_parameter("w2", Tensor::zeros({s, d}, c.dtype));
+    w.b2 = register_parameter("b2", Tensor::zeros({s}, c.dtype));
+    w.w3 = register_parameter("w3", Tensor::zeros({d, s, d}, c.dtype));
+    w.b3 = register_parameter("b3", Tensor::zeros({d}, c.dtype));
   }
-  int64_t length() const override { return len; }
+  Var forward(const Var& u) const { return elita_feedforward2(u, w); }
+  ElitaFeedForwardWeights w;
 };
+
+// x = x + Dropout(Attention2(LN(x)));  x = x + Dropout(FeedForward2(LN(x)))
+class ElitaBlock : public DecoderBlock {
+ public:
+  explicit ElitaBlock(const ElitaConfig& c) : cfg(c) {
+    ln_1 = register_module("ln_1", nn::make_norm("plain", c.n_embd, false, c.norm_eps, c.dtype));
+    attn = register_module("attn", std::make_shared<ElitaAttention>(c));
+    ln_2 = register_module("ln_2", nn::make_norm("plain", c.n_embd, false, c.norm_eps, c.dtype));
+    ff = register_module("ff", std::make_shared<ElitaFeedForward>(c));
+    drop = register_module("drop", std::make_shared<nn::Dropout>(c.dropout));
+  }
+  Var forward(const Var& x_in, const BlockInput& in) override {
+    const Var x = x_in + drop(attn(ln_1(x_in), in.pos0, static_cast<ElitaLayerCache*>(in.cache)));
+    return x + drop(ff(ln_2(x)));
+  }
+  std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const override {
+    auto lc = std::make_unique<ElitaLayerCache>();
+    lc->state = ElitaState::empty(batch, cfg.n_head, cfg.head_width, dtype);
+    return lc;
+  }
+  ElitaConfig cfg;
+  nn::Child<nn::Norm> ln_1, ln_2;
+  nn::Child<ElitaAttention> attn;
+  nn::Child<ElitaFeedForward> ff;
+  nn::Child<nn::Dropout> drop;
+};
+
 }  // namespace
 
-ElitaModel::ElitaModel(const ElitaConfig& c) : ConfiguredModel(c) {
-  const int64_t d = c.n_embd, H = c.n_head, d2 = c.pos_width, d3 = c.head_width, s = c.ff_scale;
-  uint64_t seed = c.init_seed;
-  auto uniform = [&](Shape sh, double lim) { return Tensor::uniform(sh, -lim, lim, seed++, c.dtype); };
-  // Glorot-uniform (the author's Keras initialiser): limit √(6 / (fan_in + fan_out)).
-  auto glorot = [&](Shape sh, int64_t fan_in, int64_t fan_out) {
-    return uniform(sh, std::sqrt(6.0 / double(fan_in + fan_out)));
-  };
-  auto root = std::make_shared<ElitaNode>();
-  register_module("transformer", root);
-  wte_ = root->child("wte")->param("weight", Tensor::normal({c.vocab_size, d}, 0.0, 0.02, seed++, c.dtype));
-  if (c.wraps > 1) wrap_bias_ = root->param("wrap_bias", Tensor::zeros({c.wraps, d}, c.dtype));
-  auto h = root->child("h");
-  for (int64_t i = 0; i < c.n_layer; ++i) {
-    auto blk = h->child(std::to_string(i));
-    auto at = blk->child("attn");
-    ElitaAttentionWeights aw;
-    aw.keys = at->param("keys", uniform({3, H, d}, 0.05));  // Keras random_uniform(−0.05, 0.05)
-    aw.a1 = at->param("a1", uniform({H, d2}, 0.05));
-    aw.b1 = at->param("b1", uniform({H, d2}, 0.05));
-    aw.a2 = at->param("a2", uniform({H, d2}, 0.05));
-    aw.b2 = at->param("b2", uniform({H, d2}, 0.05));
-    aw.c = at->param("c", uniform({H, d2}, 0.05));
-    aw.value = at->child("value")->param("weight", glorot({H * d3, d}, d, d3));
-    aw.proj = at->child("proj")->param("weight", glorot({d, H * d3}, d3, d));
-    attn_.push_back(aw);
-    auto ff = blk->child("ff");
-    ElitaFeedForwardWeights fw;
-    fw.w1 = ff->param("w1", glorot({d, d}, d, d));
-    fw.b1 = ff->param("b1", Tensor::zeros({d}, c.dtype));
-    fw.w2 = ff->param("w2", glorot({s, d}, d, s));
-    fw.b2 = ff->param("b2", Tensor::zeros({s}, c.dtype));
-    fw.w3 = ff->param("w3", glorot({d, s, d}, d * s, d));
-    fw.b3 = ff->param("b3", Tensor::zeros({d}, c.dtype));
-    ff_.push_back(fw);
-  }
-  if (c.logits_ffn_hidden > 0) {
+// logits = W_b · σ(W_a · logits + b_a) + b_b
+class LogitsFfn : public nn::Module {
+ public:
+  explicit LogitsFfn(const ElitaConfig& c) {
     const int64_t V = c.vocab_size, Hl = c.logits_ffn_hidden;
-    auto lf = register_module("logits_ffn", std::make_shared<ElitaNode>());
-    lf_wa_ = lf->param("wa", glorot({Hl, V}, V, Hl));
-    lf_ba_ = lf->param("ba", Tensor::zeros({Hl}, c.dtype));
-    lf_wb_ = lf->param("wb", glorot({V, Hl}, Hl, V));
-    lf_bb_ = lf->param("bb", Tensor::zeros({V}, c.dtype));
+    wa = register_parameter("wa", Tensor::zeros({Hl, V}, c.dtype));
+    ba = register_parameter("ba", Tensor::zeros({Hl}, c.dtype));
+    wb = register_parameter("wb", Tensor::zeros({V, Hl}, c.dtype));
+    bb = register_parameter("bb", Tensor::zeros({V}, c.dtype));
+  }
+  Var forward(const Var& logits) const { return nn::linear(silu(nn::linear(logits, wa, ba)), wb, bb); }
+  Var wa, ba, wb, bb;
+};
+
+ElitaModel::ElitaModel(const ElitaConfig& c) : ConfiguredDecoder(c, c.spec()) {
+  if (c.wraps > 1) wrap_bias_ = container().register_parameter("wrap_bias", Tensor::zeros({c.wraps, c.n_embd}, c.dtype));
+  // Recurrent wrapping: the layer list holds the n_layer blocks `wraps` times (one module applied
+  // in every wrap, named after its first place), so every application has its own cache.
+  std::vector<std::shared_ptr<ElitaBlock>> blocks;
+  for (int64_t i = 0; i < c.n_layer; ++i) blocks.push_back(std::make_shared<ElitaBlock>(c));
+  for (int64_t r = 0; r < c.wraps; ++r)
+    for (auto& b : blocks) add_block(b);
+  if (c.logits_ffn_hidden > 0) logits_ffn_ = register_module("logits_ffn", std::make_shared<LogitsFfn>(c));
+  // The author's Keras initialisers, drawn with the streams seed, seed + 1, ... in parameter order:
+  // wte N(0, 0.02); Attention2's keys and sines U(−0.05, 0.05); matrices Glorot-uniform, limit
+  // √(6 / (fan_in + fan_out)); biases and the wrap bias 0.
+  uint64_t seed = c.seed;
+  const int64_t d = c.n_embd, d3 = c.head_width, s = c.ff_scale;
+  for (auto& [name, p] : named_parameters()) {
+    if (p.dim() < 2 || name.ends_with("wrap_bias")) continue;
+    auto glorot = [&](int64_t fan_in, int64_t fan_out) { return std::sqrt(6.0 / double(fan_in + fan_out)); };
+    double lim = 0.05;
+    if (name.ends_with("value.weight")) lim = glorot(d, d3);
+    else if (name.ends_with("proj.weight")) lim = glorot(d3, d);
+    else if (name.ends_with("ff.w1")) lim = glorot(d, d);
+    else if (name.ends_with("ff.w2")) lim = glorot(d, s);
+    else if (name.ends_with("ff.w3")) lim = glorot(d * s, d);
+    else if (name.ends_with("logits_ffn.wa")) lim = glorot(c.vocab_size, c.logits_ffn_hidden);
+    else if (name.ends_with("logits_ffn.wb")) lim = glorot(c.logits_ffn_hidden, c.vocab_size);
+    p.mutable_value().copy_(name.ends_with("wte.weight") ? Tensor::normal(p.shape(), 0.0, 0.02, seed++, c.dtype)
+                                                         : Tensor::uniform(p.shape(), -lim, lim, seed++, c.dtype));
   }
 }
 
-Var ElitaModel::run(const Tensor& ids, int64_t pos_offset, std::vector<ElitaState>* states) {
-  const ElitaConfig& c = cfg_;
-  LOUPE_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.dim() == 2, "elita: ids must be i64 [B, T], got ",
-              ids.defined() ? ids.str() : "undefined");
-  LOUPE_CHECK(states || ids.size(1) <= c.block_size, "elita: ", ids.size(1), " tokens exceed block_size ",
-              c.block_size);
-  const bool drop = is_training() && c.dropout > 0 && !states;
-  uint64_t counter = forward_count_ * uint64_t(2 * c.n_layer * c.wraps + 1);  // one stream per site and step
-  auto dropout_if = [&](const Var& v) { return drop ? dropout(v, c.dropout, c.init_seed, counter++) : v; };
-
-  Var x = embedding(wte_, ids);  // [B, T, d]
-  for (int64_t r = 0; r < c.wraps; ++r) {
-    if (c.wraps > 1) x = x + select(wrap_bias_, 0, r);  // which step of the wrapping we are on
-    for (int64_t i = 0; i < c.n_layer; ++i) {
-      ElitaState* st = states ? &(*states)[size_t(r * c.n_layer + i)] : nullptr;
-      x = x + dropout_if(elita_attention2(elita_norm(x, c.norm_eps), attn_[size_t(i)], c, pos_offset, st));
-      x = x + dropout_if(elita_feedforward2(elita_norm(x, c.norm_eps), ff_[size_t(i)]));
-    }
-  }
-  Var logits = linear(elita_norm(x, c.norm_eps), wte_);  // [B, T, V], tied head
-  if (c.logits_ffn_hidden > 0) logits = linear(silu(linear(logits, lf_wa_) + lf_ba_), lf_wb_) + lf_bb_;
-  return logits;
+Var ElitaModel::before_layer(const Var& x, int64_t layer) {
+  if (cfg_.wraps == 1 || layer % cfg_.n_layer != 0) return x;
+  return x + select(wrap_bias_, 0, layer / cfg_.n_layer);  // which step of the wrapping we are on
 }
 
-Var ElitaModel::forward(const Tensor& ids) {
-  if (is_training()) ++forward_count_;
-  return run(ids, 0, nullptr);
+Var ElitaModel::head(const Var& x) {
+  const Var logits = Decoder::head(x);  // parameter-free norm, tied head
+  return logits_ffn_ ? logits_ffn_(logits) : logits;
 }
 
-std::unique_ptr<DecodeCache> ElitaModel::make_cache(int64_t batch, int64_t max_len) const {
-  LOUPE_CHECK(batch > 0 && max_len > 0, "elita make_cache: need batch > 0 and max_len > 0, got batch ", batch,
-              ", max_len ", max_len);
-  auto cache = std::make_unique<ElitaDecodeCache>();
-  cache->batch = batch;
-  for (int64_t i = 0; i < cfg_.wraps * cfg_.n_layer; ++i)
-    cache->states.push_back(ElitaState::empty(batch, cfg_.n_head, cfg_.head_width, cfg_.dtype));
-  return cache;
+ElitaAttentionWeights ElitaModel::attention_weights(int64_t layer) const {
+  LOUPE_CHECK(layer >= 0 && layer < cfg_.n_layer, "elita: no layer ", layer);
+  return static_cast<const ElitaBlock&>(*block(size_t(layer))).attn->weights();
 }
 
-Var ElitaModel::forward_cached(const Tensor& ids, DecodeCache& cache) {
-  auto* ec = dynamic_cast<ElitaDecodeCache*>(&cache);
-  LOUPE_CHECK(ec, "elita forward_cached: the cache was not made by an ELiTA model");
-  LOUPE_CHECK(ids.dim() == 2 && ids.size(0) == ec->batch, "elita forward_cached: ids ", ids.str(),
-              " do not match the cache batch ", ec->batch);
-  NoGrad ng;  // the running sums are state, not a graph
-  Var logits = run(ids, ec->len, &ec->states);
-  ec->len += ids.size(1);
-  return logits;
+ElitaFeedForwardWeights ElitaModel::feedforward_weights(int64_t layer) const {
+  LOUPE_CHECK(layer >= 0 && layer < cfg_.n_layer, "elita: no layer ", layer);
+  return static_cast<const ElitaBlock&>(*block(size_t(layer))).ff->w;
 }
 
-static ModelRegistrar elita_registrar("elita", [](const nlohmann::json& j) -> std::shared_ptr<LanguageModel> {
-  return std::make_shared<ElitaModel>(ElitaConfig::from_json(j));
-});
+namespace {
+const ModelRegistrar registrar = ModelRegistrar::of<ElitaModel, ElitaConfig>(
+    "elita", "O(n) cumulative-sum attention (stabilised), einsum feed-forward bi,bj,ijk->bk");
+}  // namespace
 
 }  // namespace loupe::models

@@ -1,5 +1,5 @@
-// ELiTA: Efficient Linear-Time Attention transformer (shared/specs/elita.md; the author's
-// TensorFlow code is acosharma/elita-transformer main.py).
+// ELiTA: Efficient Linear-Time Attention transformer (equations, defaults and how they follow
+// the author's TensorFlow code: docs/models/elita.md).
 //
 //   x0 = Wte[t]                                    no position embedding: Attention2 has its own
 //   repeat `wraps` times (shared weights; with wraps > 1 add the learned bias of step r first):
@@ -19,13 +19,13 @@
 #pragma once
 #include <vector>
 
-#include "models/model.h"
+#include "models/decoder.h"
 #include "tensor/kernels/elita_attention.h"
 
 namespace loupe::models {
 
 struct ElitaConfig {
-  int64_t vocab_size = 65;
+  int64_t vocab_size = 0;     // required (the trainer fills it in from the tokenizer)
   int64_t block_size = 256;   // also the n of the positional sines
   int64_t n_layer = 4;
   int64_t n_head = 4;
@@ -37,11 +37,14 @@ struct ElitaConfig {
   int64_t logits_ffn_hidden = 0;  // width of the logits feed-forward (0 = off)
   double norm_eps = 1e-5;
   double dropout = 0.0;       // on each residual branch
-  uint64_t init_seed = 1337;
+  uint64_t seed = 1337;       // initial weights
   DType dtype = DType::F32;   // parameter dtype (f64 for gradchecks)
 
+  static const ConfigKeys<ElitaConfig>& keys();
   static ElitaConfig from_json(const nlohmann::json& j);
-  nlohmann::json to_json() const;
+  nlohmann::json to_json() const { return keys().write(*this, "elita"); }
+  DecoderSpec spec() const;
+  double count_parameters() const;
 };
 
 struct ElitaAttentionWeights {
@@ -66,25 +69,28 @@ Var elita_feedforward2(const Var& x, const ElitaFeedForwardWeights& w);
 // The author's parameter-free layer norm over the last dim.
 Var elita_norm(const Var& x, double eps);
 
-class ElitaModel : public ConfiguredModel<ElitaConfig> {
+// Per layer and wrap, the running max and sums of Attention2 (m [B, H], S [B, H], N [B, H, d3]):
+// O(1) memory per token, no keys or values.
+struct ElitaLayerCache : nn::LayerCache {
+  ElitaState state;
+  int64_t bytes() const override { return state.bytes(); }
+};
+
+class LogitsFfn;  // the optional logits feed-forward (models/elita.cpp)
+
+class ElitaModel : public ConfiguredDecoder<ElitaConfig> {
  public:
   explicit ElitaModel(const ElitaConfig& c);
-  Var forward(const Tensor& ids) override;
-  // O(1) memory per token: the cache holds, per layer and wrap, the running max and sums of
-  // Attention2 (m [B, H], S [B, H], N [B, H, d3]) — no keys or values.
-  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
-  Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
-  const ElitaAttentionWeights& attention_weights(int64_t layer) const { return attn_.at(size_t(layer)); }
-  const ElitaFeedForwardWeights& feedforward_weights(int64_t layer) const { return ff_.at(size_t(layer)); }
+  ElitaAttentionWeights attention_weights(int64_t layer) const;
+  ElitaFeedForwardWeights feedforward_weights(int64_t layer) const;
+
+ protected:
+  Var before_layer(const Var& x, int64_t layer) override;  // the wrap bias at the start of each wrap
+  Var head(const Var& x) override;                         // + the logits feed-forward
 
  private:
-  // Shared by forward (states == nullptr) and forward_cached.
-  Var run(const Tensor& ids, int64_t pos_offset, std::vector<ElitaState>* states);
-  Var wte_, wrap_bias_;                 // wrap_bias_ [wraps, d] only when wraps > 1
-  Var lf_wa_, lf_ba_, lf_wb_, lf_bb_;   // logits feed-forward (logits_ffn_hidden > 0)
-  std::vector<ElitaAttentionWeights> attn_;
-  std::vector<ElitaFeedForwardWeights> ff_;
-  uint64_t forward_count_ = 0;          // dropout stream counter
+  Var wrap_bias_;  // [wraps, d] only when wraps > 1
+  nn::Child<LogitsFfn> logits_ffn_;  // logits_ffn_hidden > 0 only
 };
 
 }  // namespace loupe::models

@@ -1,104 +1,114 @@
-// A LLaMA-style decoder (Touvron et al. 2023): no absolute positions (RoPE rotates
-// q and k instead), RMSNorm before each sublayer, a SwiGLU feed-forward, no biases,
-// optional grouped-query attention, tied or untied output head.
-//
-//   x = tok_embeddings[ids]
-//   for each layer:  x = x + Attn(RMSNorm(x));  x = x + SwiGLU(RMSNorm(x))
-//   logits = RMSNorm(x) · Woutᵀ                 (Wout = tok_embeddings when tied)
-//
-// Names follow Meta's reference code (layers.0.attention_norm.weight, layers.0.feed_forward.w1.weight,
-// ...), except that q, k, v come from one fused projection attention.c_attn (rows [q | k | v]).
-// RoPE uses the interleaved-pair convention (see autograd/nn_ops.h). Init as nanoGPT: N(0, 0.02),
-// residual projections (attention.c_proj, feed_forward.w2) N(0, 0.02/√(2·n_layer)).
-#include <cmath>
+// LLaMA-style: no absolute positions (RoPE rotates q and k, interleaved pairs), RMSNorm before
+// each sublayer, a SwiGLU feed-forward, no biases, optional grouped-query attention. Names follow
+// Meta's reference code (layers.0.attention_norm.weight, layers.0.feed_forward.w1.weight, ...),
+// except that q, k, v come from one fused projection attention.c_attn (rows [q | k | v]).
+// Init as nanoGPT: N(0, 0.02), residual projections N(0, 0.02/√(2·n_layer)).
+#include "models/llama.h"
 
 #include "autograd/ops.h"
-#include "models/config_reader.h"
-#include "models/kv_cache.h"
-#include "models/llama_config.h"
-#include "nn/attention.h"
-#include "nn/embedding.h"
-#include "nn/init.h"
-#include "nn/linear.h"
 #include "nn/rmsnorm.h"
-#include "nn/swiglu.h"
 
 namespace loupe::models {
+
+const ConfigKeys<LlamaConfig>& LlamaConfig::keys() {
+  using C = LlamaConfig;
+  static const auto t = ConfigKeys<C>("llama")
+      .integer("vocab_size", &C::vocab_size, 1, "token ids (filled in from the tokenizer)")
+      .integer("block_size", &C::block_size, 1, "training context length")
+      .integer("n_layer", &C::n_layer, 1, "transformer layers")
+      .integer("n_head", &C::n_head, 1, "query heads (n_embd / n_head must be even: RoPE turns pairs)")
+      .integer("n_kv_head", &C::n_kv_head, 0, "key/value heads; 0: n_head, fewer: grouped-query attention")
+      .integer("n_embd", &C::n_embd, 1, "model width")
+      .integer("ffn_hidden", &C::ffn_hidden, 0, "SwiGLU width; 0: 2/3·4·n_embd rounded up to multiple_of")
+      .integer("multiple_of", &C::multiple_of, 1, "rounding of the default SwiGLU width")
+      .number("norm_eps", &C::norm_eps, 0, 1, "RMSNorm epsilon")
+      .number("rope_base", &C::rope_base, 1, 1e12, "RoPE frequency base θ")
+      .number("dropout", &C::dropout, 0, 0.99, "dropout on attention probabilities and residual branches")
+      .boolean("tie_weights", &C::tie_weights, "the output head shares the token embedding")
+      .seed("seed", &C::seed, "initial weights")
+      .dtype("dtype", &C::dtype, "parameter dtype (f64 for gradchecks)");
+  return t;
+}
+
+LlamaConfig LlamaConfig::from_json(const nlohmann::json& j) {
+  LlamaConfig c;
+  keys().read(j, c);
+  c.resolve("llama");
+  return c;
+}
+
+void LlamaConfig::resolve(const std::string& model) {
+  LOUPE_CHECK(vocab_size > 0, model, " config: \"vocab_size\" is required");
+  if (n_kv_head == 0) n_kv_head = n_head;
+  if (ffn_hidden == 0) ffn_hidden = nn::swiglu_hidden(n_embd, multiple_of);
+  LOUPE_CHECK(n_embd % n_head == 0 && (n_embd / n_head) % 2 == 0, model, " config: n_embd ", n_embd,
+              " must be n_head ", n_head, " times an even head size (RoPE rotates pairs)");
+  LOUPE_CHECK(n_head % n_kv_head == 0, model, " config: n_head ", n_head, " must be a multiple of n_kv_head ",
+              n_kv_head);
+}
+
+DecoderSpec LlamaConfig::spec(const std::string& type) const {
+  DecoderSpec s;
+  s.type = type, s.naming = Naming::Meta;
+  s.vocab_size = vocab_size, s.block_size = block_size, s.n_embd = n_embd, s.tie_weights = tie_weights;
+  s.norm = "rmsnorm", s.norm_eps = norm_eps, s.dtype = dtype;
+  return s;
+}
+
+double LlamaConfig::block_parameters(bool with_attention) const {
+  const double d = double(n_embd), kv = double(n_kv_head * (n_embd / n_head));
+  const double attn = d * (d + 2 * kv) + d * d;
+  return d + 3 * d * double(ffn_hidden) + (with_attention ? d + attn : 0);
+}
+
+double LlamaConfig::count_parameters() const {
+  return skeleton_parameters(spec("llama")) + double(n_layer) * block_parameters(true);
+}
+
+nn::AttentionConfig LlamaBlock::attention_config(const LlamaConfig& c) {
+  nn::AttentionConfig ac;
+  ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.n_kv_head = c.n_kv_head, ac.bias = false;
+  ac.dropout = c.dropout, ac.rope = true, ac.rope_base = c.rope_base;
+  return ac;
+}
+
+LlamaBlock::LlamaBlock(const LlamaConfig& c, bool with_attention) {
+  if (with_attention) {
+    attention_norm = register_module("attention_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
+    attention = register_module("attention", std::make_shared<nn::CausalSelfAttention>(attention_config(c), c.dtype));
+  }
+  ffn_norm = register_module("ffn_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
+  feed_forward = register_module("feed_forward", std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, c.dtype));
+}
+
+Var LlamaBlock::forward(const Var& x_in, const BlockInput& in) {
+  Var x = x_in;
+  if (attention) x = x + attention(attention_norm(x), static_cast<nn::KVCache*>(in.cache));
+  return x + feed_forward(ffn_norm(x));
+}
+
+std::unique_ptr<nn::LayerCache> LlamaBlock::make_cache(int64_t batch, int64_t max_len, DType dtype) const {
+  if (!attention) return nullptr;
+  return attention->make_cache(batch, max_len, dtype);
+}
+
+const std::vector<std::string>& LlamaBlock::residual_projections() {
+  static const std::vector<std::string> r = {"attention.c_proj.weight", "feed_forward.w2.weight"};
+  return r;
+}
+
 namespace {
 
-// x = x + Attn(RMSNorm(x));  x = x + SwiGLU(RMSNorm(x))
-class Layer : public nn::Module {
+class Llama : public ConfiguredDecoder<LlamaConfig> {
  public:
-  Layer(const LlamaConfig& c, int64_t layer) {
-    const uint64_t seed = nn::param_seed(c.seed, "layers." + std::to_string(layer));
-    nn::AttentionConfig ac;
-    ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.n_kv_head = c.n_kv_head, ac.bias = false;
-    ac.dropout = c.dropout, ac.rope = true, ac.rope_base = c.rope_base, ac.seed = seed;
-    attention_norm = register_module("attention_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
-    attention = register_module("attention", std::make_shared<nn::CausalSelfAttention>(ac, c.dtype));
-    ffn_norm = register_module("ffn_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
-    feed_forward = register_module("feed_forward",
-                                   std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, seed, c.dtype));
+  explicit Llama(const LlamaConfig& c) : ConfiguredDecoder(c, c.spec("llama")) {
+    for (int64_t i = 0; i < c.n_layer; ++i) add_block(std::make_shared<LlamaBlock>(c));
+    init_nanogpt(c.seed, c.n_layer, LlamaBlock::residual_projections());
   }
-  Var forward(Var x, nn::KVCache* cache) {
-    x = x + attention->forward(attention_norm->forward(x), cache);
-    x = x + feed_forward->forward(ffn_norm->forward(x));
-    return x;
-  }
-  std::shared_ptr<nn::RMSNorm> attention_norm, ffn_norm;
-  std::shared_ptr<nn::CausalSelfAttention> attention;
-  std::shared_ptr<nn::SwiGLU> feed_forward;
 };
 
-class Llama : public ConfiguredModel<LlamaConfig> {
- public:
-  explicit Llama(const LlamaConfig& c) : ConfiguredModel(c) {
-    tok_embeddings = register_module("tok_embeddings", std::make_shared<nn::Embedding>(c.vocab_size, c.n_embd, c.dtype));
-    layers = register_module("layers", std::make_shared<nn::ModuleList<Layer>>());
-    for (int64_t i = 0; i < c.n_layer; ++i) layers->push_back(std::make_shared<Layer>(c, i));
-    norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
-    if (!c.tie_weights)
-      output = register_module("output", std::make_shared<nn::Linear>(c.n_embd, c.vocab_size, false, c.dtype));
-    for (auto& [name, p] : named_parameters()) {
-      if (p.dim() < 2) continue;  // RMSNorm weights stay 1
-      const bool residual = name.ends_with("attention.c_proj.weight") || name.ends_with("feed_forward.w2.weight");
-      nn::init_normal_(p, residual ? 0.02 / std::sqrt(2.0 * double(c.n_layer)) : 0.02, c.seed, name);
-    }
-  }
-
-  Var forward(const Tensor& ids) override { return run(ids, nullptr); }
-
-  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override {
-    LOUPE_CHECK(batch >= 1 && max_len >= 1, "llama: cache needs batch >= 1 and max_len >= 1");
-    auto cache = std::make_unique<TransformerCache>();
-    for (auto& l : *layers) cache->layers.push_back(l->attention->make_cache(batch, max_len, cfg_.dtype));
-    return cache;
-  }
-  Var forward_cached(const Tensor& ids, DecodeCache& cache) override {
-    return run(ids, &as_transformer_cache(cache, layers->size(), "llama"));
-  }
-
- private:
-  Var run(const Tensor& ids, TransformerCache* cache) {
-    LOUPE_CHECK(ids.dtype() == DType::I64 && ids.dim() == 2, "llama: ids must be i64 [B, T], got ", ids.str());
-    if (!cache)
-      LOUPE_CHECK(ids.size(1) <= cfg_.block_size, "llama: sequence of ", ids.size(1), " tokens exceeds block_size ",
-                  cfg_.block_size);
-    Var x = tok_embeddings->forward(ids);
-    for (size_t l = 0; l < layers->size(); ++l) x = (*layers)[l].forward(x, cache ? &cache->layers[l] : nullptr);
-    x = norm->forward(x);
-    return output ? output->forward(x) : matmul(x, transpose(tok_embeddings->weight, 0, 1));
-  }
-
-  std::shared_ptr<nn::Embedding> tok_embeddings;
-  std::shared_ptr<nn::ModuleList<Layer>> layers;
-  std::shared_ptr<nn::RMSNorm> norm;
-  std::shared_ptr<nn::Linear> output;  // only when untied
-};
-
-static ModelRegistrar registrar("llama", [](const nlohmann::json& j) {
-  return std::make_shared<Llama>(LlamaConfig::from_json(j));
-});
+const ModelRegistrar registrar = ModelRegistrar::of<Llama, LlamaConfig>(
+    "llama", "RMSNorm, RoPE (interleaved pairs), SwiGLU, optional grouped-query heads");
 
 }  // namespace
 }  // namespace loupe::models

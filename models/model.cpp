@@ -1,5 +1,8 @@
 #include "models/model.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <map>
 
 namespace loupe::models {
@@ -11,14 +14,14 @@ std::vector<std::string> LanguageModel::decay_parameter_names() const {
   return out;
 }
 
-static std::map<std::string, ModelFactory>& registry() {
-  static std::map<std::string, ModelFactory> r;  // function-local: filled from static initialisers
+static std::map<std::string, ModelInfo>& registry() {
+  static std::map<std::string, ModelInfo> r;  // function-local: filled from static initialisers
   return r;
 }
 
-void register_model(const std::string& type, ModelFactory f) {
+void register_model(const std::string& type, ModelInfo info) {
   LOUPE_CHECK(!registry().count(type), "register_model: model type '", type, "' registered twice");
-  registry()[type] = std::move(f);
+  registry()[type] = std::move(info);
 }
 
 std::vector<std::string> registered_models() {
@@ -27,16 +30,42 @@ std::vector<std::string> registered_models() {
   return out;
 }
 
-std::shared_ptr<LanguageModel> build_model(const nlohmann::json& cfg) {
+const ModelInfo& model_info(const std::string& type) {
   std::string known;
   for (auto& k : registered_models()) known += (known.empty() ? "" : ", ") + k;
+  auto it = registry().find(type);
+  LOUPE_CHECK(it != registry().end(), "build_model: unknown model type '", type, "' (known: ", known, ")");
+  return it->second;
+}
+
+double training_state_bytes(double params, DType dtype) { return 4.0 * params * double(dtype_size(dtype)); }
+
+static double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
+}
+
+static std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g GiB", bytes / double(1ull << 30));
+  return buf;
+}
+
+std::shared_ptr<LanguageModel> build_model(const nlohmann::json& cfg) {
   LOUPE_CHECK(cfg.is_object(), "build_model: the model config must be a JSON object, got ", cfg.dump());
+  std::string known;
+  for (auto& k : registered_models()) known += (known.empty() ? "" : ", ") + k;
   LOUPE_CHECK(cfg.contains("type") && cfg["type"].is_string(),
               "build_model: the model config needs a string \"type\" (one of: ", known, ")");
   const std::string type = cfg["type"].get<std::string>();
-  auto it = registry().find(type);
-  LOUPE_CHECK(it != registry().end(), "build_model: unknown model type '", type, "' (known: ", known, ")");
-  return it->second(cfg);
+  const ModelInfo& info = model_info(type);
+  // Before anything is allocated: weights, gradients and two AdamW moments must fit.
+  const double params = info.count_parameters(cfg);
+  const DType dt = cfg.value("dtype", std::string("f32")) == "f64" ? DType::F64 : DType::F32;
+  const double need = training_state_bytes(params, dt), have = physical_memory_bytes();
+  LOUPE_CHECK(have <= 0 || need <= have, type, " config: ", params, " parameters need about ", gib(need),
+              " for weights, gradients and optimizer state; this machine has ", gib(have));
+  return info.build(cfg);
 }
 
 }  // namespace loupe::models

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/var.h"
+#include "models/config_keys.h"
 #include "nn/module.h"
 
 namespace loupe::models {
@@ -38,32 +39,41 @@ class LanguageModel : public nn::Module {
   virtual std::vector<std::pair<std::string, double>> step_stats() const { return {}; }
 };
 
-// A LanguageModel built from a config struct Cfg (with vocab_size, block_size and to_json()):
-// the model keeps its config as cfg_, and the size queries and config() read it.
-template <class Cfg>
-class ConfiguredModel : public LanguageModel {
- public:
-  explicit ConfiguredModel(const Cfg& c) : cfg_(c) {}
-  int64_t vocab_size() const override { return cfg_.vocab_size; }
-  int64_t block_size() const override { return cfg_.block_size; }
-  nlohmann::json config() const override { return cfg_.to_json(); }
-  const Cfg& cfg() const { return cfg_; }
-
- protected:
-  Cfg cfg_;
+// ---- the registry ----
+// What the registry knows of a model type: how to build one, its config keys (for
+// `loupe models`), a one-line summary, and its parameter count from a config alone (so a
+// config that cannot fit in memory is refused before anything is allocated).
+struct ModelInfo {
+  std::string summary;
+  std::function<std::shared_ptr<LanguageModel>(const nlohmann::json&)> build;
+  std::function<std::vector<KeyDoc>()> keys;
+  std::function<double(const nlohmann::json&)> count_parameters;  // double: a huge config must not overflow
 };
-
-// Registry: "gpt", "llama" now; later models register themselves the same way.
-using ModelFactory = std::function<std::shared_ptr<LanguageModel>(const nlohmann::json& model_cfg)>;
-void register_model(const std::string& type, ModelFactory f);
-// Uses model_cfg["type"]; an unknown type throws an Error listing the known types.
+void register_model(const std::string& type, ModelInfo info);
+const ModelInfo& model_info(const std::string& type);  // an Error lists the known types
+// Uses model_cfg["type"]; refuses (an Error naming the estimate) a config whose parameters,
+// gradients and AdamW moments would not fit in this machine's memory.
 std::shared_ptr<LanguageModel> build_model(const nlohmann::json& model_cfg);
 std::vector<std::string> registered_models();
+// Bytes of parameters + gradients + two optimizer moments for `params` parameters of `dtype`.
+double training_state_bytes(double params, DType dtype);
 
 // Registration from each model .cpp with a static registrar (the library is linked whole):
-//   static loupe::models::ModelRegistrar reg("gpt", [](const nlohmann::json& c) { ... });
+//   static const ModelRegistrar reg = ModelRegistrar::of<GPT, GPTConfig>("gpt", "nanoGPT's GPT-2 ...");
+// Cfg has from_json(j), keys() (its ConfigKeys table) and count_parameters(); Model(const Cfg&).
 struct ModelRegistrar {
-  ModelRegistrar(const std::string& type, ModelFactory f) { register_model(type, std::move(f)); }
+  ModelRegistrar(const std::string& type, ModelInfo info) { register_model(type, std::move(info)); }
+  template <class Model, class Cfg>
+  static ModelRegistrar of(const std::string& type, const std::string& summary) {
+    ModelInfo info;
+    info.summary = summary;
+    info.build = [](const nlohmann::json& j) -> std::shared_ptr<LanguageModel> {
+      return std::make_shared<Model>(Cfg::from_json(j));
+    };
+    info.keys = [] { return Cfg::keys().docs(); };
+    info.count_parameters = [](const nlohmann::json& j) { return Cfg::from_json(j).count_parameters(); };
+    return ModelRegistrar(type, std::move(info));
+  }
 };
 
 }  // namespace loupe::models

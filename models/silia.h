@@ -1,4 +1,5 @@
-// Silia: one block fuses attention and the SwiGLU feed-forward (shared/specs/silia.md).
+// Silia: one block fuses attention and the SwiGLU feed-forward. Equations and defaults:
+// docs/models/silia.md.
 //   u = Norm(x);  q = Wq u,  k = Wk u  (per head, RoPE or learned positions)
 //   A = softmax(q kᵀ/√dh + causal mask)            one set of weights per head
 //   g = A·(Wg u),  v = A·(Wv u)                      the SwiGLU gate and up branches, mixed by A
@@ -8,12 +9,12 @@
 #pragma once
 #include <string>
 
-#include "models/model.h"
+#include "models/decoder.h"
 
 namespace loupe::models {
 
 struct SiliaConfig {
-  int64_t vocab_size = 65;
+  int64_t vocab_size = 0;       // required (the trainer fills it in from the tokenizer)
   int64_t block_size = 64;
   int64_t n_layer = 4;
   int64_t n_head = 4;
@@ -26,14 +27,18 @@ struct SiliaConfig {
   double rope_base = 10000.0;
   bool bias = false;            // LayerNorm bias (projections have none)
   double norm_eps = 1e-5;
-  double dropout = 0.0;         // residual and attention-output dropout
-  uint64_t init_seed = 1337;     // JSON "seed": initial weights and dropout streams
-  DType dtype = DType::F32;     // JSON "dtype": parameter dtype ("f64" for gradcheck)
+  double dropout = 0.0;         // residual, embedding and attention-probability dropout
+  uint64_t seed = 1337;         // initial weights
+  DType dtype = DType::F32;
 
   int64_t head_dim() const { return n_embd / n_head; }
   int64_t value_dim() const;  // total g (= v) width, a multiple of n_head
+  bool norm_bias() const { return norm == "layernorm" && bias; }
+  static const ConfigKeys<SiliaConfig>& keys();
   static SiliaConfig from_json(const nlohmann::json& j);
-  nlohmann::json to_json() const;
+  nlohmann::json to_json() const { return keys().write(*this, "silia"); }
+  DecoderSpec spec() const;
+  double count_parameters() const;
 };
 
 // Weights of one Silia block, as Vars (so a gradcheck can pass its own leaves).
@@ -45,34 +50,24 @@ struct SiliaBlockWeights {
 
 // Per-layer cache of one Silia block: k after RoPE [B, max_len, H, dh] and the two value
 // branches before mixing, [Wg u | Wv u] per head: [B, max_len, H, 2·dvh].
-struct SiliaLayerCache {
+struct SiliaLayerCache : nn::LayerCache {
   Tensor k, gv;
+  int64_t bytes() const override { return (k.numel() + gv.numel()) * int64_t(dtype_size(k.dtype())); }
 };
 
-// The mixing half of a block: returns Wo · concat_heads(SiLU(A·Wg u) ⊙ (A·Wv u)) for u = Norm(x)
-// (without the residual add). Tokens of x sit at positions pos_offset + t. With a cache, the
-// new k and [g|v] are written at [pos_offset, pos_offset + T) and attention reads the whole prefix.
+// The mixing of normalised inputs u [B, T, d]: Wo · concat_heads(SiLU(A·Wg u) ⊙ (A·Wv u)).
+// Tokens sit at positions pos_offset + t. With a cache, the new k and [g|v] are written at
+// [pos_offset, pos_offset + T) and attention reads the whole prefix. opt: attention dropout.
+Var silia_attend(const Var& u, const Var& c_attn, const Var& c_proj, const SiliaConfig& c, int64_t pos_offset,
+                 SiliaLayerCache* cache, AttentionOptions opt);
+// The mixing half of a block with its norm, u = Norm(x) (no residual add, no dropout).
 Var silia_mix(const Var& x, const SiliaBlockWeights& w, const SiliaConfig& c, int64_t pos_offset,
-              SiliaLayerCache* cache = nullptr, double dropout_p = 0, uint64_t dropout_counter = 0);
+              SiliaLayerCache* cache = nullptr);
 
-class SiliaModel : public ConfiguredModel<SiliaConfig> {
+class SiliaModel : public ConfiguredDecoder<SiliaConfig> {
  public:
   explicit SiliaModel(const SiliaConfig& c);
-  Var forward(const Tensor& ids) override;
-  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
-  Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
-  const SiliaBlockWeights& block_weights(int64_t layer) const;
-
- private:
-  // Shared by forward (caches == nullptr) and forward_cached.
-  Var run(const Tensor& ids, int64_t pos_offset, std::vector<SiliaLayerCache>* caches);
-  Var wte_, wpe_, lnf_w_, lnf_b_;  // wpe_ undefined with RoPE; lnf_b_ undefined without bias
-  std::vector<SiliaBlockWeights> blocks_;
-  struct Ffn {  // separate_ffn only: x = x + W2 · GELU(W1 · Norm(x))
-    Var norm_w, norm_b, c_fc, c_proj;
-  };
-  std::vector<Ffn> ffns_;
-  uint64_t forward_count_ = 0;  // dropout stream counter, advanced per training forward
+  SiliaBlockWeights block_weights(int64_t layer) const;
 };
 
 }  // namespace loupe::models

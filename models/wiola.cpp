@@ -1,4 +1,4 @@
-// Wiola (shared/specs/wiola.md): the LLaMA baseline of models/llama.cpp plus five switchable
+// Wiola (docs/models/wiola.md): the LLaMA baseline of models/llama.cpp plus five switchable
 // components. Equations and interpretations in wiola.h; names, init and ops of the baseline
 // parts are llama.cpp's, so that all switches off give exactly the baseline.
 #include "models/wiola.h"
@@ -9,44 +9,42 @@
 
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
-#include "models/config_reader.h"
-#include "models/kv_cache.h"
-#include "nn/attention.h"
-#include "nn/embedding.h"
-#include "nn/init.h"
-#include "nn/linear.h"
 #include "nn/rmsnorm.h"
-#include "nn/swiglu.h"
 
 namespace loupe::models {
 
 // ------------------------------------------------------------------ config
+const ConfigKeys<WiolaConfig>& WiolaConfig::keys() {
+  using C = WiolaConfig;
+  static const auto t = ConfigKeys<C>("wiola")
+      .include(LlamaConfig::keys())
+      .boolean("offset_norm", &C::offset_norm, "WiolaRMSNorm: a learned offset β after every RMSNorm")
+      .boolean("dsff", &C::dsff, "dual-stream feed-forward (GELU and SwiGLU streams, gated)")
+      .boolean("srpe", &C::srpe, "spiral RoPE: relative, hierarchical and helix bands")
+      .boolean("gcla", &C::gcla, "gated cross-layer attention over the two layers before")
+      .boolean("atm", &C::atm, "adaptive token merging of similar adjacent keys in the middle layers")
+      .number("srpe_relative", &C::srpe_relative, 0, 1, "fraction of rotary pairs in the relative band")
+      .number("srpe_hierarchical", &C::srpe_hierarchical, 0, 1, "fraction in the hierarchical band (rest: helix)")
+      .integer("srpe_segment", &C::srpe_segment, 1, "S: tokens per helix turn / hierarchical segment")
+      .integer("gcla_rank", &C::gcla_rank, 0, "GCLA summary width r; 0: n_embd / 4")
+      .number("gcla_gate_init", &C::gcla_gate_init, -100, 100, "initial GCLA gate logit β")
+      .number("atm_threshold", &C::atm_threshold, -1, 2, "τ: merge a key pair when cos(k_2j, k_2j+1) >= τ")
+      .integer("atm_first", &C::atm_first, -1, "first ATM layer (0-indexed); -1: start of the middle third")
+      .integer("atm_last", &C::atm_last, -1, "last ATM layer; -1: end of the middle third")
+      .integer("dsff_hidden_a", &C::dsff_hidden_a, 0, "GELU stream width; 0: 2·n_embd")
+      .integer("dsff_hidden_b", &C::dsff_hidden_b, 0, "SwiGLU stream width; 0: 4·n_embd/3 rounded up to 8");
+  return t;
+}
+
 WiolaConfig WiolaConfig::from_json(const nlohmann::json& j) {
-  ConfigReader r(j, "wiola");
   WiolaConfig c;
-  c.read_keys(r, "wiola");
-  c.offset_norm = r.boolean("offset_norm", c.offset_norm);
-  c.dsff = r.boolean("dsff", c.dsff);
-  c.srpe = r.boolean("srpe", c.srpe);
-  c.gcla = r.boolean("gcla", c.gcla);
-  c.atm = r.boolean("atm", c.atm);
-  c.srpe_relative = r.number("srpe_relative", c.srpe_relative, 0.0, 1.0);
-  c.srpe_hierarchical = r.number("srpe_hierarchical", c.srpe_hierarchical, 0.0, 1.0);
-  c.srpe_segment = r.integer("srpe_segment", c.srpe_segment, 1);
-  c.gcla_rank = r.integer("gcla_rank", c.gcla_rank, 0);
-  c.gcla_gate_init = r.number("gcla_gate_init", c.gcla_gate_init, -100.0, 100.0);
-  c.atm_threshold = r.number("atm_threshold", c.atm_threshold, -1.0, 2.0);
-  c.atm_first = r.integer("atm_first", c.atm_first, -1);
-  c.atm_last = r.integer("atm_last", c.atm_last, -1);
-  c.dsff_hidden_a = r.integer("dsff_hidden_a", c.dsff_hidden_a, 0);
-  c.dsff_hidden_b = r.integer("dsff_hidden_b", c.dsff_hidden_b, 0);
-  r.finish();
+  keys().read(j, c);
   c.resolve();
   return c;
 }
 
 void WiolaConfig::resolve() {
-  resolve_keys("wiola");
+  LlamaConfig::resolve("wiola");
   if (gcla_rank == 0) gcla_rank = std::max<int64_t>(1, n_embd / 4);
   if (dsff_hidden_a == 0) dsff_hidden_a = 2 * n_embd;
   if (dsff_hidden_b == 0) dsff_hidden_b = (4 * n_embd / 3 + 7) / 8 * 8;
@@ -56,36 +54,28 @@ void WiolaConfig::resolve() {
               " + srpe_hierarchical ", srpe_hierarchical, " exceed 1");
 }
 
-nlohmann::json WiolaConfig::to_json() const {
-  nlohmann::json j = keys_json("wiola");
-  j.update({{"offset_norm", offset_norm},
-          {"dsff", dsff},
-          {"srpe", srpe},
-          {"gcla", gcla},
-          {"atm", atm},
-          {"srpe_relative", srpe_relative},
-          {"srpe_hierarchical", srpe_hierarchical},
-          {"srpe_segment", srpe_segment},
-          {"gcla_rank", gcla_rank},
-          {"gcla_gate_init", gcla_gate_init},
-          {"atm_threshold", atm_threshold},
-          {"atm_first", atm_first},
-          {"atm_last", atm_last},
-          {"dsff_hidden_a", dsff_hidden_a},
-          {"dsff_hidden_b", dsff_hidden_b}});
-  return j;
+double WiolaConfig::count_parameters() const {
+  const double d = double(n_embd), o = offset_norm ? 2 : 1, L = double(n_layer);
+  const double ffn = dsff ? 2 * d * double(dsff_hidden_a) + 3 * d * double(dsff_hidden_b) + d : 3 * d * double(ffn_hidden);
+  const double attn = d * (d + 2 * double(n_kv_head * (n_embd / n_head))) + d * d + (srpe ? double(n_head) : 0);
+  const double gcla_layers = gcla ? std::max(0.0, L - 1) : 0;
+  const double gcla_params = 3 * d * double(gcla_rank) + double(gcla_rank) * d + d;
+  DecoderSpec s = spec("wiola");
+  s.norm_bias = offset_norm;
+  return skeleton_parameters(s) + L * (2 * o * d + attn + ffn) + gcla_layers * gcla_params;
 }
 
 bool WiolaConfig::atm_layer(int64_t layer) const { return atm && layer >= atm_first && layer <= atm_last; }
 
 // ------------------------------------------------------------------ (v) WiolaRMSNorm
+// (the layer is nn::RMSNorm with bias = offset_norm; this is its functional form)
 Var wiola_rms_norm(const Var& x, const Var& weight, const Var& offset, double eps) {
   const Var y = rms_norm(x, weight, eps);
   return offset.defined() ? y + offset : y;
 }
 
 // ------------------------------------------------------------------ (iv) DSFF, (ii) GCLA
-static Var linear(const Var& x, const Var& w) { return matmul(x, transpose(w, 0, 1)); }  // x Wᵀ, W [out, in]
+using nn::linear;
 
 Var dual_stream_ff(const Var& u, const Var& w1a, const Var& w2a, const Var& w1b, const Var& w2b, const Var& w3b,
                    const Var& gamma) {
@@ -213,22 +203,10 @@ Var atm_attention(const Var& q, const Var& k, const Var& v, int64_t q_offset, do
 // ------------------------------------------------------------------ modules
 namespace {
 
-// RMSNorm with an optional learned offset β ("bias"); without it, exactly nn::RMSNorm.
-class WiolaNorm : public nn::Module {
- public:
-  WiolaNorm(int64_t d, bool offset, double eps_, DType dt) : eps(eps_) {
-    weight = register_parameter("weight", Tensor::ones({d}, dt));
-    if (offset) bias = register_parameter("bias", Tensor::zeros({d}, dt));
-  }
-  Var forward(const Var& x) const { return wiola_rms_norm(x, weight, bias, eps); }
-  double eps;
-  Var weight, bias;
-};
-
 // (iv) DSFF: y = B + σ(γ) ⊙ (A − B)  (= σ(γ) A + (1 − σ(γ)) B).
-class Dsff : public nn::Module {
+class Dsff : public nn::FeedForward {
  public:
-  Dsff(const WiolaConfig& c, uint64_t seed) {
+  explicit Dsff(const WiolaConfig& c) {
     const int64_t d = c.n_embd, ha = c.dsff_hidden_a, hb = c.dsff_hidden_b;
     gelu_up = register_module("gelu_up", std::make_shared<nn::Linear>(d, ha, false, c.dtype));
     gelu_down = register_module("gelu_down", std::make_shared<nn::Linear>(ha, d, false, c.dtype));
@@ -236,13 +214,13 @@ class Dsff : public nn::Module {
     w2 = register_module("w2", std::make_shared<nn::Linear>(hb, d, false, c.dtype));
     w3 = register_module("w3", std::make_shared<nn::Linear>(d, hb, false, c.dtype));
     gate = register_parameter("gate", Tensor::zeros({d}, c.dtype));
-    drop = register_module("drop", std::make_shared<nn::Dropout>(c.dropout, nn::param_seed(seed, "ffn.drop")));
+    drop = register_module("drop", std::make_shared<nn::Dropout>(c.dropout));
   }
-  Var forward(const Var& u) {
-    return drop->forward(dual_stream_ff(u, gelu_up->weight, gelu_down->weight, w1->weight, w2->weight, w3->weight, gate));
+  Var forward(const Var& u) const override {
+    return drop(dual_stream_ff(u, gelu_up->weight, gelu_down->weight, w1->weight, w2->weight, w3->weight, gate));
   }
-  std::shared_ptr<nn::Linear> gelu_up, gelu_down, w1, w2, w3;
-  std::shared_ptr<nn::Dropout> drop;
+  nn::Child<nn::Linear> gelu_up, gelu_down, w1, w2, w3;
+  nn::Child<nn::Dropout> drop;
   Var gate;
 };
 
@@ -250,8 +228,8 @@ class Dsff : public nn::Module {
 // summaries s_k = C_k h_{l−k} (k = 1, 2); the result, projected back, enters through σ(β).
 class Gcla : public nn::Module {
  public:
-  explicit Gcla(const WiolaConfig& c) : r(c.gcla_rank) {
-    const int64_t d = c.n_embd;
+  explicit Gcla(const WiolaConfig& c) {
+    const int64_t d = c.n_embd, r = c.gcla_rank;
     query = register_module("query", std::make_shared<nn::Linear>(d, r, false, c.dtype));
     compress1 = register_module("compress1", std::make_shared<nn::Linear>(d, r, false, c.dtype));
     compress2 = register_module("compress2", std::make_shared<nn::Linear>(d, r, false, c.dtype));
@@ -261,181 +239,99 @@ class Gcla : public nn::Module {
   Var forward(const Var& u, const Var& h1, const Var& h2) const {
     return gated_cross_layer(u, h1, h2, query->weight, compress1->weight, compress2->weight, out->weight, gate);
   }
-  int64_t r;
-  std::shared_ptr<nn::Linear> query, compress1, compress2, out;
+  nn::Child<nn::Linear> query, compress1, compress2, out;
   Var gate;
 };
 
-// Attention with SRPE and/or ATM; the same c_attn / c_proj as nn::CausalSelfAttention.
-class WiolaAttention : public nn::Module {
+// The baseline attention (same c_attn / c_proj) with SRPE for rotate and/or ATM for attend.
+class WiolaAttention : public nn::CausalSelfAttention {
  public:
-  WiolaAttention(const WiolaConfig& c, bool use_atm_, uint64_t seed) : cfg(c), use_atm(use_atm_) {
-    H = c.n_head, n_kv = c.n_kv_head, D = c.n_embd / c.n_head;
-    bands = c.srpe ? SrpeBands::of(c, D) : SrpeBands{D / 2, 0, 0};
-    c_attn = register_module("c_attn", std::make_shared<nn::Linear>(c.n_embd, (H + 2 * n_kv) * D, false, c.dtype));
-    c_proj = register_module("c_proj", std::make_shared<nn::Linear>(c.n_embd, c.n_embd, false, c.dtype));
-    resid_drop = register_module("resid_drop", std::make_shared<nn::Dropout>(c.dropout, nn::param_seed(seed, "resid")));
-    if (c.srpe) srpe_alpha = register_parameter("srpe_alpha", Tensor::zeros({H}, c.dtype));
-    attn_seed = nn::param_seed(seed, "attn");
+  WiolaAttention(const WiolaConfig& c, bool use_atm_)
+      : CausalSelfAttention(LlamaBlock::attention_config(c), c.dtype), wcfg(c), use_atm(use_atm_) {
+    bands = c.srpe ? SrpeBands::of(c, head_dim) : SrpeBands{head_dim / 2, 0, 0};
+    if (c.srpe) srpe_alpha = register_parameter("srpe_alpha", Tensor::zeros({c.n_head}, c.dtype));
   }
-  nn::KVCache make_cache(int64_t batch, int64_t max_len, DType dt) const {
-    return nn::KVCache{Tensor::zeros({batch, max_len, n_kv, D}, dt), Tensor::zeros({batch, max_len, n_kv, D}, dt), 0};
-  }
-  Var rotate(const Var& x, int64_t pos0) const {
-    return cfg.srpe ? srpe_rotate(x, pos0, srpe_alpha, bands, cfg.srpe_segment, cfg.block_size, cfg.rope_base)
-                    : rope(x, pos0, cfg.rope_base);
-  }
-  Var forward(const Var& x, nn::KVCache* cache) {
-    const int64_t B = x.size(0), T = x.size(1), pos0 = cache ? cache->len : 0;
-    std::vector<Var> qkv = split(c_attn->forward(x), {H * D, n_kv * D, n_kv * D}, 2);
-    const Var q = rotate(reshape(qkv[0], {B, T, H, D}), pos0);
-    Var k = rotate(reshape(qkv[1], {B, T, n_kv, D}), pos0);
-    Var v = reshape(qkv[2], {B, T, n_kv, D});
-    if (cache) {
-      LOUPE_CHECK(cache->k.size(0) == B && pos0 + T <= cache->k.size(1), "wiola attention: cache for batch ",
-                  cache->k.size(0), " and ", cache->k.size(1), " positions cannot take ", T, " more tokens after ",
-                  pos0);
-      cache->k.narrow(1, pos0, T).copy_(k.value());
-      cache->v.narrow(1, pos0, T).copy_(v.value());
-      cache->len = pos0 + T;
-      k = Var(cache->k.narrow(1, 0, cache->len));
-      v = Var(cache->v.narrow(1, 0, cache->len));
-    }
-    Var kt = transpose(k, 1, 2), vt = transpose(v, 1, 2);  // [B, Hkv, Tk, D]
-    Var y;
-    if (use_atm) {
-      if (n_kv != H) {  // grouped-query: give every query head its kv head
-        const int64_t G = H / n_kv, Tk = kt.size(2);
-        kt = reshape(expand(unsqueeze(kt, 2), {B, n_kv, G, Tk, D}), {B, H, Tk, D});
-        vt = reshape(expand(unsqueeze(vt, 2), {B, n_kv, G, Tk, D}), {B, H, Tk, D});
-      }
-      y = atm_attention(transpose(q, 1, 2), kt, vt, pos0, cfg.atm_threshold, &stats);
-    } else {
-      AttentionOptions opt;
-      opt.q_offset = pos0;
-      if (is_training() && cfg.dropout > 0) {
-        opt.dropout_p = cfg.dropout, opt.seed = attn_seed, opt.counter = attn_calls++;
-      }
-      y = causal_attention(transpose(q, 1, 2), kt, vt, opt);
-    }
-    y = reshape(transpose(y, 1, 2), {B, T, H * D});
-    return resid_drop->forward(c_proj->forward(y));
-  }
-
-  WiolaConfig cfg;
+  WiolaConfig wcfg;
   bool use_atm;
-  int64_t H, n_kv, D;
   SrpeBands bands;
-  std::shared_ptr<nn::Linear> c_attn, c_proj;
-  std::shared_ptr<nn::Dropout> resid_drop;
   Var srpe_alpha;
-  uint64_t attn_seed, attn_calls = 0;
-  AtmStats stats;
+  mutable AtmStats stats;  // of the last call (a statistic, not state)
+
+ protected:
+  Var rotate(const Var& x, int64_t pos0) const override {
+    return wcfg.srpe ? srpe_rotate(x, pos0, srpe_alpha, bands, wcfg.srpe_segment, wcfg.block_size, wcfg.rope_base)
+                     : CausalSelfAttention::rotate(x, pos0);
+  }
+  Var attend(const Var& q, const Var& k, const Var& v, int64_t pos0) const override {
+    if (!use_atm) return CausalSelfAttention::attend(q, k, v, pos0);
+    const int64_t B = k.size(0), H = q.size(1), Tk = k.size(2), D = k.size(3);
+    Var kt = k, vt = v;
+    if (n_kv != H) {  // grouped-query: give every query head its kv head
+      const int64_t G = H / n_kv;
+      kt = reshape(expand(unsqueeze(k, 2), {B, n_kv, G, Tk, D}), {B, H, Tk, D});
+      vt = reshape(expand(unsqueeze(v, 2), {B, n_kv, G, Tk, D}), {B, H, Tk, D});
+    }
+    return atm_attention(q, kt, vt, pos0, wcfg.atm_threshold, &stats);
+  }
 };
 
 // x = x + Attn(attention_norm(x));  [x = x + GCLA];  x = x + FFN(ffn_norm(x))
-class WiolaLayer : public nn::Module {
+class WiolaLayer : public DecoderBlock {
  public:
-  WiolaLayer(const WiolaConfig& c, int64_t layer) : index(layer) {
-    const uint64_t seed = nn::param_seed(c.seed, "layers." + std::to_string(layer));
-    attention_norm = register_module("attention_norm", std::make_shared<WiolaNorm>(c.n_embd, c.offset_norm,
-                                                                                   c.norm_eps, c.dtype));
-    if (c.srpe || c.atm_layer(layer)) {
-      wattn = register_module("attention", std::make_shared<WiolaAttention>(c, c.atm_layer(layer), seed));
-    } else {  // the baseline's own attention module
-      nn::AttentionConfig ac;
-      ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.n_kv_head = c.n_kv_head, ac.bias = false;
-      ac.dropout = c.dropout, ac.rope = true, ac.rope_base = c.rope_base, ac.seed = seed;
-      battn = register_module("attention", std::make_shared<nn::CausalSelfAttention>(ac, c.dtype));
-    }
+  WiolaLayer(const WiolaConfig& c, int64_t layer) {
+    attention_norm = register_module("attention_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype,
+                                                                                     c.offset_norm));
+    if (c.srpe || c.atm_layer(layer))
+      attention = register_module("attention", std::make_shared<WiolaAttention>(c, c.atm_layer(layer)));
+    else  // the baseline's own attention module
+      attention = register_module("attention", std::make_shared<nn::CausalSelfAttention>(LlamaBlock::attention_config(c), c.dtype));
     if (c.gcla && layer >= 1) gcla = register_module("gcla", std::make_shared<Gcla>(c));
-    ffn_norm = register_module("ffn_norm", std::make_shared<WiolaNorm>(c.n_embd, c.offset_norm, c.norm_eps, c.dtype));
-    if (c.dsff) {
-      dsff = register_module("feed_forward", std::make_shared<Dsff>(c, seed));
-    } else {
-      swiglu = register_module("feed_forward",
-                               std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, seed, c.dtype));
-    }
+    ffn_norm = register_module("ffn_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype, c.offset_norm));
+    if (c.dsff) feed_forward = register_module("feed_forward", std::make_shared<Dsff>(c));
+    else feed_forward = register_module("feed_forward", std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, c.dtype));
   }
-  nn::KVCache make_cache(int64_t batch, int64_t max_len, DType dt) const {
-    return wattn ? wattn->make_cache(batch, max_len, dt) : battn->make_cache(batch, max_len, dt);
+  std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dt) const override {
+    return attention->make_cache(batch, max_len, dt);
   }
-  // h1, h2: outputs of the two layers before (h_0 = the embeddings); used by GCLA.
-  Var forward(Var x, const Var& h1, const Var& h2, nn::KVCache* cache) {
-    const Var u = attention_norm->forward(x);
-    x = x + (wattn ? wattn->forward(u, cache) : battn->forward(u, cache));
-    if (gcla) x = x + gcla->forward(u, h1, h2);
-    const Var f = ffn_norm->forward(x);
-    return x + (dsff ? dsff->forward(f) : swiglu->forward(f));
+  // GCLA reads the outputs of the two layers before: the inputs of this layer and the one before it.
+  Var forward(const Var& x_in, const BlockInput& in) override {
+    const Var u = attention_norm(x_in);
+    Var x = x_in + attention(u, static_cast<nn::KVCache*>(in.cache));
+    if (gcla) x = x + gcla(u, (*in.history)[size_t(in.layer)], (*in.history)[size_t(in.layer) - 1]);
+    return x + feed_forward(ffn_norm(x));
   }
-  int64_t index;
-  std::shared_ptr<WiolaNorm> attention_norm, ffn_norm;
-  std::shared_ptr<WiolaAttention> wattn;
-  std::shared_ptr<nn::CausalSelfAttention> battn;
-  std::shared_ptr<Gcla> gcla;
-  std::shared_ptr<Dsff> dsff;
-  std::shared_ptr<nn::SwiGLU> swiglu;
+  const WiolaAttention* atm() const {
+    auto* a = dynamic_cast<const WiolaAttention*>(attention.ptr().get());
+    return a && a->use_atm ? a : nullptr;
+  }
+  nn::Child<nn::Norm> attention_norm, ffn_norm;
+  nn::Child<nn::CausalSelfAttention> attention;
+  nn::Child<Gcla> gcla;
+  nn::Child<nn::FeedForward> feed_forward;
 };
+
+DecoderSpec wiola_spec(const WiolaConfig& c) {
+  DecoderSpec s = c.spec("wiola");
+  s.norm_bias = c.offset_norm;  // the final norm is a WiolaRMSNorm too
+  return s;
+}
 
 }  // namespace
 
-struct WiolaModel::Impl {
-  std::shared_ptr<nn::Embedding> tok_embeddings;
-  std::shared_ptr<nn::ModuleList<WiolaLayer>> layers;
-  std::shared_ptr<WiolaNorm> norm;
-  std::shared_ptr<nn::Linear> output;  // only when untied
-};
-
-WiolaModel::WiolaModel(const WiolaConfig& config) : ConfiguredModel(config), impl_(std::make_shared<Impl>()) {
+WiolaModel::WiolaModel(const WiolaConfig& config) : ConfiguredDecoder(config, wiola_spec(config)) {
   cfg_.resolve();
-  const WiolaConfig& c = cfg_;
-  auto& m = *impl_;
-  m.tok_embeddings = register_module("tok_embeddings", std::make_shared<nn::Embedding>(c.vocab_size, c.n_embd, c.dtype));
-  m.layers = register_module("layers", std::make_shared<nn::ModuleList<WiolaLayer>>());
-  for (int64_t i = 0; i < c.n_layer; ++i) m.layers->push_back(std::make_shared<WiolaLayer>(c, i));
-  m.norm = register_module("norm", std::make_shared<WiolaNorm>(c.n_embd, c.offset_norm, c.norm_eps, c.dtype));
-  if (!c.tie_weights)
-    m.output = register_module("output", std::make_shared<nn::Linear>(c.n_embd, c.vocab_size, false, c.dtype));
-  // llama.cpp's init, keyed by name: N(0, 0.02), residual projections N(0, 0.02/√(2L)).
-  for (auto& [name, p] : named_parameters()) {
-    if (p.dim() < 2) continue;  // norm gains 1, offsets 0, gates and α as constructed
-    const bool residual = name.ends_with("attention.c_proj.weight") || name.ends_with("feed_forward.w2.weight") ||
-                          name.ends_with("feed_forward.gelu_down.weight") || name.ends_with("gcla.out.weight");
-    nn::init_normal_(p, residual ? 0.02 / std::sqrt(2.0 * double(c.n_layer)) : 0.02, c.seed, name);
-  }
+  for (int64_t i = 0; i < cfg_.n_layer; ++i) add_block(std::make_shared<WiolaLayer>(cfg_, i));
+  // llama's init, keyed by name: N(0, 0.02), residual projections N(0, 0.02/√(2L)).
+  init_nanogpt(cfg_.seed, cfg_.n_layer,
+               {"attention.c_proj.weight", "feed_forward.w2.weight", "feed_forward.gelu_down.weight", "gcla.out.weight"});
 }
-
-Var WiolaModel::run(const Tensor& ids, DecodeCache* dc) {
-  LOUPE_CHECK(ids.dtype() == DType::I64 && ids.dim() == 2, "wiola: ids must be i64 [B, T], got ", ids.str());
-  TransformerCache* cache = dc ? &as_transformer_cache(*dc, impl_->layers->size(), "wiola") : nullptr;
-  if (!cache)
-    LOUPE_CHECK(ids.size(1) <= cfg_.block_size, "wiola: sequence of ", ids.size(1), " tokens exceeds block_size ",
-                cfg_.block_size);
-  auto& m = *impl_;
-  Var x = m.tok_embeddings->forward(ids);
-  Var h_prev2, h_prev1 = x;  // h_{l−2}, h_{l−1}
-  for (size_t l = 0; l < m.layers->size(); ++l) {
-    Var y = (*m.layers)[l].forward(x, h_prev1, h_prev2, cache ? &cache->layers[l] : nullptr);
-    h_prev2 = h_prev1, h_prev1 = y, x = y;
-  }
-  x = m.norm->forward(x);
-  return m.output ? m.output->forward(x) : matmul(x, transpose(m.tok_embeddings->weight, 0, 1));
-}
-
-Var WiolaModel::forward(const Tensor& ids) { return run(ids, nullptr); }
-
-std::unique_ptr<DecodeCache> WiolaModel::make_cache(int64_t batch, int64_t max_len) const {
-  LOUPE_CHECK(batch >= 1 && max_len >= 1, "wiola: cache needs batch >= 1 and max_len >= 1");
-  auto cache = std::make_unique<TransformerCache>();
-  for (auto& l : *impl_->layers) cache->layers.push_back(l->make_cache(batch, max_len, cfg_.dtype));
-  return cache;
-}
-
-Var WiolaModel::forward_cached(const Tensor& ids, DecodeCache& cache) { return run(ids, &cache); }
 
 std::vector<AtmStats> WiolaModel::atm_stats() const {
   std::vector<AtmStats> out;
-  for (auto& l : *impl_->layers) out.push_back(l->wattn && l->wattn->use_atm ? l->wattn->stats : AtmStats{});
+  for (size_t l = 0; l < n_layers(); ++l) {
+    auto* a = static_cast<const WiolaLayer&>(*block(l)).atm();
+    out.push_back(a ? a->stats : AtmStats{});
+  }
   return out;
 }
 
@@ -448,8 +344,9 @@ std::vector<std::pair<std::string, double>> WiolaModel::step_stats() const {
   return {{"atm_merge_rate", all.merge_rate()}, {"atm_cost_saved", all.cost_saved()}};
 }
 
-static ModelRegistrar wiola_registrar("wiola", [](const nlohmann::json& j) -> std::shared_ptr<LanguageModel> {
-  return std::make_shared<WiolaModel>(WiolaConfig::from_json(j));
-});
+namespace {
+const ModelRegistrar registrar = ModelRegistrar::of<WiolaModel, WiolaConfig>(
+    "wiola", "LLaMA + WiolaRMSNorm, DSFF, SRPE, GCLA, ATM, each a switch (all off = llama)");
+}  // namespace
 
 }  // namespace loupe::models

@@ -1,4 +1,5 @@
-// Wiola (shared/specs/wiola.md, arXiv 2607.01394): a LLaMA-style decoder with five
+// Wiola (arXiv 2607.01394; equations, defaults and interpretations: docs/models/wiola.md): a
+// LLaMA-style decoder with five
 // components, each a config switch so it can be ablated against the baseline:
 //   offset_norm  WiolaRMSNorm  y = g ⊙ x / rms(x) + β                    (β init 0)
 //   dsff         Dual-Stream FF y = σ(γ) ⊙ W2a GELU(W1a u) + (1 − σ(γ)) ⊙ W2b (SiLU(W1b u) ⊙ W3b u)
@@ -21,8 +22,7 @@
 #pragma once
 #include <vector>
 
-#include "models/llama_config.h"
-#include "models/model.h"
+#include "models/llama.h"
 
 namespace loupe::models {
 
@@ -38,11 +38,13 @@ struct WiolaConfig : LlamaConfig {  // the LLaMA baseline's keys, same meaning a
   int64_t atm_first = -1, atm_last = -1;                 // 0-indexed layer range; −1: the middle third
   int64_t dsff_hidden_a = 0, dsff_hidden_b = 0;          // 0: 2d and 4d/3 rounded up to a multiple of 8
 
+  static const ConfigKeys<WiolaConfig>& keys();  // LLaMA's keys, then Wiola's
   static WiolaConfig from_json(const nlohmann::json& j);
   // Fills the derived defaults (0 / −1 above) and checks the values; the model calls it too.
   void resolve();
-  nlohmann::json to_json() const;
+  nlohmann::json to_json() const { return keys().write(*this, "wiola"); }
   bool atm_layer(int64_t layer) const;  // ATM on in this 0-indexed layer?
+  double count_parameters() const;      // after resolve()
 };
 
 // ---- the components as functions (tested and gradchecked on their own) ----
@@ -82,22 +84,14 @@ Var dual_stream_ff(const Var& u, const Var& w1a, const Var& w2a, const Var& w1b,
 Var gated_cross_layer(const Var& u, const Var& h1, const Var& h2, const Var& wq, const Var& c1, const Var& c2,
                       const Var& wo, const Var& beta);
 
-class WiolaModel : public ConfiguredModel<WiolaConfig> {
+class WiolaModel : public ConfiguredDecoder<WiolaConfig> {
  public:
   explicit WiolaModel(const WiolaConfig& c);
-  Var forward(const Tensor& ids) override;
-  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
-  Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
   // ATM statistics of the last forward, one entry per layer (zeros where ATM is off).
   std::vector<AtmStats> atm_stats() const;
   // With ATM on: atm_merge_rate (merged / complete adjacent key pairs) and atm_cost_saved
   // (fraction of query-key products saved), over all layers of the last forward.
   std::vector<std::pair<std::string, double>> step_stats() const override;
-
- private:
-  Var run(const Tensor& ids, DecodeCache* cache);
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace loupe::models

@@ -3,6 +3,9 @@
 // produces [q | k | v] (H·D + 2·Hkv·D features), c_proj mixes the heads back.
 #pragma once
 #include <memory>
+#include <utility>
+
+#include "autograd/nn_ops.h"
 
 #include "nn/dropout.h"
 #include "nn/linear.h"
@@ -16,13 +19,24 @@ struct AttentionConfig {
   double dropout = 0;       // on attention probabilities and on the output (as nanoGPT)
   bool rope = false;        // rotate q, k by position (LLaMA); GPT uses learned positions instead
   double rope_base = 10000;
-  uint64_t seed = 0;        // dropout streams
+};
+
+// What one layer keeps between decoding steps (KV cache, running sums...); models/decoder.h
+// holds one per layer.
+struct LayerCache {
+  virtual ~LayerCache() = default;
+  virtual int64_t bytes() const = 0;
 };
 
 // Keys and values of one layer for incremental decoding, stored [B, max_len, Hkv, D].
-struct KVCache {
+struct KVCache : LayerCache {
+  KVCache(Tensor k_, Tensor v_) : k(std::move(k_)), v(std::move(v_)) {}
   Tensor k, v;
   int64_t len = 0;
+  int64_t bytes() const override { return (k.numel() + v.numel()) * int64_t(dtype_size(k.dtype())); }
+  // Appends k_new, v_new [B, T, Hkv, D] at position len and returns views of all cached
+  // keys and values [B, len, Hkv, D]; errors name `who` when the cache is too small.
+  std::pair<Tensor, Tensor> append(const Tensor& k_new, const Tensor& v_new, const char* who);
 };
 
 class CausalSelfAttention : public Module {
@@ -30,14 +44,24 @@ class CausalSelfAttention : public Module {
   CausalSelfAttention(const AttentionConfig& cfg, DType dtype = DType::F32);
   // x [B, T, C] -> [B, T, C]. With a cache: x holds the next T tokens after cache->len
   // cached ones; their keys/values are appended and the queries attend to all of them.
-  Var forward(const Var& x, KVCache* cache = nullptr);
-  KVCache make_cache(int64_t batch, int64_t max_len, DType dtype) const;
+  Var forward(const Var& x, KVCache* cache = nullptr) const;
+  std::unique_ptr<KVCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const;
 
   AttentionConfig cfg;
   int64_t head_dim, n_kv;
-  std::shared_ptr<Linear> c_attn, c_proj;
-  std::shared_ptr<Dropout> resid_drop;
-  uint64_t attn_calls = 0;  // training-mode calls: the Philox stream of the attention-dropout mask
+  Child<Linear> c_attn, c_proj;
+  Child<Dropout> resid_drop;
+
+ protected:
+  // The two steps a variant may replace (Wiola's SRPE and ATM do):
+  // positions of q [B, T, H, D] or k [B, T, Hkv, D] whose first token is at pos0 (RoPE when cfg.rope),
+  virtual Var rotate(const Var& x, int64_t pos0) const;
+  // and the attention of q [B, H, Tq, D] (queries at pos0..) over k, v [B, Hkv, Tk, D] -> [B, H, Tq, D].
+  virtual Var attend(const Var& q, const Var& k, const Var& v, int64_t pos0) const;
 };
+
+// The attention-probability dropout options of a module in training mode (p > 0): a stateless
+// Philox key drawn at the current module path (autograd/run_context.h); p = 0 otherwise.
+AttentionOptions attention_dropout(bool training, double p);
 
 }  // namespace loupe::nn

@@ -1,6 +1,7 @@
-// Dropout with a counter-based mask: call n of this module in training mode uses
-// Philox stream (seed, n), so masks are reproducible and thread-count independent.
-// In eval mode, or with p = 0, forward is the identity.
+// Dropout with a stateless mask: each training-mode call draws its Philox key from the run
+// context (autograd/run_context.h), keyed by (run seed, step, this module's path, call index
+// within the step), so masks are reproducible, thread-count independent and survive a resume
+// with nothing saved. In eval mode, or with p = 0, forward is the identity.
 #pragma once
 #include "nn/module.h"
 
@@ -8,12 +9,10 @@ namespace loupe::nn {
 
 class Dropout : public Module {
  public:
-  Dropout(double p, uint64_t seed);
-  Var forward(const Var& x);
+  explicit Dropout(double p);
+  Var forward(const Var& x) const;
 
   double p;
-  uint64_t seed;
-  uint64_t calls = 0;  // training-mode calls so far (the Philox stream of the next mask)
 };
 
 }  // namespace loupe::nn

@@ -13,6 +13,10 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, DType dtype) : in_feature
 Var Linear::forward(const Var& x) const {
   LOUPE_CHECK(x.dim() >= 1 && x.size(-1) == in_features, "Linear: input ", x.value().str(),
               " does not end in in_features=", in_features);
+  return linear(x, weight, bias);
+}
+
+Var linear(const Var& x, const Var& weight, const Var& bias) {
   // Wᵀ is a transposed view: the GEMM reads W through swapped strides, nothing is copied.
   Var y = matmul(x, transpose(weight, 0, 1));
   return bias.defined() ? y + bias : y;

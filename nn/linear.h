@@ -4,6 +4,9 @@
 
 namespace loupe::nn {
 
+// The functional form, for ops that take their weights as arguments: x [..., in], W [out, in].
+Var linear(const Var& x, const Var& weight, const Var& bias = Var());
+
 class Linear : public Module {
  public:
   // Weight starts at zero; models initialise it (nn/init.h). bias=false: no bias parameter.

@@ -3,19 +3,19 @@
 #include <memory>
 
 #include "nn/dropout.h"
+#include "nn/feed_forward.h"
 #include "nn/linear.h"
 
 namespace loupe::nn {
 
-class MLP : public Module {
+class MLP : public FeedForward {
  public:
   // tanh_gelu: GPT-2's tanh approximation instead of nanoGPT's exact nn.GELU().
-  MLP(int64_t dim, int64_t hidden, bool bias, double dropout, uint64_t seed, bool tanh_gelu = false,
-      DType dtype = DType::F32);
-  Var forward(const Var& x);
+  MLP(int64_t dim, int64_t hidden, bool bias, double dropout, bool tanh_gelu = false, DType dtype = DType::F32);
+  Var forward(const Var& x) const override;
 
-  std::shared_ptr<Linear> c_fc, c_proj;
-  std::shared_ptr<Dropout> drop;
+  Child<Linear> c_fc, c_proj;
+  Child<Dropout> drop;
   bool tanh_gelu;
 };
 

@@ -47,6 +47,8 @@ int64_t Module::num_parameters() const {
   return n;
 }
 
+std::string Module::path() const { return parent_ ? join_path(parent_->path(), name_) : std::string(); }
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [n, m] : children_) m->train(on);

@@ -1,7 +1,11 @@
 // Module: a tree of named parameters and submodules, named the way PyTorch names
 // them ("transformer.h.0.attn.c_attn.weight"), so state dicts map one to one.
-// A layer registers its parameters and children in its constructor and
-// implements whatever forward it needs; the Module base only knows names.
+//
+// A layer registers its parameters and children (register_parameter, register_module:
+// public, as PyTorch's) and implements whatever forward it needs. A child is held by a
+// Child<M> handle, and called through it, `mlp(ln_2(x))`, as PyTorch's __call__: the call
+// enters the child's module scope (autograd/run_context.h), so tracing and random ops know
+// the dotted path of the module running ("transformer.h.2.attn") without any model saying so.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -10,10 +14,46 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/run_context.h"
 #include "autograd/var.h"
 #include "tensor/tensor.h"
 
 namespace loupe::nn {
+
+class Module;
+
+// A registered child: the module, and the parent and name it was registered under.
+// operator() calls the child's forward inside its module scope; -> reaches its members.
+template <class M>
+class Child {
+ public:
+  Child() = default;
+  Child(const Module* parent, std::string name, std::shared_ptr<M> m)
+      : parent_(parent), name_(std::move(name)), m_(std::move(m)) {}
+  template <class D>  // Child<Derived> -> Child<Base>
+  Child(const Child<D>& o) : parent_(o.parent()), name_(o.name()), m_(o.ptr()) {}
+
+  template <class... A>
+  decltype(auto) operator()(A&&... args) const {
+    ModuleScope scope(static_cast<const Module*>(m_.get()), call_path());
+    return m_->forward(std::forward<A>(args)...);
+  }
+  M* operator->() const { return m_.get(); }
+  M& operator*() const { return *m_; }
+  explicit operator bool() const { return bool(m_); }
+  const std::shared_ptr<M>& ptr() const { return m_; }
+  const Module* parent() const { return parent_; }
+  const std::string& name() const { return name_; }
+  // The path of this call: the running parent's call path + "." + name when the parent is the
+  // module running (so a module shared by two layers gets each layer's path), else the parent's
+  // registered path + "." + name (containers such as ModuleList are never called themselves).
+  std::string call_path() const;
+
+ private:
+  const Module* parent_ = nullptr;
+  std::string name_;
+  std::shared_ptr<M> m_;
+};
 
 class Module {
  public:
@@ -42,14 +82,20 @@ class Module {
 
   // Direct children in registration order (for walking the tree).
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+  // Dotted path from the root it was first registered under ("" for a root).
+  std::string path() const;
 
- protected:
+  // Registration. Names are non-empty and contain no '.'; a module registered in two places
+  // (shared weights) keeps the first as its path.
   Var register_parameter(const std::string& name, Tensor init);  // requires_grad leaf
   template <class M>
-  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+  Child<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     check_new_name(name);
+    LOUPE_CHECK(m != nullptr, "Module: child '", name, "' is null");
     children_.emplace_back(name, m);
-    return m;
+    Module& child = *m;
+    if (!child.parent_ && child.name_.empty()) child.parent_ = this, child.name_ = name;
+    return Child<M>(this, name, std::move(m));
   }
 
  private:
@@ -58,28 +104,41 @@ class Module {
 
   std::vector<std::pair<std::string, Var>> params_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  const Module* parent_ = nullptr;  // first registration (not owning: the parent owns this module)
+  std::string name_;
   bool training_ = true;
 };
 
-}  // namespace loupe::nn
+inline std::string join_path(const std::string& parent, const std::string& name) {
+  return parent.empty() ? name : parent + "." + name;
+}
 
-namespace loupe::nn {
+template <class M>
+std::string Child<M>::call_path() const {
+  if (parent_ && current_module() == static_cast<const void*>(parent_))
+    return join_path(current_module_path(), name_);
+  return join_path(parent_ ? parent_->path() : std::string(), name_);
+}
 
-// A list of submodules named "0", "1", ... (PyTorch's nn.ModuleList).
+// Named submodules added from outside (PyTorch's nn.ModuleDict), e.g. nanoGPT's `transformer`.
+class ModuleDict : public Module {};
+
+// A list of submodules named "0", "1", ... (PyTorch's nn.ModuleList). Items are Child handles:
+// `list[i](x)` calls item i in its scope.
 template <class M>
 class ModuleList : public Module {
  public:
-  std::shared_ptr<M> push_back(std::shared_ptr<M> m) {
-    items_.push_back(register_module(std::to_string(items_.size()), m));
-    return m;
+  Child<M> push_back(std::shared_ptr<M> m) {
+    items_.push_back(register_module(std::to_string(items_.size()), std::move(m)));
+    return items_.back();
   }
   size_t size() const { return items_.size(); }
-  M& operator[](size_t i) const { return *items_[i]; }
+  const Child<M>& operator[](size_t i) const { return items_.at(i); }
   auto begin() const { return items_.begin(); }
   auto end() const { return items_.end(); }
 
  private:
-  std::vector<std::shared_ptr<M>> items_;
+  std::vector<Child<M>> items_;
 };
 
 }  // namespace loupe::nn

@@ -1,7 +1,6 @@
 #include "nn/swiglu.h"
 
 #include "autograd/ops.h"
-#include "nn/init.h"
 
 namespace loupe::nn {
 
@@ -11,15 +10,15 @@ int64_t swiglu_hidden(int64_t dim, int64_t multiple_of) {
   return (h + multiple_of - 1) / multiple_of * multiple_of;
 }
 
-SwiGLU::SwiGLU(int64_t dim, int64_t hidden, double dropout, uint64_t seed, DType dtype) {
+SwiGLU::SwiGLU(int64_t dim, int64_t hidden, double dropout, DType dtype) {
   w1 = register_module("w1", std::make_shared<Linear>(dim, hidden, false, dtype));
   w2 = register_module("w2", std::make_shared<Linear>(hidden, dim, false, dtype));
   w3 = register_module("w3", std::make_shared<Linear>(dim, hidden, false, dtype));
-  drop = register_module("drop", std::make_shared<Dropout>(dropout, param_seed(seed, "ffn.drop")));
+  drop = register_module("drop", std::make_shared<Dropout>(dropout));
 }
 
-Var SwiGLU::forward(const Var& x) {
-  return drop->forward(w2->forward(silu(w1->forward(x)) * w3->forward(x)));
+Var SwiGLU::forward(const Var& x) const {
+  return drop(w2(silu(w1(x)) * w3(x)));
 }
 
 }  // namespace loupe::nn

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "nn/dropout.h"
+#include "nn/feed_forward.h"
 #include "nn/linear.h"
 
 namespace loupe::nn {
@@ -10,13 +11,13 @@ namespace loupe::nn {
 // LLaMA's hidden width: 2/3 of 4·dim, rounded up to a multiple of `multiple_of`.
 int64_t swiglu_hidden(int64_t dim, int64_t multiple_of = 32);
 
-class SwiGLU : public Module {
+class SwiGLU : public FeedForward {
  public:
-  SwiGLU(int64_t dim, int64_t hidden, double dropout, uint64_t seed, DType dtype = DType::F32);
-  Var forward(const Var& x);
+  SwiGLU(int64_t dim, int64_t hidden, double dropout, DType dtype = DType::F32);
+  Var forward(const Var& x) const override;
 
-  std::shared_ptr<Linear> w1, w2, w3;
-  std::shared_ptr<Dropout> drop;
+  Child<Linear> w1, w2, w3;
+  Child<Dropout> drop;
 };
 
 }  // namespace loupe::nn

@@ -394,7 +394,7 @@ TEST(ElitaModel, SaveLoadRoundTrip) {
   models::ElitaModel a(c);
   const std::string path = ::testing::TempDir() + "elita_roundtrip.safetensors";
   nn::save_safetensors(path, a.state_dict());
-  c.init_seed = 99;
+  c.seed = 99;
   models::ElitaModel b(c);
   Tensor ids = random_ids(1, 9, 11, 312);
   EXPECT_FALSE(bitwise_equal(a.forward(ids).value(), b.forward(ids).value()));

@@ -165,14 +165,66 @@ TEST(Dropout, DropsAboutPScalesSurvivorsAndIsReproducible) {
   for (size_t i = 0; i < kept.size(); ++i) ASSERT_EQ(kept[i] != 0, mask.keep(uint64_t(i))) << "element " << i;
 }
 
-TEST(Dropout, ModuleIsIdentityInEvalAndAdvancesItsStream) {
-  nn::Dropout d(0.5, 3);
+TEST(Dropout, ModuleIsIdentityInEvalAndKeyedByStepAndCall) {
+  nn::Dropout d(0.5);
   Var x(Tensor::ones({64}));
+  set_step(7, 3);
   Tensor a = d.forward(x).value(), b = d.forward(x).value();
-  EXPECT_FALSE(bitwise_equal(a, b));
-  EXPECT_EQ(d.calls, 2u);
+  EXPECT_FALSE(bitwise_equal(a, b));  // the second call of the step draws another mask
+  set_step(7, 3);                     // the same step again (a resumed run): the same two masks
+  EXPECT_TRUE(bitwise_equal(d.forward(x).value(), a));
+  EXPECT_TRUE(bitwise_equal(d.forward(x).value(), b));
+  set_step(7, 4);
+  EXPECT_FALSE(bitwise_equal(d.forward(x).value(), a));
+  set_step(8, 3);  // another run seed
+  EXPECT_FALSE(bitwise_equal(d.forward(x).value(), a));
   d.eval();
   EXPECT_TRUE(d.forward(x).same(x));
+}
+
+// Module calls through Child handles enter the module's scope: the path is the registered one,
+// a shared module gets the path of each place it is called from, containers are never called.
+namespace {
+struct PathProbe : nn::Module {
+  mutable std::vector<std::string> seen;
+  Var forward(const Var& x) const {
+    seen.push_back(current_module_path());
+    return x;
+  }
+};
+struct Inner : nn::Module {
+  nn::Child<PathProbe> probe;
+  Inner() { probe = register_module("probe", std::make_shared<PathProbe>()); }
+  Var forward(const Var& x) const { return probe(x); }
+};
+}  // namespace
+
+TEST(Module, CallsEnterTheModulePath) {
+  nn::Module root;
+  auto dict = root.register_module("transformer", std::make_shared<nn::ModuleDict>());
+  auto list = dict->register_module("h", std::make_shared<nn::ModuleList<Inner>>());
+  auto shared = std::make_shared<Inner>();
+  list->push_back(std::make_shared<Inner>());
+  list->push_back(shared);
+  list->push_back(shared);  // one module in two places
+  Var x(Tensor::ones({2}));
+  for (auto& item : *list) item(x);
+  EXPECT_EQ(current_module_path(), "");  // scopes end with the call
+  EXPECT_EQ((*list)[0]->probe->seen, (std::vector<std::string>{"transformer.h.0.probe"}));
+  EXPECT_EQ(shared->probe->seen, (std::vector<std::string>{"transformer.h.1.probe", "transformer.h.2.probe"}));
+  EXPECT_EQ(shared->path(), "transformer.h.1");  // registered path: the first place
+  // Random keys differ between the two places of the shared module, and repeat per step.
+  set_step(1, 0);
+  auto key_at = [](const std::string& path) {
+    ModuleScope s(nullptr, path);
+    return next_random_key("dropout");
+  };
+  const RandomKey k1 = key_at("transformer.h.1"), k2 = key_at("transformer.h.2"), k1b = key_at("transformer.h.1");
+  EXPECT_NE(k1.seed, k2.seed);
+  EXPECT_EQ(k1.seed, k1b.seed);
+  EXPECT_NE(k1.stream, k1b.stream);  // second call of that path in this step
+  set_step(1, 0);
+  EXPECT_EQ(key_at("transformer.h.1").stream, k1.stream);
 }
 
 // ------------------------------------------------------------------ rope
@@ -304,8 +356,8 @@ TEST(Embedding, LooksUpRows) {
 }
 
 TEST(Mlp, GeluAndSwiGLUMatchNaive) {
-  nn::MLP mlp(4, 8, true, 0.0, 1, false, DType::F64);
-  nn::SwiGLU ffn(4, 6, 0.0, 1, DType::F64);
+  nn::MLP mlp(4, 8, true, 0.0, false, DType::F64);
+  nn::SwiGLU ffn(4, 6, 0.0, DType::F64);
   uint64_t s = 10;
   for (auto& [n, p] : mlp.named_parameters()) p.mutable_value().copy_(rand64(p.shape(), s++));
   for (auto& [n, p] : ffn.named_parameters()) p.mutable_value().copy_(rand64(p.shape(), s++));
@@ -382,8 +434,8 @@ struct Net : nn::Module {
     blocks->push_back(std::make_shared<nn::LayerNorm>(4, false));
     scale = register_parameter("scale", Tensor::full({2}, 3.0));
   }
-  std::shared_ptr<nn::Linear> a;
-  std::shared_ptr<nn::ModuleList<nn::LayerNorm>> blocks;
+  nn::Child<nn::Linear> a;
+  nn::Child<nn::ModuleList<nn::LayerNorm>> blocks;
   Var scale;
 };
 }  // namespace
@@ -396,7 +448,7 @@ TEST(Module, DottedNamesInPyTorchOrder) {
                                              "blocks.1.weight"}));
   EXPECT_EQ(n.num_parameters(), 2 + 12 + 4 + 4 + 4 + 4);
   n.eval();
-  EXPECT_FALSE(n.blocks->operator[](1).is_training());
+  EXPECT_FALSE(n.blocks->operator[](1)->is_training());
   n.train();
   EXPECT_TRUE(n.a->is_training());
 }

@@ -271,7 +271,7 @@ TEST(Silia, SaveLoadRoundTripGivesIdenticalLogits) {
   SiliaConfig c;
   c.vocab_size = 9, c.block_size = 8, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.separate_ffn = true;
   SiliaModel a(c);
-  c.init_seed = 99;
+  c.seed = 99;
   SiliaModel b(c);
   const Tensor ids = random_ids(2, 8, 9, 3);
   const std::string path = ::testing::TempDir() + "silia_roundtrip.safetensors";

@@ -1,10 +1,7 @@
 #include "tools/checkpoint.h"
 
 #include <filesystem>
-#include <functional>
 
-#include "nn/attention.h"
-#include "nn/dropout.h"
 #include "nn/safetensors.h"
 
 namespace loupe::tools {
@@ -13,42 +10,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string checkpoint_path(const std::string& dir) { return (fs::path(dir) / "ckpt.safetensors").string(); }
-
-static void walk(const nn::Module& m, const std::string& prefix,
-                 const std::function<void(const std::string&, const nn::Module&)>& f) {
-  f(prefix, m);
-  for (auto& [name, child] : m.children()) walk(*child, prefix.empty() ? name : prefix + "." + name, f);
-}
-
-// The modules that keep a dropout counter: nn::Dropout (calls) and nn::CausalSelfAttention
-// (attn_calls, for the attention-probability mask). Keys are the module paths ("." for the root),
-// with "#attn" for the attention counter.
-static uint64_t* counter_of(const nn::Module& mod, bool attn) {
-  if (!attn)
-    if (auto* d = dynamic_cast<const nn::Dropout*>(&mod)) return &const_cast<nn::Dropout*>(d)->calls;
-  if (attn)
-    if (auto* a = dynamic_cast<const nn::CausalSelfAttention*>(&mod))
-      return &const_cast<nn::CausalSelfAttention*>(a)->attn_calls;
-  return nullptr;
-}
-
-json dropout_calls(const nn::Module& m) {
-  json out = json::object();
-  walk(m, "", [&](const std::string& path, const nn::Module& mod) {
-    for (bool attn : {false, true})
-      if (uint64_t* c = counter_of(mod, attn)) out[(path.empty() ? "." : path) + (attn ? "#attn" : "")] = *c;
-  });
-  return out;
-}
-
-void set_dropout_calls(nn::Module& m, const json& calls) {
-  walk(m, "", [&](const std::string& path, const nn::Module& mod) {
-    for (bool attn : {false, true}) {
-      const std::string key = (path.empty() ? "." : path) + (attn ? "#attn" : "");
-      if (uint64_t* c = counter_of(mod, attn); c && calls.contains(key)) *c = calls[key].get<uint64_t>();
-    }
-  });
-}
 
 void save_checkpoint(const std::string& dir, const json& config, int64_t step, const text::Tokenizer& tok,
                      const models::LanguageModel& model, const std::map<std::string, Tensor>& optim_state) {
@@ -59,8 +20,7 @@ void save_checkpoint(const std::string& dir, const json& config, int64_t step, c
   const std::map<std::string, std::string> meta = {{"format", "loupe-checkpoint-1"},
                                                    {"config", config.dump()},
                                                    {"step", std::to_string(step)},
-                                                   {"tokenizer", tok.to_json().dump()},
-                                                   {"dropout_calls", dropout_calls(model).dump()}};
+                                                   {"tokenizer", tok.to_json().dump()}};
   nn::save_safetensors(checkpoint_path(dir), tensors, meta);
 }
 
@@ -75,7 +35,6 @@ Checkpoint load_checkpoint(const std::string& dir) {
     ck.config = json::parse(meta.at("config"));
     ck.step = std::stoll(meta.at("step"));
     ck.tokenizer = text::tokenizer_from_json(json::parse(meta.at("tokenizer")), "in " + path);
-    ck.dropout_calls = meta.count("dropout_calls") ? json::parse(meta["dropout_calls"]) : json::object();
   } catch (const std::out_of_range& e) {
     throw Error(detail::cat("checkpoint '", path, "': missing metadata (", e.what(), ")"));
   } catch (const json::exception& e) {
@@ -94,7 +53,6 @@ Checkpoint load_checkpoint(const std::string& dir) {
 std::shared_ptr<models::LanguageModel> model_from_checkpoint(const Checkpoint& ck) {
   auto model = models::build_model(ck.config.at("model"));
   model->load_state_dict(ck.model_state);
-  set_dropout_calls(*model, ck.dropout_calls);
   return model;
 }
 

@@ -2,8 +2,9 @@
 //   "model.<param>"  the model's weights,
 //   "optim.<key>"    the optimizer state (moments, step count),
 // and as metadata the full run config (with the model's resolved config), the
-// number of completed steps, the tokenizer (JSON) and the dropout call counters,
-// so that a run stopped and resumed ends with bitwise the same weights.
+// number of completed steps and the tokenizer (JSON). Nothing else: every random draw is keyed
+// by (seed, step, ...) (autograd/run_context.h), so a run stopped and resumed from this ends
+// with bitwise the same weights.
 // Written to a temporary file, fsynced and renamed (never half-written).
 #pragma once
 #include <map>
@@ -22,7 +23,6 @@ struct Checkpoint {
   int64_t step = 0;       // completed optimizer steps
   std::unique_ptr<text::Tokenizer> tokenizer;
   std::map<std::string, Tensor> model_state, optim_state;
-  nlohmann::json dropout_calls;  // module path -> training-mode calls so far
 };
 
 std::string checkpoint_path(const std::string& dir);  // DIR/ckpt.safetensors
@@ -30,11 +30,7 @@ std::string checkpoint_path(const std::string& dir);  // DIR/ckpt.safetensors
 void save_checkpoint(const std::string& dir, const nlohmann::json& config, int64_t step, const text::Tokenizer& tok,
                      const models::LanguageModel& model, const std::map<std::string, Tensor>& optim_state);
 Checkpoint load_checkpoint(const std::string& dir);  // errors name the file
-// Builds the model from the checkpoint's config and loads its weights (and dropout counters).
+// Builds the model from the checkpoint's config and loads its weights.
 std::shared_ptr<models::LanguageModel> model_from_checkpoint(const Checkpoint& ck);
-
-// Dropout call counters (nn::Dropout, nn::CausalSelfAttention) in the module tree, by dotted path.
-nlohmann::json dropout_calls(const nn::Module& m);
-void set_dropout_calls(nn::Module& m, const nlohmann::json& calls);
 
 }  // namespace loupe::tools

@@ -160,7 +160,6 @@ TrainResult train(const TrainOptions& opt) {
   int64_t start = 0;
   if (ck) {
     model->load_state_dict(ck->model_state);
-    set_dropout_calls(*model, ck->dropout_calls);
     optimizer->load_state_dict(ck->optim_state);
     start = ck->step;
     ck.reset();
@@ -224,6 +223,7 @@ TrainResult train(const TrainOptions& opt) {
     const auto t0 = Clock::now();
     const double lr = sched(it);
     optimizer->set_lr(lr);
+    set_step(seed, it);  // dropout masks are keyed by (seed, step, module path, call)
     double loss_sum = 0;
     Tensor x, y;
     for (int64_t micro = 0; micro < accum; ++micro) {

@@ -1,0 +1,173 @@
+// A model's config keys, declared once each in one table: the JSON name, the member of the
+// config struct it fills, its range or choices and a one-line description. The default is the
+// member's initialiser in the struct. The table reads a JSON config (types and ranges checked,
+// unknown keys rejected: a typo must not be silently ignored), writes it back, and lists the
+// keys for `loupe models`. Errors name the model, the key, the expected and the given value.
+//
+//   static const ConfigKeys<GPTConfig>& keys() {
+//     static const auto t = ConfigKeys<GPTConfig>("gpt")
+//         .integer("n_layer", &GPTConfig::n_layer, 1, "transformer blocks")
+//         .number("dropout", &GPTConfig::dropout, 0, 0.99, "dropout on residual branches and attention");
+//     return t;
+//   }
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <algorithm>
+#include <limits>
+#include <sstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tensor/dtype.h"
+#include "tensor/error.h"
+
+namespace loupe::models {
+
+// One key as listed by `loupe models`.
+struct KeyDoc {
+  std::string name, type, range, doc;
+  nlohmann::json default_value;
+};
+
+template <class Cfg>
+class ConfigKeys {
+ public:
+  using json = nlohmann::json;
+  explicit ConfigKeys(std::string model) : model_(std::move(model)) {}
+
+  ConfigKeys& integer(const std::string& name, int64_t Cfg::*m, int64_t lo, const std::string& doc,
+                      int64_t hi = std::numeric_limits<int64_t>::max()) {
+    const std::string range = hi == std::numeric_limits<int64_t>::max() ? ">= " + std::to_string(lo)
+                                                                       : "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    return add(name, "integer", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
+      check(model, v.is_number_integer(), name, "an integer", v);
+      const int64_t x = v.get<int64_t>();
+      LOUPE_CHECK(x >= lo && x <= hi, model, " config: \"", name, "\" must be ", range, ", got ", x);
+      c.*m = x;
+    }, [=](const Cfg& c) { return json(c.*m); });
+  }
+  ConfigKeys& seed(const std::string& name, uint64_t Cfg::*m, const std::string& doc) {
+    return add(name, "integer", ">= 0", doc, [=](const json& v, Cfg& c, const std::string& model) {
+      check(model, v.is_number_integer() && (v.is_number_unsigned() || v.get<int64_t>() >= 0), name, "an integer >= 0", v);
+      c.*m = v.get<uint64_t>();
+    }, [=](const Cfg& c) { return json(c.*m); });
+  }
+  ConfigKeys& number(const std::string& name, double Cfg::*m, double lo, double hi, const std::string& doc) {
+    const std::string range = "[" + fmt(lo) + ", " + fmt(hi) + "]";
+    return add(name, "number", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
+      check(model, v.is_number(), name, "a number", v);
+      const double x = v.get<double>();
+      LOUPE_CHECK(x >= lo && x <= hi, model, " config: \"", name, "\" must be in ", range, ", got ", x);
+      c.*m = x;
+    }, [=](const Cfg& c) { return json(c.*m); });
+  }
+  ConfigKeys& boolean(const std::string& name, bool Cfg::*m, const std::string& doc) {
+    return add(name, "boolean", "true | false", doc, [=](const json& v, Cfg& c, const std::string& model) {
+      check(model, v.is_boolean(), name, "true or false", v);
+      c.*m = v.get<bool>();
+    }, [=](const Cfg& c) { return json(c.*m); });
+  }
+  ConfigKeys& choice(const std::string& name, std::string Cfg::*m, const std::vector<std::string>& options,
+                     const std::string& doc) {
+    std::string range;
+    for (auto& o : options) range += (range.empty() ? "" : " | ") + o;
+    return add(name, "string", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
+      const bool ok = v.is_string() && std::find(options.begin(), options.end(), v.get<std::string>()) != options.end();
+      check(model, ok, name, "one of " + range, v);
+      c.*m = v.get<std::string>();
+    }, [=](const Cfg& c) { return json(c.*m); });
+  }
+  ConfigKeys& dtype(const std::string& name, DType Cfg::*m, const std::string& doc) {
+    return add(name, "string", "f32 | f64", doc, [=](const json& v, Cfg& c, const std::string& model) {
+      check(model, v.is_string() && (v == "f32" || v == "f64"), name, "one of f32 | f64", v);
+      c.*m = v == "f64" ? DType::F64 : DType::F32;
+    }, [=](const Cfg& c) { return json(c.*m == DType::F64 ? "f64" : "f32"); });
+  }
+  // Every key of `other` (a base config's table, e.g. the LLaMA keys that Wiola extends).
+  template <class Base>
+  ConfigKeys& include(const ConfigKeys<Base>& other) {
+    for (auto& k : other.rows_)
+      rows_.push_back({k.doc, [read = k.read](const json& v, Cfg& c, const std::string& model) {
+                         read(v, static_cast<Base&>(c), model);
+                       },
+                       [write = k.write](const Cfg& c) { return write(static_cast<const Base&>(c)); }});
+    return *this;
+  }
+
+  // Reads `j` over `c` (normally a default-constructed Cfg): every key optional; unknown keys
+  // rejected unless listed in `also` (keys another table reads); "type" is always allowed.
+  void read(const json& j, Cfg& c, const std::set<std::string>& also = {}) const {
+    LOUPE_CHECK(j.is_object(), model_, " config: expected a JSON object, got ", j.dump());
+    for (auto& [k, v] : j.items()) {
+      if (k == "type" || also.count(k)) continue;
+      const Row* row = find(k);
+      LOUPE_CHECK(row, model_, " config: unknown key \"", k, "\" (known keys: ", names(), ")");
+      row->read(v, c, model_);
+    }
+  }
+  // The config as JSON, "type" first.
+  json write(const Cfg& c, const std::string& type) const {
+    json j = {{"type", type}};
+    for (auto& r : rows_) j[r.doc.name] = r.write(c);
+    return j;
+  }
+  // The keys with their defaults (from a default-constructed Cfg) for listings.
+  std::vector<KeyDoc> docs(const Cfg& defaults = Cfg{}) const {
+    std::vector<KeyDoc> out;
+    for (auto& r : rows_) {
+      KeyDoc d = r.doc;
+      d.default_value = r.write(defaults);
+      out.push_back(d);
+    }
+    return out;
+  }
+  std::set<std::string> key_names() const {
+    std::set<std::string> s;
+    for (auto& r : rows_) s.insert(r.doc.name);
+    return s;
+  }
+  const std::string& model() const { return model_; }
+
+ private:
+  template <class>
+  friend class ConfigKeys;
+  struct Row {
+    KeyDoc doc;
+    std::function<void(const json&, Cfg&, const std::string&)> read;
+    std::function<json(const Cfg&)> write;
+  };
+  ConfigKeys& add(const std::string& name, const std::string& type, const std::string& range, const std::string& doc,
+                  std::function<void(const json&, Cfg&, const std::string&)> read,
+                  std::function<json(const Cfg&)> write) {
+    LOUPE_CHECK(!find(name), model_, " config table: key \"", name, "\" declared twice");
+    rows_.push_back({KeyDoc{name, type, range, doc, nullptr}, std::move(read), std::move(write)});
+    return *this;
+  }
+  const Row* find(const std::string& name) const {
+    for (auto& r : rows_)
+      if (r.doc.name == name) return &r;
+    return nullptr;
+  }
+  std::string names() const {
+    std::string s = "type";
+    for (auto& n : key_names()) s += ", " + n;
+    return s;
+  }
+  static void check(const std::string& model, bool ok, const std::string& name, const std::string& want, const json& v) {
+    LOUPE_CHECK(ok, model, " config: \"", name, "\" must be ", want, ", got ", v.dump());
+  }
+  static std::string fmt(double x) {
+    std::ostringstream o;
+    o << x;
+    return o.str();
+  }
+
+  std::string model_;
+  std::vector<Row> rows_;
+};
+
+}  // namespace loupe::models

@@ -1,0 +1,109 @@
+#include "models/decoder.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "nn/init.h"
+
+namespace loupe::models {
+
+int64_t DecoderCache::bytes() const {
+  int64_t n = 0;
+  for (auto& l : layers) n += l ? l->bytes() : 0;
+  return n;
+}
+
+Decoder::Decoder(const DecoderSpec& s) : spec_(s) {
+  LOUPE_CHECK(s.vocab_size > 0 && s.block_size > 0 && s.n_embd > 0, s.type, ": vocab_size, block_size and n_embd must be positive");
+  const int64_t V = s.vocab_size, d = s.n_embd;
+  auto norm = nn::make_norm(s.norm, d, s.norm_bias, s.norm_eps, s.dtype);
+  auto list = std::make_shared<nn::ModuleList<DecoderBlock>>();
+  if (s.naming == Naming::NanoGPT) {
+    transformer_ = register_module("transformer", std::make_shared<nn::ModuleDict>());
+    auto& t = *transformer_;
+    wte = t.register_module("wte", std::make_shared<nn::Embedding>(V, d, s.dtype));
+    if (s.learned_positions) wpe = t.register_module("wpe", std::make_shared<nn::Embedding>(s.block_size, d, s.dtype));
+    drop = t.register_module("drop", std::make_shared<nn::Dropout>(s.embed_dropout));
+    blocks_ = t.register_module("h", list);
+    norm_f = t.register_module("ln_f", norm);
+    if (!s.tie_weights) lm_head = register_module("lm_head", std::make_shared<nn::Linear>(d, V, false, s.dtype));
+  } else {
+    LOUPE_CHECK(!s.learned_positions && s.embed_dropout == 0, s.type, ": Meta naming has no wpe or embedding dropout");
+    wte = register_module("tok_embeddings", std::make_shared<nn::Embedding>(V, d, s.dtype));
+    blocks_ = register_module("layers", list);
+    norm_f = register_module("norm", norm);
+    if (!s.tie_weights) lm_head = register_module("output", std::make_shared<nn::Linear>(d, V, false, s.dtype));
+  }
+}
+
+double skeleton_parameters(const DecoderSpec& s) {
+  const double V = double(s.vocab_size), d = double(s.n_embd);
+  return V * d * (s.tie_weights ? 1 : 2) + (s.learned_positions ? double(s.block_size) * d : 0) +
+         double(nn::norm_parameters(s.norm, s.n_embd, s.norm_bias));
+}
+
+void Decoder::init_nanogpt(uint64_t seed, int64_t n_layer, const std::vector<std::string>& residual, bool by_order) {
+  const double std0 = 0.02, std_res = 0.02 / std::sqrt(2.0 * double(n_layer));
+  uint64_t index = 0;
+  for (auto& [name, p] : named_parameters()) {
+    if (p.dim() < 2) continue;  // norm gains stay 1, biases 0
+    bool res = false;
+    for (auto& r : residual) res = res || name.ends_with(r);
+    const double sd = res ? std_res : std0;
+    if (by_order) p.mutable_value().copy_(Tensor::normal(p.shape(), 0.0, sd, seed + index++, p.dtype()));
+    else nn::init_normal_(p, sd, seed, name);
+  }
+}
+
+Var Decoder::embed(const Tensor& ids, int64_t pos0) {
+  Var x = wte(ids);                                            // [B, T, d]
+  if (wpe) x = x + narrow(wpe->weight, 0, pos0, ids.size(1));  // + [T, d], broadcast over the batch
+  return drop ? drop(x) : x;
+}
+
+Var Decoder::head(const Var& x) {
+  const Var h = norm_f(x);
+  return lm_head ? lm_head(h) : matmul(h, transpose(wte->weight, 0, 1));  // tied: h · wteᵀ
+}
+
+Var Decoder::run(const Tensor& ids, DecoderCache* cache) {
+  LOUPE_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.dim() == 2, spec_.type, ": ids must be i64 [B, T], got ",
+              ids.defined() ? ids.str() : "undefined");
+  const int64_t T = ids.size(1), pos0 = cache ? cache->len : 0;
+  if (!cache || spec_.learned_positions)
+    LOUPE_CHECK(pos0 + T <= spec_.block_size, spec_.type, ": sequence of ", pos0 + T, " tokens exceeds block_size ",
+                spec_.block_size);
+  if (cache)
+    LOUPE_CHECK(ids.size(0) == cache->batch && pos0 + T <= cache->max_len, spec_.type, ": ", T,
+                " more tokens of batch ", ids.size(0), " do not fit a cache of batch ", cache->batch, " and ",
+                cache->max_len, " positions holding ", pos0);
+  std::vector<Var> history;  // the input of every layer (GCLA-style blocks read the earlier ones)
+  Var x = embed(ids, pos0);
+  for (size_t l = 0; l < blocks_->size(); ++l) {
+    x = before_layer(x, int64_t(l));
+    history.push_back(x);
+    BlockInput in{int64_t(l), pos0, cache ? cache->layers[l].get() : nullptr, &history};
+    x = (*blocks_)[l](x, in);
+  }
+  if (cache) cache->len = pos0 + T;
+  return head(x);
+}
+
+std::unique_ptr<DecodeCache> Decoder::make_cache(int64_t batch, int64_t max_len) const {
+  LOUPE_CHECK(batch >= 1 && max_len >= 1, spec_.type, ": a cache needs batch >= 1 and max_len >= 1, got ", batch,
+              " and ", max_len);
+  LOUPE_CHECK(!spec_.learned_positions || max_len <= spec_.block_size, spec_.type, ": cache length ", max_len,
+              " exceeds block_size ", spec_.block_size, " (learned positions)");
+  auto c = std::make_unique<DecoderCache>();
+  c->batch = batch, c->max_len = max_len, c->owner = this;
+  for (auto& b : *blocks_) c->layers.push_back(b->make_cache(batch, max_len, spec_.dtype));
+  return c;
+}
+
+Var Decoder::forward_cached(const Tensor& ids, DecodeCache& cache) {
+  auto* c = dynamic_cast<DecoderCache*>(&cache);
+  LOUPE_CHECK(c && c->owner == this && c->layers.size() == blocks_->size(), spec_.type, ": forward_cached got a cache made by another model");
+  return run(ids, c);
+}
+
+}  // namespace loupe::models

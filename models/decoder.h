@@ -1,0 +1,123 @@
+// The decoder skeleton every model is built on:
+//
+//   x = drop(wte[ids] (+ wpe[pos0 .. pos0+T)))         token embedding, learned positions if any
+//   for each layer l:  x = block_l(x, {pos0, cache_l, history})
+//   logits = norm_f(x) · wteᵀ      (tied)   or   lm_head(norm_f(x))   (untied)
+//
+// A model supplies its config, its DecoderBlock and its own ops; the skeleton owns the
+// embedding, the layer list, the final norm, the head, the decode cache (one LayerCache per
+// layer, made by the block: KV, running sums, or nothing) and nanoGPT's initialisation.
+// Two naming schemes give state dicts that map one to one onto the reference code:
+//   nanoGPT: transformer.{wte, wpe, drop, h.N, ln_f}, lm_head
+//   Meta:    tok_embeddings, layers.N, norm, output
+// A module added twice to the layer list is one module applied twice (shared weights; its
+// parameters are named after the first place).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+#include "nn/attention.h"
+#include "nn/dropout.h"
+#include "nn/embedding.h"
+#include "nn/linear.h"
+#include "nn/norm.h"
+
+namespace loupe::models {
+
+// What a block sees besides its input.
+struct BlockInput {
+  int64_t layer = 0;                  // index in the layer list
+  int64_t pos0 = 0;                   // position of the first token of x
+  nn::LayerCache* cache = nullptr;    // this layer's decode state, or null (full forward)
+  const std::vector<Var>* history = nullptr;  // inputs of layers 0..layer: [0] = the embeddings
+};
+
+class DecoderBlock : public nn::Module {
+ public:
+  virtual Var forward(const Var& x, const BlockInput& in) = 0;
+  // This layer's decode state; null: it keeps none (e.g. an MLP-only block).
+  virtual std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const {
+    return nullptr;
+  }
+};
+
+enum class Naming { NanoGPT, Meta };
+
+struct DecoderSpec {
+  std::string type;  // the registry name, for errors
+  Naming naming = Naming::NanoGPT;
+  int64_t vocab_size = 0, block_size = 0, n_embd = 0;
+  bool learned_positions = false;  // wpe (nanoGPT naming); decoding is then limited to block_size
+  double embed_dropout = 0;        // transformer.drop after the embeddings (nanoGPT naming)
+  bool tie_weights = true;
+  std::string norm = "layernorm";  // the final norm's kind (nn/norm.h)
+  bool norm_bias = false;          // LayerNorm's bias / RMSNorm's offset
+  double norm_eps = 1e-5;
+  DType dtype = DType::F32;
+};
+
+struct DecoderCache : DecodeCache {
+  std::vector<std::unique_ptr<nn::LayerCache>> layers;  // null where a layer keeps nothing
+  const void* owner = nullptr;                           // the model that made it
+  int64_t batch = 0, max_len = 0, len = 0;
+  int64_t bytes() const override;
+  int64_t length() const override { return len; }
+};
+
+class Decoder : public LanguageModel {
+ public:
+  Var forward(const Tensor& ids) override { return run(ids, nullptr); }
+  std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
+  Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
+  int64_t vocab_size() const override { return spec_.vocab_size; }
+  int64_t block_size() const override { return spec_.block_size; }
+  const DecoderSpec& spec() const { return spec_; }
+  size_t n_layers() const { return blocks_->size(); }
+  const nn::Child<DecoderBlock>& block(size_t l) const { return (*blocks_)[l]; }
+
+ protected:
+  explicit Decoder(const DecoderSpec& spec);
+  nn::Child<DecoderBlock> add_block(std::shared_ptr<DecoderBlock> b) { return blocks_->push_back(std::move(b)); }
+  // nanoGPT's initialisation: every parameter of dim >= 2 ~ N(0, 0.02), the residual projections
+  // (names ending in one of `residual`) ~ N(0, 0.02 / √(2·n_layer)). Each tensor's stream is
+  // param_seed(seed, name), or, with by_order, seed + its index among the initialised ones.
+  void init_nanogpt(uint64_t seed, int64_t n_layer, const std::vector<std::string>& residual, bool by_order = false);
+
+  // Where the skeleton's parts live: `transformer` (nanoGPT naming) or the model itself (Meta).
+  nn::Module& container() { return transformer_ ? static_cast<nn::Module&>(*transformer_) : *this; }
+
+  // Hooks (defaults: the equations above).
+  virtual Var embed(const Tensor& ids, int64_t pos0);
+  virtual Var before_layer(const Var& x, int64_t layer) { return x; }
+  virtual Var head(const Var& x);  // final norm, then the tied or untied projection
+
+  nn::Child<nn::Embedding> wte, wpe;  // wpe only with learned positions
+  nn::Child<nn::Dropout> drop;        // nanoGPT naming only
+  nn::Child<nn::Norm> norm_f;
+  nn::Child<nn::Linear> lm_head;      // only when untied
+
+ private:
+  Var run(const Tensor& ids, DecoderCache* cache);
+  DecoderSpec spec_;
+  nn::Child<nn::ModuleDict> transformer_;  // nanoGPT naming: the container of wte, wpe, drop, h, ln_f
+  nn::Child<nn::ModuleList<DecoderBlock>> blocks_;
+};
+
+// A Decoder that keeps its config struct (vocab_size etc. come from the spec it derives).
+template <class Cfg>
+class ConfiguredDecoder : public Decoder {
+ public:
+  ConfiguredDecoder(const Cfg& c, const DecoderSpec& s) : Decoder(s), cfg_(c) {}
+  nlohmann::json config() const override { return cfg_.to_json(); }
+  const Cfg& cfg() const { return cfg_; }
+
+ protected:
+  Cfg cfg_;
+};
+
+// Parameters of the skeleton's own parts for a spec (embeddings, final norm, untied head).
+double skeleton_parameters(const DecoderSpec& s);
+
+}  // namespace loupe::models

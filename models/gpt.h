@@ -1,0 +1,50 @@
+// GPT-2 as in nanoGPT (Karpathy, model.py). Equations and defaults: docs/models/gpt.md.
+//
+//   x = Dropout(wte[ids] + wpe[0..T))
+//   for each block:  x = x + Attn(LN_1(x));  x = x + MLP(LN_2(x))
+//   logits = LN_f(x) · wteᵀ
+//
+// The config and the block are public: ShishuLM (models/shishu.cpp) builds GPT blocks too.
+#pragma once
+#include <string>
+
+#include "models/decoder.h"
+#include "nn/mlp.h"
+
+namespace loupe::models {
+
+struct GPTConfig {
+  int64_t vocab_size = 0;  // required (the trainer fills it in from the tokenizer)
+  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
+  double dropout = 0.0;
+  bool bias = false;                 // biases in Linears and LayerNorms
+  bool tie_weights = true;           // lm_head shares the token embedding
+  std::string activation = "gelu";   // nanoGPT's exact GELU, or GPT-2's "gelu_tanh"
+  double norm_eps = 1e-5;
+  uint64_t seed = 1337;              // initial weights
+  DType dtype = DType::F32;
+
+  static const ConfigKeys<GPTConfig>& keys();
+  static GPTConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const { return keys().write(*this, "gpt"); }
+  void check(const std::string& model) const;  // relations between keys
+  DecoderSpec spec(const std::string& type) const;
+  double block_parameters(bool with_attention) const;
+  double count_parameters() const;
+};
+
+// x = x + Attn(LN_1(x)) (only with_attention);  x = x + MLP(LN_2(x))
+class GPTBlock : public DecoderBlock {
+ public:
+  GPTBlock(const GPTConfig& c, bool with_attention = true);
+  Var forward(const Var& x, const BlockInput& in) override;
+  std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const override;
+  // The residual projections nanoGPT initialises with std 0.02/√(2·n_layer).
+  static const std::vector<std::string>& residual_projections();
+
+  nn::Child<nn::Norm> ln_1, ln_2;
+  nn::Child<nn::CausalSelfAttention> attn;  // absent in an MLP-only block
+  nn::Child<nn::MLP> mlp;
+};
+
+}  // namespace loupe::models

@@ -1,0 +1,51 @@
+// A LLaMA-style decoder (Touvron et al. 2023). Equations and defaults: docs/models/llama.md.
+//
+//   x = tok_embeddings[ids]
+//   for each layer:  x = x + Attn(RMSNorm(x));  x = x + SwiGLU(RMSNorm(x))     (RoPE on q, k)
+//   logits = RMSNorm(x) · Woutᵀ                 (Wout = tok_embeddings when tied)
+//
+// The config and the block are public: Wiola extends the config, ShishuLM builds the blocks.
+#pragma once
+#include <string>
+
+#include "models/decoder.h"
+#include "nn/swiglu.h"
+
+namespace loupe::models {
+
+struct LlamaConfig {
+  int64_t vocab_size = 0;  // required (the trainer fills it in from the tokenizer)
+  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
+  int64_t n_kv_head = 0;    // 0: = n_head; fewer: grouped-query attention
+  int64_t ffn_hidden = 0;   // 0: 2/3·4·n_embd rounded up to a multiple of multiple_of
+  int64_t multiple_of = 32;
+  double norm_eps = 1e-5, rope_base = 10000.0, dropout = 0.0;
+  bool tie_weights = false;
+  uint64_t seed = 1337;
+  DType dtype = DType::F32;
+
+  static const ConfigKeys<LlamaConfig>& keys();
+  static LlamaConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const { return keys().write(*this, "llama"); }
+  // Fills the derived defaults (0 above) and checks the head layout.
+  void resolve(const std::string& model);
+  DecoderSpec spec(const std::string& type) const;
+  double block_parameters(bool with_attention) const;  // after resolve()
+  double count_parameters() const;
+};
+
+// x = x + Attn(attention_norm(x)) (only with_attention);  x = x + SwiGLU(ffn_norm(x))
+class LlamaBlock : public DecoderBlock {
+ public:
+  LlamaBlock(const LlamaConfig& c, bool with_attention = true);
+  Var forward(const Var& x, const BlockInput& in) override;
+  std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const override;
+  static const std::vector<std::string>& residual_projections();
+  static nn::AttentionConfig attention_config(const LlamaConfig& c);
+
+  nn::Child<nn::Norm> attention_norm, ffn_norm;
+  nn::Child<nn::CausalSelfAttention> attention;  // absent in an MLP-only block
+  nn::Child<nn::SwiGLU> feed_forward;
+};
+
+}  // namespace loupe::models

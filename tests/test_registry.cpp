@@ -1,0 +1,166 @@
+// Promises kept for every registered model type, on a tiny config with dropout on, so a model
+// added later cannot skip them (the list comes from the registry, not from this file):
+//   (a) a straight run equals a stopped and resumed one, bitwise: every model and optimizer tensor;
+//   (b) 1 thread equals 2 threads, bitwise;
+//   (c) save -> load gives identical logits;
+//   (d) the loss falls when overfitting one batch;
+// plus: the parameter count the registry estimates from a config equals the built model's, and a
+// config that cannot fit in memory is refused before anything is allocated.
+#include <cmath>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "autograd/ops.h"
+#include "models/model.h"
+#include "nn/safetensors.h"
+#include "optim/adam.h"
+#include "tensor/parallel.h"
+#include "tests/test_files.h"
+#include "tests/testing.h"
+#include "tools/checkpoint.h"
+#include "tools/run_config.h"
+#include "tools/trainer.h"
+
+namespace loupe {
+namespace {
+
+using nlohmann::json;
+using testing::bitwise_equal;
+
+// Keys every model takes; a few types get variants that exercise their own paths.
+json tiny_model(const std::string& type, double dropout = 0.1) {
+  json m = {{"type", type}, {"block_size", 16}, {"n_embd", 16}, {"n_head", 2}, {"dropout", dropout}};
+  if (type == "shishu") m["share_pairs"] = true, m["mlp_layers"] = 3, m["attn_layers"] = 1;
+  if (type == "elita") m["wraps"] = 2, m["n_layer"] = 2, m["logits_ffn_hidden"] = 8;
+  if (type == "llama") m["n_kv_head"] = 1;
+  return m;
+}
+
+struct TinyRun : testing::ScratchDir {
+  TinyRun() : ScratchDir("loupe_registry_") {}
+  json config(const std::string& type, std::vector<std::string> sets = {}) const {
+    std::string text;
+    for (int i = 0; i < 40; ++i) text += "To be, or not to be, that is the question: whether 'tis nobler in the mind.\n";
+    const json cfg = {{"model", tiny_model(type)},
+                      {"data", {{"corpus", file("corpus.txt", text)}, {"tokenizer", "char"}}},
+                      {"train", {{"batch_size", 3}, {"max_iters", 6}, {"lr", 3e-3}, {"warmup_iters", 2},
+                                 {"lr_decay_iters", 6}, {"eval_interval", 3}, {"eval_iters", 1}, {"log_interval", 1},
+                                 {"ckpt_interval", 100}, {"grad_accum", 2}}}};
+    return tools::load_run_config(file("cfg.json", cfg.dump()), sets);
+  }
+  void train(const json& cfg, const std::string& out, int64_t stop_after = -1, bool resume = false) const {
+    tools::TrainOptions o;
+    o.config = cfg, o.out_dir = sub(out), o.progress = false, o.stop_after = stop_after, o.resume = resume;
+    tools::train(o);
+  }
+  std::map<std::string, Tensor> tensors(const std::string& out) const {
+    return nn::load_safetensors(tools::checkpoint_path(sub(out)));
+  }
+};
+
+void expect_same_tensors(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (auto& [k, v] : a) {
+    ASSERT_TRUE(b.count(k)) << k;
+    EXPECT_TRUE(bitwise_equal(v, b.at(k))) << k;
+  }
+}
+
+class Registry : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Registry, StraightRunEqualsStopAndResume) {
+  TinyRun r;
+  const json cfg = r.config(GetParam());
+  r.train(cfg, "straight");
+  r.train(cfg, "split", /*stop_after=*/3);
+  r.train(cfg, "split", -1, /*resume=*/true);
+  expect_same_tensors(r.tensors("straight"), r.tensors("split"));
+  // and dropout really ran: without it the weights differ.
+  r.train(r.config(GetParam(), {"model.dropout=0.0"}), "nodrop");
+  EXPECT_FALSE(bitwise_equal(r.tensors("straight").begin()->second, r.tensors("nodrop").begin()->second) &&
+               bitwise_equal(r.tensors("straight").rbegin()->second, r.tensors("nodrop").rbegin()->second));
+}
+
+TEST_P(Registry, OneThreadEqualsTwoThreads) {
+  TinyRun r;
+  const json cfg = r.config(GetParam(), {"train.max_iters=3"});
+  set_num_threads(1);
+  r.train(cfg, "t1");
+  set_num_threads(2);
+  r.train(cfg, "t2");
+  expect_same_tensors(r.tensors("t1"), r.tensors("t2"));
+}
+
+TEST_P(Registry, SaveLoadGivesIdenticalLogits) {
+  TinyRun r;
+  r.train(r.config(GetParam(), {"train.max_iters=2"}), "run");
+  const auto ck = tools::load_checkpoint(r.sub("run"));
+  auto a = tools::model_from_checkpoint(ck), b = tools::model_from_checkpoint(ck);
+  a->eval(), b->eval();
+  NoGrad ng;
+  const Tensor ids = Tensor::from_ints({1, 2, 3, 4, 5, 6, 7, 8, 2, 3, 4, 5}, {2, 6});
+  const Tensor la = a->forward(ids).value();
+  EXPECT_TRUE(bitwise_equal(la, b->forward(ids).value()));
+  // The loaded weights are the trained ones: a fresh model from the same config differs.
+  auto fresh = models::build_model(ck.config.at("model"));
+  fresh->eval();
+  EXPECT_FALSE(bitwise_equal(la, fresh->forward(ids).value()));
+}
+
+TEST_P(Registry, LossFallsWhenOverfittingOneBatch) {
+  json mc = tiny_model(GetParam());
+  mc["vocab_size"] = 11;
+  auto m = models::build_model(mc);
+  std::vector<int64_t> v;
+  for (int i = 0; i < 2 * 17; ++i) v.push_back((i * 7 + i / 3) % 11);
+  const Tensor ids = Tensor::from_ints(v, {2, 17});
+  const Tensor x = ids.narrow(1, 0, 16).contiguous(), y = ids.narrow(1, 1, 16).contiguous();
+  optim::ParamGroup g;
+  g.params = m->named_parameters();
+  optim::AdamW opt({g});
+  opt.set_lr(1e-2);
+  double first = 0, last = 0;
+  for (int step = 0; step < 60; ++step) {
+    set_step(1, step);
+    Var loss = cross_entropy(reshape(m->forward(x), {-1, 11}), y.reshape({-1}));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    if (step == 0) first = loss.item();
+    last = loss.item();
+  }
+  EXPECT_LT(last, 0.5 * first) << GetParam() << ": first " << first << " last " << last;
+}
+
+// The registry's estimate (used to refuse configs that cannot fit) is the real count.
+TEST_P(Registry, ParameterEstimateEqualsTheBuiltModel) {
+  for (double dropout : {0.0, 0.1}) {
+    json mc = tiny_model(GetParam(), dropout);
+    mc["vocab_size"] = 11;
+    const auto& info = models::model_info(GetParam());
+    EXPECT_EQ(info.count_parameters(mc), double(models::build_model(mc)->num_parameters())) << mc.dump();
+  }
+  // Every listed key has a description.
+  for (auto& k : models::model_info(GetParam()).keys()) EXPECT_FALSE(k.doc.empty()) << k.name;
+}
+
+TEST_P(Registry, ConfigThatCannotFitIsRefusedBeforeBuilding) {
+  json mc = tiny_model(GetParam());
+  mc["vocab_size"] = 11;
+  mc["n_embd"] = 1 << 20, mc["n_head"] = 1 << 10;
+  if (GetParam() == "shishu") mc["attn_layers"] = 1 << 20;
+  const std::string err = testing::error_of([&] { models::build_model(mc); });
+  EXPECT_NE(err.find("parameters need about"), std::string::npos) << err;
+  EXPECT_NE(err.find("GiB"), std::string::npos) << err;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModels, Registry, ::testing::ValuesIn(models::registered_models()),
+                         [](const auto& info) { return info.param; });
+
+TEST(Registry, ListsEveryArchitecture) {
+  for (const char* t : {"gpt", "llama", "silia", "shishu", "elita", "wiola"}) EXPECT_NO_THROW(models::model_info(t)) << t;
+}
+
+}  // namespace
+}  // namespace loupe
