@@ -9,10 +9,10 @@
 #include <sstream>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
+
+#include "tensor/file_io.h"
 
 namespace loupe::nn {
 
@@ -39,33 +39,13 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   hs.append((8 - hs.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned (allowed by the format)
   const uint64_t n = hs.size();
 
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  LOUPE_CHECK(f, "save_safetensors: cannot open ", tmp, " for writing: ", std::strerror(errno));
-  bool ok = std::fwrite(&n, 8, 1, f) == 1 && std::fwrite(hs.data(), 1, n, f) == n;
-  for (auto& t : contig) {
-    const size_t nb = size_t(t.numel()) * dtype_size(t.dtype());
-    if (ok && nb) ok = std::fwrite(t.raw_data(), 1, nb, f) == nb;
-  }
-  ok = std::fflush(f) == 0 && ok;
-  ok = ::fsync(fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw Error("save_safetensors: writing " + tmp + " failed: " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string err = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw Error("save_safetensors: cannot rename " + tmp + " to " + path + ": " + err);
-  }
-  // Make the rename itself durable: fsync the directory.
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  std::vector<std::string_view> parts = {std::string_view(reinterpret_cast<const char*>(&n), 8), hs};
+  for (auto& t : contig)
+    parts.emplace_back(static_cast<const char*>(t.raw_data()), size_t(t.numel()) * dtype_size(t.dtype()));
+  try {
+    write_file_atomic(path, parts);
+  } catch (const Error& e) {
+    throw Error(std::string("save_safetensors: ") + e.what());
   }
 }
 

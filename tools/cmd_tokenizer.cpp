@@ -17,7 +17,7 @@ namespace loupe::cli {
 
 static std::unique_ptr<text::Tokenizer> open_tokenizer(const std::string& spec) {
   if (spec.rfind("char:", 0) == 0)
-    return std::make_unique<text::CharTokenizer>(text::CharTokenizer::from_corpus(text::read_file(spec.substr(5))));
+    return std::make_unique<text::CharTokenizer>(text::CharTokenizer::from_corpus(read_file(spec.substr(5))));
   return text::load_tokenizer(spec);
 }
 
@@ -43,7 +43,7 @@ void register_tokenizer(CLI::App& app) {
   tr->add_option("--out,-o", o->out, "tokenizer JSON to write")->required();
   actions().push_back({tr, [o] {
                          const auto t0 = std::chrono::steady_clock::now();
-                         const std::string corpus = text::read_file(o->input);
+                         const std::string corpus = read_file(o->input);
                          auto tok = text::BpeTokenizer::train(corpus, o->vocab);
                          const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                          text::save_tokenizer(tok, o->out);
@@ -59,7 +59,7 @@ void register_tokenizer(CLI::App& app) {
   en->add_option("text", o->text, "text to encode");
   actions().push_back({en, [o, en] {
                          auto tok = open_tokenizer(o->tok);
-                         const std::string s = !o->input.empty() ? text::read_file(o->input)
+                         const std::string s = !o->input.empty() ? read_file(o->input)
                                                : en->count("text") ? o->text
                                                                    : read_stdin();
                          const auto ids = tok->encode(s);

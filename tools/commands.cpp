@@ -9,6 +9,7 @@ std::vector<std::pair<CLI::App*, std::function<void()>>>& actions() {
 
 void register_commands(CLI::App& app) {
   register_ops(app);
+  register_models(app);
   register_bench(app);
   register_train(app);
   register_sample(app);

@@ -105,7 +105,7 @@ void apply_set(json& cfg, const std::string& assignment) {
 json load_run_config(const std::string& path, const std::vector<std::string>& sets) {
   json cfg = json::object();
   if (!path.empty()) {
-    const std::string bytes = text::read_file(path);
+    const std::string bytes = read_file(path);
     try {
       cfg = json::parse(bytes);
     } catch (const json::exception& e) {

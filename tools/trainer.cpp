@@ -92,7 +92,7 @@ struct Metrics {
     }
     std::string all;
     for (auto& l : keep) all += l + "\n";
-    text::write_file_atomic(path, all);
+    write_file_atomic(path, all);
   }
   void append(const json& row) {
     std::ofstream f(path, std::ios::app);
@@ -170,15 +170,15 @@ TrainResult train(const TrainOptions& opt) {
     fs::create_directories(opt.out_dir);
     metrics.path = (fs::path(opt.out_dir) / "metrics.jsonl").string();
     if (opt.resume) metrics.reload(start);
-    else text::write_file_atomic(metrics.path, "");
-    text::write_file_atomic((fs::path(opt.out_dir) / "config.json").string(), cfg.dump(2) + "\n");
+    else write_file_atomic(metrics.path, "");
+    write_file_atomic((fs::path(opt.out_dir) / "config.json").string(), cfg.dump(2) + "\n");
     // Where the token data is (for reference scripts, e.g. tools/reference/torch_train.py).
     const json data_info = {{"token_file", fs::absolute(data.dataset->path()).string()},
                             {"bytes_per_token", data.dataset->bytes_per_token()},
                             {"tokens", data.dataset->size()},
                             {"train_tokens", data.dataset->split_size(text::Split::Train)},
                             {"vocab_size", data.tokenizer->vocab_size()}};
-    text::write_file_atomic((fs::path(opt.out_dir) / "data.json").string(), data_info.dump(2) + "\n");
+    write_file_atomic((fs::path(opt.out_dir) / "data.json").string(), data_info.dump(2) + "\n");
   }
   const std::string title = mcfg["type"].get<std::string>() + ", " + std::to_string(model->num_parameters()) +
                             " parameters, " + data.tokenizer->type() + " tokens";
@@ -211,7 +211,7 @@ TrainResult train(const TrainOptions& opt) {
       std::fprintf(stderr, "%sstep %lld: train loss %.4f, val loss %.4f\n", tty ? "\r\033[K" : "", (long long)step, tr, va);
     if (write) {
       metrics.append({{"step", step}, {"train_loss", tr}, {"val_loss", va}});
-      text::write_file_atomic((fs::path(opt.out_dir) / "loss.svg").string(),
+      write_file_atomic((fs::path(opt.out_dir) / "loss.svg").string(),
                               loss_svg({metrics.train, metrics.train_eval, metrics.val}, title));
     }
   };

@@ -1,12 +1,8 @@
 #include "tools/text/tokenizer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -22,37 +18,6 @@ uint64_t fnv1a64(std::string_view bytes, uint64_t h) {
 }
 
 uint64_t Tokenizer::fingerprint() const { return fnv1a64(to_json().dump()); }
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  LOUPE_CHECK(f, "cannot open '", path, "': ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  LOUPE_CHECK(!f.bad(), "error reading '", path, "'");
-  return ss.str();
-}
-
-void write_file_atomic(const std::string& path, std::string_view bytes) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  LOUPE_CHECK(fd >= 0, "cannot write '", tmp, "': ", std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      const int e = errno;
-      ::close(fd);
-      LOUPE_CHECK(false, "error writing '", tmp, "': ", std::strerror(e));
-    }
-    done += size_t(w);
-  }
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  LOUPE_CHECK(ok, "fsync failed for '", tmp, "'");
-  LOUPE_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path,
-              "': ", std::strerror(errno));
-}
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one
 // (overlong forms, surrogates and code points above U+10FFFF are invalid).

@@ -6,6 +6,7 @@
 //         the bytes, each merge adds one id; decode(encode(x)) == x for any bytes.
 // Both save to / load from a small JSON file with a "type" field.
 #pragma once
+#include "tensor/file_io.h"
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,8 +54,6 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 void save_tokenizer(const Tokenizer& tok, const std::string& path);  // temp file + rename
 
 // Small file helpers shared by the text tools.
-std::string read_file(const std::string& path);  // Error naming the file when unreadable
-void write_file_atomic(const std::string& path, std::string_view bytes);  // path.tmp, fsync, rename
 uint64_t fnv1a64(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL);
 
 }  // namespace loupe::text
