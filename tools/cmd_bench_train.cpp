@@ -19,86 +19,89 @@
 
 namespace loupe::cli {
 
+struct BenchTrainArgs {
+  std::string config = "configs/gpt-baby.json";
+  std::vector<std::string> sets;
+  int64_t steps = 20;
+  bool json = false, op_times = false;
+};
+
+static void run_bench_train(BenchTrainArgs& o) {
+  // (op, pass) -> seconds and calls. Time between a backward and the next
+  // forward (optimizer step, next batch) has its own row.
+  using Clock = std::chrono::steady_clock;
+  std::map<std::string, std::pair<double, int64_t>> times;
+  Clock::time_point last{};
+  bool last_backward = false;
+  int hook = -1;
+  if (o.op_times)
+    hook = add_op_hook([&](const OpEvent& ev) {
+      const auto now = Clock::now();
+      if (last != Clock::time_point{}) {
+        const std::string key = last_backward && !ev.backward
+                                    ? std::string("(optimizer step, next batch)")
+                                    : std::string(ev.op) + (ev.backward ? " backward" : " forward");
+        auto& t = times[key];
+        t.first += std::chrono::duration<double>(now - last).count(), t.second++;
+      }
+      last = now, last_backward = ev.backward;
+    });
+  auto sets = o.sets;
+  // One warm-up step (allocations, packing buffers) then the timed ones.
+  sets.push_back("train.max_iters=" + std::to_string(o.steps + 1));
+  tools::TrainOptions t;
+  t.config = tools::load_run_config(o.config, sets);
+  t.progress = false;
+  t.evaluate = false;
+  t.untimed_steps = 1;
+  const auto r = tools::train(t);
+  if (hook >= 0) remove_op_hook(hook);
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const double rss_mb = double(ru.ru_maxrss) / 1024.0;
+  const int64_t tokens_per_step = r.tokens_per_step;
+  if (o.json)
+    std::printf("%s\n", nlohmann::json{{"bench", "train"}, {"config", o.config},
+                                       {"steps", r.steps_this_run - 1}, {"threads", get_num_threads()},
+                                       {"parameters", r.num_parameters},
+                                       {"tokens_per_step", tokens_per_step},
+                                       {"tokens_per_sec", r.tokens_per_sec},
+                                       {"ms_per_step", 1e3 * double(tokens_per_step) / r.tokens_per_sec},
+                                       {"peak_rss_mb", rss_mb}, {"last_loss", r.last_train_loss}}
+                            .dump()
+                            .c_str());
+  else
+    std::printf("%s: %lld parameters, %lld steps of %lld tokens on %d threads: %.0f tokens/s "
+                "(%.1f ms/step), peak RSS %.0f MB\n",
+                o.config.c_str(), (long long)r.num_parameters, (long long)r.steps_this_run - 1,
+                (long long)tokens_per_step, get_num_threads(), r.tokens_per_sec,
+                1e3 * double(tokens_per_step) / r.tokens_per_sec, rss_mb);
+  if (o.op_times) {
+    std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(times.begin(), times.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    double total = 0;
+    for (auto& r2 : rows) total += r2.second.first;
+    const double steps = double(r.steps_this_run);  // the warm-up step is included here
+    std::printf("%-44s %10s %8s %7s\n", "op (pass)", "ms/step", "calls", "share");
+    for (auto& [name, tc] : rows)
+      std::printf("%-44s %10.3f %8.1f %6.1f%%\n", name.c_str(), 1e3 * tc.first / steps,
+                  double(tc.second) / steps, 100.0 * tc.first / total);
+    std::printf("(each op is charged the time since the previous op ended, so adding its "
+                "gradient in goes to the next one;\n while ops are timed, unary backward "
+                "formulas write fresh tensors instead of over their incoming gradient)\n");
+  }
+}
+
 void register_bench_train(CLI::App& bench) {
-  struct Opts {
-    std::string config = "configs/gpt-baby.json";
-    std::vector<std::string> sets;
-    int64_t steps = 20;
-    bool json = false, op_times = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<BenchTrainArgs>();
   auto* sub = bench.add_subcommand("train", "training tokens/s and peak memory of a config");
   sub->add_option("--config,-c", o->config, "run config");
   sub->add_option("--steps", o->steps, "timed steps")->check(CLI::PositiveNumber);
   sub->add_option("--set", o->sets, "override a config key: section.key=value");
   sub->add_flag("--json", o->json, "print one JSON object");
   sub->add_flag("--op-times", o->op_times, "also print the wall time per op (forward and backward) per step");
-  actions().push_back({sub, [o] {
-                         // (op, pass) -> seconds and calls. Time between a backward and the next
-                         // forward (optimizer step, next batch) has its own row.
-                         using Clock = std::chrono::steady_clock;
-                         std::map<std::string, std::pair<double, int64_t>> times;
-                         Clock::time_point last{};
-                         bool last_backward = false;
-                         int hook = -1;
-                         if (o->op_times)
-                           hook = add_op_hook([&](const OpEvent& ev) {
-                             const auto now = Clock::now();
-                             if (last != Clock::time_point{}) {
-                               const std::string key = last_backward && !ev.backward
-                                                           ? std::string("(optimizer step, next batch)")
-                                                           : std::string(ev.op) + (ev.backward ? " backward" : " forward");
-                               auto& t = times[key];
-                               t.first += std::chrono::duration<double>(now - last).count(), t.second++;
-                             }
-                             last = now, last_backward = ev.backward;
-                           });
-                         auto sets = o->sets;
-                         // One warm-up step (allocations, packing buffers) then the timed ones.
-                         sets.push_back("train.max_iters=" + std::to_string(o->steps + 1));
-                         tools::TrainOptions t;
-                         t.config = tools::load_run_config(o->config, sets);
-                         t.progress = false;
-                         t.evaluate = false;
-                         t.untimed_steps = 1;
-                         const auto r = tools::train(t);
-                         if (hook >= 0) remove_op_hook(hook);
-                         struct rusage ru {};
-                         getrusage(RUSAGE_SELF, &ru);
-                         const double rss_mb = double(ru.ru_maxrss) / 1024.0;
-                         const int64_t tokens_per_step = r.tokens_per_step;
-                         if (o->json)
-                           std::printf("%s\n", nlohmann::json{{"bench", "train"}, {"config", o->config},
-                                                              {"steps", r.steps_this_run - 1}, {"threads", get_num_threads()},
-                                                              {"parameters", r.num_parameters},
-                                                              {"tokens_per_step", tokens_per_step},
-                                                              {"tokens_per_sec", r.tokens_per_sec},
-                                                              {"ms_per_step", 1e3 * double(tokens_per_step) / r.tokens_per_sec},
-                                                              {"peak_rss_mb", rss_mb}, {"last_loss", r.last_train_loss}}
-                                                   .dump()
-                                                   .c_str());
-                         else
-                           std::printf("%s: %lld parameters, %lld steps of %lld tokens on %d threads: %.0f tokens/s "
-                                       "(%.1f ms/step), peak RSS %.0f MB\n",
-                                       o->config.c_str(), (long long)r.num_parameters, (long long)r.steps_this_run - 1,
-                                       (long long)tokens_per_step, get_num_threads(), r.tokens_per_sec,
-                                       1e3 * double(tokens_per_step) / r.tokens_per_sec, rss_mb);
-                         if (o->op_times) {
-                           std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(times.begin(), times.end());
-                           std::sort(rows.begin(), rows.end(),
-                                     [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-                           double total = 0;
-                           for (auto& r2 : rows) total += r2.second.first;
-                           const double steps = double(r.steps_this_run);  // the warm-up step is included here
-                           std::printf("%-44s %10s %8s %7s\n", "op (pass)", "ms/step", "calls", "share");
-                           for (auto& [name, tc] : rows)
-                             std::printf("%-44s %10.3f %8.1f %6.1f%%\n", name.c_str(), 1e3 * tc.first / steps,
-                                         double(tc.second) / steps, 100.0 * tc.first / total);
-                           std::printf("(each op is charged the time since the previous op ended, so adding its "
-                                       "gradient in goes to the next one;\n while ops are timed, unary backward "
-                                       "formulas write fresh tensors instead of over their incoming gradient)\n");
-                         }
-                       }});
+  actions().push_back({sub, [o] { run_bench_train(*o); }});
 }
 
 }  // namespace loupe::cli

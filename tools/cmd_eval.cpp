@@ -11,14 +11,38 @@
 
 namespace loupe::cli {
 
+struct EvalArgs {
+  std::string ckpt, split = "val";
+  int64_t iters = 0, batch = 0;
+  int64_t seed = -1;
+  bool json = false;
+};
+
+static void run_eval(EvalArgs& o) {
+  const auto ck = tools::load_checkpoint(o.ckpt);
+  auto model = tools::model_from_checkpoint(ck);
+  auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
+  const auto& t = ck.config.at("train");
+  const int64_t iters = o.iters > 0 ? o.iters : t.at("eval_iters").get<int64_t>();
+  const int64_t batch = o.batch > 0 ? o.batch : t.at("batch_size").get<int64_t>();
+  const auto split = o.split == "val" ? text::Split::Val : text::Split::Train;
+  const uint64_t draw_seed =
+      (o.seed >= 0 ? uint64_t(o.seed) : t.at("seed").get<uint64_t>()) ^ 0x9E3779B97F4A7C15ULL;
+  const double loss = tools::estimate_loss(*model, *data.dataset, split, batch,
+                                           model->block_size(), iters,
+                                           draw_seed);
+  if (o.json)
+    std::printf("%s\n", nlohmann::json{{"split", o.split}, {"loss", loss},
+                                       {"perplexity", std::exp(loss)}, {"step", ck.step},
+                                       {"iters", iters}, {"batch", batch}, {"seed", o.seed}}.dump().c_str());
+  else
+    std::printf("%s loss %.4f, perplexity %.3f (step %lld, %lld batches of %lld)\n",
+                o.split.c_str(), loss, std::exp(loss), (long long)ck.step, (long long)iters,
+                (long long)batch);
+}
+
 void register_eval(CLI::App& app) {
-  struct Opts {
-    std::string ckpt, split = "val";
-    int64_t iters = 0, batch = 0;
-    int64_t seed = -1;
-    bool json = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<EvalArgs>();
   auto* sub = app.add_subcommand("eval", "validation loss and perplexity of a checkpoint");
   sub->add_option("--ckpt", o->ckpt, "checkpoint directory")->required();
   sub->add_option("--iters", o->iters, "batches to average (default: the config's eval_iters)");
@@ -27,28 +51,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--seed", o->seed, "seed of the batch draw (default: the one training evaluated with)")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--json", o->json, "print one JSON object");
-  actions().push_back({sub, [o] {
-                         const auto ck = tools::load_checkpoint(o->ckpt);
-                         auto model = tools::model_from_checkpoint(ck);
-                         auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
-                         const auto& t = ck.config.at("train");
-                         const int64_t iters = o->iters > 0 ? o->iters : t.at("eval_iters").get<int64_t>();
-                         const int64_t batch = o->batch > 0 ? o->batch : t.at("batch_size").get<int64_t>();
-                         const auto split = o->split == "val" ? text::Split::Val : text::Split::Train;
-                         const uint64_t draw_seed =
-                             (o->seed >= 0 ? uint64_t(o->seed) : t.at("seed").get<uint64_t>()) ^ 0x9E3779B97F4A7C15ULL;
-                         const double loss = tools::estimate_loss(*model, *data.dataset, split, batch,
-                                                                  model->block_size(), iters,
-                                                                  draw_seed);
-                         if (o->json)
-                           std::printf("%s\n", nlohmann::json{{"split", o->split}, {"loss", loss},
-                                                              {"perplexity", std::exp(loss)}, {"step", ck.step},
-                                                              {"iters", iters}, {"batch", batch}, {"seed", o->seed}}.dump().c_str());
-                         else
-                           std::printf("%s loss %.4f, perplexity %.3f (step %lld, %lld batches of %lld)\n",
-                                       o->split.c_str(), loss, std::exp(loss), (long long)ck.step, (long long)iters,
-                                       (long long)batch);
-                       }});
+  actions().push_back({sub, [o] { run_eval(*o); }});
 }
 
 }  // namespace loupe::cli

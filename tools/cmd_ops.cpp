@@ -7,13 +7,15 @@
 
 namespace loupe::cli {
 
+static void run_ops() {
+  auto names = op_registry();
+  std::sort(names.begin(), names.end());
+  for (auto& n : names) std::printf("%s\n", n.c_str());
+}
+
 void register_ops(CLI::App& app) {
   auto* sub = app.add_subcommand("ops", "list the registered differentiable ops");
-  actions().push_back({sub, [] {
-                         auto names = op_registry();
-                         std::sort(names.begin(), names.end());
-                         for (auto& n : names) std::printf("%s\n", n.c_str());
-                       }});
+  actions().push_back({sub, run_ops});
 }
 
 }  // namespace loupe::cli

@@ -12,14 +12,44 @@
 
 namespace loupe::cli {
 
+struct TrainArgs {
+  std::string config, out;
+  std::vector<std::string> sets;
+  bool resume = false, quiet = false;
+  int64_t stop_after = -1;
+};
+
+static void run_train(TrainArgs& o) {
+  namespace fs = std::filesystem;
+  if (o.out.empty()) {
+    LOUPE_CHECK(!o.config.empty(), "train: give --config or --out");
+    o.out = (fs::path("runs") / fs::path(o.config).stem()).string();
+  }
+  nlohmann::json cfg;
+  if (o.config.empty()) {
+    LOUPE_CHECK(o.resume, "train: --config is required (unless --resume)");
+    cfg = tools::load_checkpoint(o.out).config;
+    for (auto& s : o.sets) tools::apply_set(cfg, s);
+    tools::complete_run_config(cfg, "checkpoint config in '" + o.out + "'");
+  } else {
+    cfg = tools::load_run_config(o.config, o.sets);
+  }
+  tools::TrainOptions t;
+  t.config = cfg;
+  t.out_dir = o.out;
+  t.resume = o.resume;
+  t.progress = !o.quiet;
+  t.stop_after = o.stop_after;
+  const auto r = tools::train(t);
+  std::printf("trained %lld steps (%lld this run) in %.1fs: last loss %.4f, val loss %.4f, "
+              "%.0f tokens/s; checkpoint %s\n",
+              (long long)r.steps_done, (long long)r.steps_this_run, r.seconds,
+              r.last_train_loss, r.val_loss, r.tokens_per_sec,
+              tools::checkpoint_path(o.out).c_str());
+}
+
 void register_train(CLI::App& app) {
-  struct Opts {
-    std::string config, out;
-    std::vector<std::string> sets;
-    bool resume = false, quiet = false;
-    int64_t stop_after = -1;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<TrainArgs>();
   auto* sub = app.add_subcommand("train", "train a model from a JSON config");
   sub->add_option("--config,-c", o->config, "run config (configs/*.json); with --resume defaults to the checkpoint's");
   sub->add_option("--set", o->sets, "override a config key: section.key=value (e.g. train.lr=3e-4)");
@@ -27,34 +57,7 @@ void register_train(CLI::App& app) {
   sub->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
   sub->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after this many steps in total");
   sub->add_flag("--quiet,-q", o->quiet, "no progress output");
-  actions().push_back({sub, [o] {
-                         namespace fs = std::filesystem;
-                         if (o->out.empty()) {
-                           LOUPE_CHECK(!o->config.empty(), "train: give --config or --out");
-                           o->out = (fs::path("runs") / fs::path(o->config).stem()).string();
-                         }
-                         nlohmann::json cfg;
-                         if (o->config.empty()) {
-                           LOUPE_CHECK(o->resume, "train: --config is required (unless --resume)");
-                           cfg = tools::load_checkpoint(o->out).config;
-                           for (auto& s : o->sets) tools::apply_set(cfg, s);
-                           tools::complete_run_config(cfg, "checkpoint config in '" + o->out + "'");
-                         } else {
-                           cfg = tools::load_run_config(o->config, o->sets);
-                         }
-                         tools::TrainOptions t;
-                         t.config = cfg;
-                         t.out_dir = o->out;
-                         t.resume = o->resume;
-                         t.progress = !o->quiet;
-                         t.stop_after = o->stop_after;
-                         const auto r = tools::train(t);
-                         std::printf("trained %lld steps (%lld this run) in %.1fs: last loss %.4f, val loss %.4f, "
-                                     "%.0f tokens/s; checkpoint %s\n",
-                                     (long long)r.steps_done, (long long)r.steps_this_run, r.seconds,
-                                     r.last_train_loss, r.val_loss, r.tokens_per_sec,
-                                     tools::checkpoint_path(o->out).c_str());
-                       }});
+  actions().push_back({sub, [o] { run_train(*o); }});
 }
 
 }  // namespace loupe::cli
