@@ -108,161 +108,219 @@ static std::string format_stat(double v) {
   return buf;
 }
 
-TrainResult train(const TrainOptions& opt) {
-  json cfg = opt.config;
-  const bool write = !opt.out_dir.empty();
-  LOUPE_CHECK(write || !opt.resume, "train: --resume needs an output directory");
+namespace {
 
-  std::unique_ptr<Checkpoint> ck;
-  if (opt.resume) {
-    ck = std::make_unique<Checkpoint>(load_checkpoint(opt.out_dir));
-    // The model and data must be the checkpoint's; the train section may change (e.g. max_iters).
-    json want = ck->config;
-    LOUPE_CHECK(want["data"] == cfg["data"], "train --resume: the data section differs from the checkpoint's (",
-                want["data"].dump(), " vs ", cfg["data"].dump(), ")");
-    for (auto& [k, v] : cfg["model"].items())
-      LOUPE_CHECK(want["model"].contains(k) && want["model"][k] == v, "train --resume: model key \"", k,
-                  "\" differs from the checkpoint's model config ", want["model"].dump());
-    cfg["model"] = want["model"];
-  }
+// Everything a run trains with, set up (and resumed) before the first step.
+struct Setup {
+  json cfg;  // the complete run config, with the model's resolved config
+  Data data;
+  std::shared_ptr<models::LanguageModel> model;
+  std::unique_ptr<optim::Optimizer> optimizer;
+  std::vector<Var> params;
+  optim::LrSchedule sched;
+  int64_t start = 0, B = 0, T = 0, accum = 1, max_iters = 0;
+  uint64_t seed = 0;
+  std::string title;
+};
 
-  // ---- data and model ----
-  Data data = open_data(cfg["data"], ck ? ck->tokenizer.get() : nullptr);
-  json& mcfg = cfg["model"];
-  if (!mcfg.contains("vocab_size")) mcfg["vocab_size"] = data.tokenizer->vocab_size();
-  LOUPE_CHECK(mcfg["vocab_size"].get<int64_t>() >= data.tokenizer->vocab_size(), "model.vocab_size ",
-              mcfg["vocab_size"].dump(), " is smaller than the tokenizer's ", data.tokenizer->vocab_size());
-  const json& t = cfg["train"];
+// --resume: the checkpoint's model and data must be the config's; the train section may change.
+std::unique_ptr<Checkpoint> resume_checkpoint(const TrainOptions& opt, json& cfg) {
+  if (!opt.resume) return nullptr;
+  auto ck = std::make_unique<Checkpoint>(load_checkpoint(opt.out_dir));
+  const json& want = ck->config;
+  LOUPE_CHECK(want["data"] == cfg["data"], "train --resume: the data section differs from the checkpoint's (",
+              want["data"].dump(), " vs ", cfg["data"].dump(), ")");
+  for (auto& [k, v] : cfg["model"].items())
+    LOUPE_CHECK(want["model"].contains(k) && want["model"][k] == v, "train --resume: model key \"", k,
+                "\" differs from the checkpoint's model config ", want["model"].dump());
+  cfg["model"] = want["model"];
+  return ck;
+}
+
+Setup set_up(const TrainOptions& opt) {
+  Setup s;
+  s.cfg = opt.config;
+  LOUPE_CHECK(!opt.out_dir.empty() || !opt.resume, "train: --resume needs an output directory");
+  std::unique_ptr<Checkpoint> ck = resume_checkpoint(opt, s.cfg);
+
+  s.data = open_data(s.cfg["data"], ck ? ck->tokenizer.get() : nullptr);
+  json& mcfg = s.cfg["model"];
+  if (!mcfg.contains("vocab_size")) mcfg["vocab_size"] = s.data.tokenizer->vocab_size();
+  LOUPE_CHECK(mcfg["vocab_size"].get<int64_t>() >= s.data.tokenizer->vocab_size(), "model.vocab_size ",
+              mcfg["vocab_size"].dump(), " is smaller than the tokenizer's ", s.data.tokenizer->vocab_size());
+  const json& t = s.cfg["train"];
   if (t["dtype"] != "f32" && !mcfg.contains("dtype")) mcfg["dtype"] = t["dtype"];
   // Checked before the model is built (a huge block_size would allocate a huge model first)
   // and again with the model's resolved block size, all before anything is written.
   if (mcfg.contains("block_size") && mcfg["block_size"].is_number_integer())
-    data.dataset->check_block(mcfg["block_size"].get<int64_t>());
-  std::shared_ptr<models::LanguageModel> model = models::build_model(mcfg);
-  cfg["model"] = model->config();  // the full resolved config goes into the checkpoint
-  model->train();
-  data.dataset->check_block(model->block_size());
+    s.data.dataset->check_block(mcfg["block_size"].get<int64_t>());
+  s.model = models::build_model(mcfg);
+  s.cfg["model"] = s.model->config();  // the full resolved config goes into the checkpoint
+  s.model->train();
+  s.data.dataset->check_block(s.model->block_size());
 
-  const int64_t B = t["batch_size"], T = model->block_size(), accum = t["grad_accum"], max_iters = t["max_iters"];
-  const uint64_t seed = t["seed"].get<uint64_t>();
-  const auto named = model->named_parameters();
-  const auto names = model->decay_parameter_names();
-  auto optimizer = optim::make_optimizer(t, named, std::set<std::string>(names.begin(), names.end()));
-  std::vector<Var> params;
-  for (auto& [_, p] : named) params.push_back(p);
-
-  optim::LrSchedule sched;
-  sched.kind = optim::LrSchedule::parse_kind(t["schedule"]);
-  sched.lr = t["lr"], sched.min_lr = t["min_lr"], sched.warmup_iters = t["warmup_iters"];
-  sched.decay_iters = t["lr_decay_iters"], sched.inv_sqrt_cap = t["inv_sqrt_cap"];
-  sched.inv_sqrt_scale = t["inv_sqrt_scale"];
-
-  int64_t start = 0;
+  s.B = t["batch_size"], s.T = s.model->block_size(), s.accum = t["grad_accum"], s.max_iters = t["max_iters"];
+  s.seed = t["seed"].get<uint64_t>();
+  const auto named = s.model->named_parameters();
+  const auto decay = s.model->decay_parameter_names();
+  s.optimizer = optim::make_optimizer(t, named, std::set<std::string>(decay.begin(), decay.end()));
+  for (auto& [_, p] : named) s.params.push_back(p);
+  s.sched.kind = optim::LrSchedule::parse_kind(t["schedule"]);
+  s.sched.lr = t["lr"], s.sched.min_lr = t["min_lr"], s.sched.warmup_iters = t["warmup_iters"];
+  s.sched.decay_iters = t["lr_decay_iters"], s.sched.inv_sqrt_cap = t["inv_sqrt_cap"];
+  s.sched.inv_sqrt_scale = t["inv_sqrt_scale"];
   if (ck) {
-    model->load_state_dict(ck->model_state);
-    optimizer->load_state_dict(ck->optim_state);
-    start = ck->step;
-    ck.reset();
+    s.model->load_state_dict(ck->model_state);
+    s.optimizer->load_state_dict(ck->optim_state);
+    s.start = ck->step;
   }
+  s.title = s.cfg["model"]["type"].get<std::string>() + ", " + std::to_string(s.model->num_parameters()) +
+            " parameters, " + s.data.tokenizer->type() + " tokens";
+  return s;
+}
 
+// What a run writes to its output directory ("" = nothing): config.json, data.json,
+// metrics.jsonl, loss.svg and the checkpoint.
+struct Outputs {
+  std::string dir;
   Metrics metrics;
-  if (write) {
-    fs::create_directories(opt.out_dir);
-    metrics.path = (fs::path(opt.out_dir) / "metrics.jsonl").string();
-    if (opt.resume) metrics.reload(start);
+  Outputs(const TrainOptions& opt, const Setup& s) : dir(opt.out_dir) {
+    if (dir.empty()) return;
+    fs::create_directories(dir);
+    metrics.path = (fs::path(dir) / "metrics.jsonl").string();
+    if (opt.resume) metrics.reload(s.start);
     else write_file_atomic(metrics.path, "");
-    write_file_atomic((fs::path(opt.out_dir) / "config.json").string(), cfg.dump(2) + "\n");
+    write_file_atomic((fs::path(dir) / "config.json").string(), s.cfg.dump(2) + "\n");
     // Where the token data is (for reference scripts, e.g. tools/reference/torch_train.py).
-    const json data_info = {{"token_file", fs::absolute(data.dataset->path()).string()},
-                            {"bytes_per_token", data.dataset->bytes_per_token()},
-                            {"tokens", data.dataset->size()},
-                            {"train_tokens", data.dataset->split_size(text::Split::Train)},
-                            {"vocab_size", data.tokenizer->vocab_size()}};
-    write_file_atomic((fs::path(opt.out_dir) / "data.json").string(), data_info.dump(2) + "\n");
+    const auto& ds = *s.data.dataset;
+    const json data_info = {{"token_file", fs::absolute(ds.path()).string()},
+                            {"bytes_per_token", ds.bytes_per_token()},
+                            {"tokens", ds.size()},
+                            {"train_tokens", ds.split_size(text::Split::Train)},
+                            {"vocab_size", s.data.tokenizer->vocab_size()}};
+    write_file_atomic((fs::path(dir) / "data.json").string(), data_info.dump(2) + "\n");
   }
-  const std::string title = mcfg["type"].get<std::string>() + ", " + std::to_string(model->num_parameters()) +
-                            " parameters, " + data.tokenizer->type() + " tokens";
-  auto save = [&](int64_t step) {
-    if (write) save_checkpoint(opt.out_dir, cfg, step, *data.tokenizer, *model, optimizer->state_dict());
-  };
-  const bool tty = ::isatty(2);
-  if (opt.progress)
-    std::fprintf(stderr, "loupe train: %s, %lld train / %lld val tokens, %s from step %lld to %lld\n",
-                 title.c_str(), (long long)data.dataset->split_size(text::Split::Train),
-                 (long long)data.dataset->split_size(text::Split::Val), opt.out_dir.empty() ? "(no output)" : opt.out_dir.c_str(),
-                 (long long)start, (long long)max_iters);
+  void row(const json& r) {
+    if (!dir.empty()) metrics.append(r);
+  }
+  void eval_row(const json& r, const std::string& title) {
+    if (dir.empty()) return;
+    metrics.append(r);
+    write_file_atomic((fs::path(dir) / "loss.svg").string(),
+                      loss_svg({metrics.train, metrics.train_eval, metrics.val}, title));
+  }
+  void checkpoint(const Setup& s, int64_t step) const {
+    if (!dir.empty()) save_checkpoint(dir, s.cfg, step, *s.data.tokenizer, *s.model, s.optimizer->state_dict());
+  }
+};
+
+// The live progress line on stderr (rewritten in place on a terminal, one line per log step otherwise).
+struct Progress {
+  bool on, tty;
+  Progress(const TrainOptions& opt, const Setup& s) : on(opt.progress), tty(::isatty(2)) {
+    if (on)
+      std::fprintf(stderr, "loupe train: %s, %lld train / %lld val tokens, %s from step %lld to %lld\n",
+                   s.title.c_str(), (long long)s.data.dataset->split_size(text::Split::Train),
+                   (long long)s.data.dataset->split_size(text::Split::Val),
+                   opt.out_dir.empty() ? "(no output)" : opt.out_dir.c_str(), (long long)s.start,
+                   (long long)s.max_iters);
+  }
+  void eval(int64_t step, double tr, double va) const {
+    if (on) std::fprintf(stderr, "%sstep %lld: train loss %.4f, val loss %.4f\n", tty ? "\r\033[K" : "", (long long)step, tr, va);
+  }
+  void step(int64_t it, int64_t max_iters, double loss, double lr, double tps, double eta,
+            const std::vector<std::pair<std::string, double>>& stats) const {
+    std::string extra;
+    for (const auto& [name, value] : stats) extra += " | " + name + " " + format_stat(value);
+    std::fprintf(stderr, "%sstep %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s%s | ETA %s%s", tty ? "\r\033[K" : "",
+                 (long long)it + 1, (long long)max_iters, loss, lr, tps, extra.c_str(), human_duration(eta).c_str(),
+                 tty ? "" : "\n");
+    std::fflush(stderr);
+  }
+  ~Progress() {
+    if (on && tty) std::fprintf(stderr, "\n");
+  }
+};
+
+struct StepResult {
+  double loss = 0, grad_norm = 0, lr = 0;
+};
+
+// One optimizer step, as nanoGPT's train.py: lr from the schedule; grad_accum micro-batches
+// (batch index it·accum + micro), loss/accum backward; clip the global grad norm; step.
+StepResult train_step(Setup& s, int64_t it, double clip, bool want_norm) {
+  StepResult r;
+  set_step(s.seed, it);  // dropout masks are keyed by (seed, step, module path, call)
+  r.lr = s.sched(it);
+  s.optimizer->set_lr(r.lr);
+  Tensor x, y;
+  double loss_sum = 0;
+  for (int64_t micro = 0; micro < s.accum; ++micro) {
+    s.data.dataset->batch(text::Split::Train, s.B, s.T, s.seed, uint64_t(it * s.accum + micro), x, y);
+    Var loss = lm_loss(s.model->forward(x), y);
+    loss_sum += loss.item();
+    (s.accum == 1 ? loss : loss * (1.0 / double(s.accum))).backward();
+  }
+  r.loss = loss_sum / double(s.accum);
+  r.grad_norm = clip > 0 || want_norm ? optim::grad_global_norm(s.params) : 0.0;
+  s.optimizer->step(clip > 0 ? optim::clip_coefficient(r.grad_norm, clip) : 1.0);
+  s.optimizer->zero_grad();
+  LOUPE_CHECK(std::isfinite(r.loss), "train: loss is ", r.loss, " at step ", it, " (lr ", r.lr, ")");
+  return r;
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& opt) {
+  Setup s = set_up(opt);
+  Outputs out(opt, s);
+  const Progress progress(opt, s);
+  const json& t = s.cfg["train"];
+  const int64_t eval_interval = t["eval_interval"], eval_iters = t["eval_iters"], log_interval = t["log_interval"];
+  const int64_t ckpt_interval = t["ckpt_interval"], max_iters = s.max_iters;
+  const double clip = t["grad_clip"];
 
   TrainResult res;
-  res.num_parameters = model->num_parameters();
-  res.tokens_per_step = B * T * accum;
-  const int64_t eval_interval = t["eval_interval"], eval_iters = t["eval_iters"], log_interval = t["log_interval"];
-  const int64_t ckpt_interval = t["ckpt_interval"];
-  const double clip = t["grad_clip"];
+  res.num_parameters = s.model->num_parameters();
+  res.tokens_per_step = s.B * s.T * s.accum;
   const auto run_start = Clock::now();
   double train_seconds = 0;
   int64_t tokens_done = 0;
-
   auto evaluate = [&](int64_t step) {
     if (!opt.evaluate) return;
-    const double tr = estimate_loss(*model, *data.dataset, text::Split::Train, B, T, eval_iters, eval_seed(seed));
-    const double va = estimate_loss(*model, *data.dataset, text::Split::Val, B, T, eval_iters, eval_seed(seed));
+    const uint64_t es = eval_seed(s.seed);
+    const double tr = estimate_loss(*s.model, *s.data.dataset, text::Split::Train, s.B, s.T, eval_iters, es);
+    const double va = estimate_loss(*s.model, *s.data.dataset, text::Split::Val, s.B, s.T, eval_iters, es);
     res.val_loss = va;
-    if (opt.progress)
-      std::fprintf(stderr, "%sstep %lld: train loss %.4f, val loss %.4f\n", tty ? "\r\033[K" : "", (long long)step, tr, va);
-    if (write) {
-      metrics.append({{"step", step}, {"train_loss", tr}, {"val_loss", va}});
-      write_file_atomic((fs::path(opt.out_dir) / "loss.svg").string(),
-                              loss_svg({metrics.train, metrics.train_eval, metrics.val}, title));
-    }
+    progress.eval(step, tr, va);
+    out.eval_row({{"step", step}, {"train_loss", tr}, {"val_loss", va}}, s.title);
   };
 
-  int64_t it = start;
+  int64_t it = s.start;
   for (; it < max_iters; ++it) {
     if (opt.stop_after >= 0 && it >= opt.stop_after) break;  // before evaluating: the resumed run evaluates here
     if (it % eval_interval == 0) evaluate(it);
     const auto t0 = Clock::now();
-    const double lr = sched(it);
-    optimizer->set_lr(lr);
-    set_step(seed, it);  // dropout masks are keyed by (seed, step, module path, call)
-    double loss_sum = 0;
-    Tensor x, y;
-    for (int64_t micro = 0; micro < accum; ++micro) {
-      data.dataset->batch(text::Split::Train, B, T, seed, uint64_t(it * accum + micro), x, y);
-      Var loss = lm_loss(model->forward(x), y);
-      loss_sum += loss.item();
-      (accum == 1 ? loss : loss * (1.0 / double(accum))).backward();
-    }
-    const double norm = clip > 0 || write ? optim::grad_global_norm(params) : 0.0;
-    optimizer->step(clip > 0 ? optim::clip_coefficient(norm, clip) : 1.0);
-    optimizer->zero_grad();
-    const double loss = loss_sum / double(accum);
-    LOUPE_CHECK(std::isfinite(loss), "train: loss is ", loss, " at step ", it, " (lr ", lr, ")");
+    const StepResult st = train_step(s, it, clip, !out.dir.empty());
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (res.steps_this_run >= opt.untimed_steps) train_seconds += dt, tokens_done += B * T * accum;
-    res.last_train_loss = loss;
-    res.steps_this_run++;
+    if (res.steps_this_run++ >= opt.untimed_steps) train_seconds += dt, tokens_done += res.tokens_per_step;
+    res.last_train_loss = st.loss;
     const double tps = double(tokens_done) / std::max(train_seconds, 1e-9);
-    const auto stats = model->step_stats();  // of the last micro-batch
-    if (write && (it % log_interval == 0 || it + 1 == max_iters)) {
-      json row = {{"step", it}, {"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"tokens_per_sec", tps},
+    const auto stats = s.model->step_stats();  // of the last micro-batch
+    const bool log_step = it % log_interval == 0 || it + 1 == max_iters;
+    if (log_step) {
+      json row = {{"step", it}, {"loss", st.loss}, {"lr", st.lr}, {"grad_norm", st.grad_norm}, {"tokens_per_sec", tps},
                   {"step_ms", dt * 1e3}};
       for (const auto& [name, value] : stats) row[name] = value;
-      metrics.append(row);
+      out.row(row);
     }
-    if (opt.progress && (tty || it % log_interval == 0 || it + 1 == max_iters)) {
-      const double eta = double(max_iters - it - 1) * (tokens_done > 0 ? double(B * T * accum) / tps : dt);
-      std::string extra;
-      for (const auto& [name, value] : stats) extra += " | " + name + " " + format_stat(value);
-      std::fprintf(stderr, "%sstep %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s%s | ETA %s%s", tty ? "\r\033[K" : "",
-                   (long long)it + 1, (long long)max_iters, loss, lr, tps, extra.c_str(), human_duration(eta).c_str(),
-                   tty ? "" : "\n");
-      std::fflush(stderr);
-    }
-    if ((it + 1) % ckpt_interval == 0 && it + 1 < max_iters) save(it + 1);
+    if (progress.on && (progress.tty || log_step))
+      progress.step(it, max_iters, st.loss, st.lr, tps,
+                    double(max_iters - it - 1) * (tokens_done > 0 ? double(res.tokens_per_step) / tps : dt), stats);
+    if ((it + 1) % ckpt_interval == 0 && it + 1 < max_iters) out.checkpoint(s, it + 1);
   }
   if (it == max_iters) evaluate(it);
-  save(it);
-  if (opt.progress && tty) std::fprintf(stderr, "\n");
+  out.checkpoint(s, it);
   res.steps_done = it;
   res.tokens_per_sec = double(tokens_done) / std::max(train_seconds, 1e-9);
   res.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
