@@ -1,4 +1,4 @@
-// ELiTA's Attention2 core in O(n) time and memory (specs/elita.md).
+// ELiTA's Attention2 core in O(n) time and memory (docs/models/elita.md).
 //
 // For one (batch, head), with scalar logits a_j (key side: k1·x_j + p1_j·c),
 // g_i (query side: p2_i·c + k3·x_i), d_i (diagonal: k2·x_i) and values v_j:
