@@ -36,6 +36,7 @@ Var rope(const Var& x, int64_t pos_offset = 0, double base = 10000.0);
 // fine), y[b,t,h,2i] = x[2i] cos[t,h,i] − x[2i+1] sin[t,h,i], y[2i+1] = x[2i] sin + x[2i+1] cos.
 // Gradients flow to x and to cos and sin (summed over the batch).
 Var rotate_pairs(const Var& x, const Var& cos, const Var& sin);
+// (rope and rotate_pairs share one pair turn; its textbook twin: tensor/reference/rotate_pairs.h)
 
 // ---- fused causal attention (ops/attention.cpp, kernels/attention.cpp) ----
 // q: [B, H, Tq, D], k: [B, Hkv, Tk, D], v: [B, Hkv, Tk, Dv] (Dv may differ from D) with

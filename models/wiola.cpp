@@ -57,7 +57,7 @@ void WiolaConfig::resolve() {
 double WiolaConfig::count_parameters() const {
   const double d = double(n_embd), o = offset_norm ? 2 : 1, L = double(n_layer);
   const double ffn = dsff ? 2 * d * double(dsff_hidden_a) + 3 * d * double(dsff_hidden_b) + d : 3 * d * double(ffn_hidden);
-  const double attn = d * (d + 2 * double(n_kv_head * (n_embd / n_head))) + d * d + (srpe ? double(n_head) : 0);
+  const double attn = d * (d + 2 * double(n_kv_head * (n_embd / n_head))) + d * d + (srpe ? double(n_kv_head) : 0);
   const double gcla_layers = gcla ? std::max(0.0, L - 1) : 0;
   const double gcla_params = 3 * d * double(gcla_rank) + double(gcla_rank) * d + d;
   DecoderSpec s = spec("wiola");
@@ -249,7 +249,9 @@ class WiolaAttention : public nn::CausalSelfAttention {
   WiolaAttention(const WiolaConfig& c, bool use_atm_)
       : CausalSelfAttention(LlamaBlock::attention_config(c), c.dtype), wcfg(c), use_atm(use_atm_) {
     bands = c.srpe ? SrpeBands::of(c, head_dim) : SrpeBands{head_dim / 2, 0, 0};
-    if (c.srpe) srpe_alpha = register_parameter("srpe_alpha", Tensor::zeros({c.n_head}, c.dtype));
+    // One helix α per key/value head, shared by the query heads of its group, so a query and the
+    // keys it reads turn alike (with n_kv_head = n_head: one per head).
+    if (c.srpe) srpe_alpha = register_parameter("srpe_alpha", Tensor::zeros({n_kv}, c.dtype));
   }
   WiolaConfig wcfg;
   bool use_atm;
@@ -259,8 +261,10 @@ class WiolaAttention : public nn::CausalSelfAttention {
 
  protected:
   Var rotate(const Var& x, int64_t pos0) const override {
-    return wcfg.srpe ? srpe_rotate(x, pos0, srpe_alpha, bands, wcfg.srpe_segment, wcfg.block_size, wcfg.rope_base)
-                     : CausalSelfAttention::rotate(x, pos0);
+    if (!wcfg.srpe) return CausalSelfAttention::rotate(x, pos0);
+    Var alpha = srpe_alpha;  // [Hkv]; queries: each head takes its group's α
+    if (x.size(2) != n_kv) alpha = reshape(expand(unsqueeze(alpha, 1), {n_kv, x.size(2) / n_kv}), {x.size(2)});
+    return srpe_rotate(x, pos0, alpha, bands, wcfg.srpe_segment, wcfg.block_size, wcfg.rope_base);
   }
   Var attend(const Var& q, const Var& k, const Var& v, int64_t pos0) const override {
     if (!use_atm) return CausalSelfAttention::attend(q, k, v, pos0);

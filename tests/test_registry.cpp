@@ -33,7 +33,7 @@ json tiny_model(const std::string& type, double dropout = 0.1) {
   json m = {{"type", type}, {"block_size", 16}, {"n_embd", 16}, {"n_head", 2}, {"dropout", dropout}};
   if (type == "shishu") m["share_pairs"] = true, m["mlp_layers"] = 3, m["attn_layers"] = 1;
   if (type == "elita") m["wraps"] = 2, m["n_layer"] = 2, m["logits_ffn_hidden"] = 8;
-  if (type == "llama") m["n_kv_head"] = 1;
+  if (type == "llama" || type == "wiola") m["n_kv_head"] = 1;  // grouped-query heads
   return m;
 }
 

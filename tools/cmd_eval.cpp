@@ -51,6 +51,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--seed", o->seed, "seed of the batch draw (default: the one training evaluated with)")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--json", o->json, "print one JSON object");
+  add_reference_flag(sub);
   actions().push_back({sub, [o] { run_eval(*o); }});
 }
 

@@ -39,6 +39,7 @@ void register_sample(CLI::App& app) {
   sub->add_option("--top-k,-k", o->s.top_k, "sample among the k most likely tokens (0: all)")->check(CLI::NonNegativeNumber);
   sub->add_option("--seed", o->s.seed, "random seed");
   sub->add_flag("--no-echo", o->no_prompt_echo, "do not print the prompt first");
+  add_reference_flag(sub);
   actions().push_back({sub, [o] { run_sample(*o); }});
 }
 

@@ -57,6 +57,7 @@ void register_train(CLI::App& app) {
   sub->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
   sub->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after this many steps in total");
   sub->add_flag("--quiet,-q", o->quiet, "no progress output");
+  add_reference_flag(sub);
   actions().push_back({sub, [o] { run_train(*o); }});
 }
 

@@ -1,5 +1,7 @@
 #include "tools/commands.h"
 
+#include "tensor/reference/mode.h"
+
 namespace loupe::cli {
 
 std::vector<std::pair<CLI::App*, std::function<void()>>>& actions() {
@@ -15,6 +17,11 @@ void register_commands(CLI::App& app) {
   register_sample(app);
   register_eval(app);
   register_tokenizer(app);
+}
+
+void add_reference_flag(CLI::App* sub) {
+  sub->add_flag_callback("--reference", [] { reference::set_enabled(true); },
+                         "run every fused op as its textbook twin (plain f64 loops; slow; also LOUPE_REFERENCE=1)");
 }
 
 // Runs the deepest parsed subcommand's action.

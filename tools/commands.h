@@ -12,6 +12,8 @@ namespace loupe::cli {
 std::vector<std::pair<CLI::App*, std::function<void()>>>& actions();
 
 void register_commands(CLI::App& app);
+// --reference on a subcommand: every fused op runs its textbook twin (tensor/reference/).
+void add_reference_flag(CLI::App* sub);
 void run_selected(CLI::App& app);
 
 // One per cmd_*.cpp.

@@ -5,6 +5,8 @@
 
 #include "autograd/nn_ops.h"
 #include "tensor/kernels/attention.h"
+#include "tensor/reference/attention.h"
+#include "tensor/reference/mode.h"
 
 namespace loupe {
 
@@ -45,8 +47,9 @@ Var causal_attention(const Var& q, const Var& k, const Var& v, const AttentionOp
                                opt.dropout_p, opt.seed, opt.counter};
   Tensor qc = last_dim_contiguous(q.value()), kc = last_dim_contiguous(k.value()), vc = last_dim_contiguous(v.value());
   Tensor out = empty_bthd(B, H, Tq, Dv, dt), lse = Tensor::empty({B, H, Tq}, dt);
+  const bool ref = reference::enabled();  // the textbook twin (tensor/reference/attention.h)
   if (out.numel() > 0)
-    LOUPE_DISPATCH(dt, T, kernels::attention_forward<T>(dims, cref<T>(qc), cref<T>(kc), cref<T>(vc), mref<T>(out),
+    LOUPE_DISPATCH(dt, T, (ref ? reference::attention_forward<T> : kernels::attention_forward<T>)(dims, cref<T>(qc), cref<T>(kc), cref<T>(vc), mref<T>(out),
                                                         lse.data<T>()));
   return make_result("causal_attention", out, {q, k, v}, [=](const Tensor& g) {
     Tensor gc = last_dim_contiguous(g);
@@ -55,7 +58,7 @@ Var causal_attention(const Var& q, const Var& k, const Var& v, const AttentionOp
       if (dq.numel() == 0) {
         dk.fill_(0), dv.fill_(0);
       } else {
-        LOUPE_DISPATCH(dt, T, kernels::attention_backward<T>(dims, cref<T>(qc), cref<T>(kc), cref<T>(vc), cref<T>(out),
+        LOUPE_DISPATCH(dt, T, (ref ? reference::attention_backward<T> : kernels::attention_backward<T>)(dims, cref<T>(qc), cref<T>(kc), cref<T>(vc), cref<T>(out),
                                                              cref<T>(gc), lse.data<T>(), mref<T>(dq), mref<T>(dk),
                                                              mref<T>(dv)));
       }

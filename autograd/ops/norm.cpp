@@ -6,6 +6,8 @@
 
 #include "autograd/nn_ops.h"
 #include "tensor/kernels/norm.h"
+#include "tensor/reference/mode.h"
+#include "tensor/reference/norm.h"
 
 namespace loupe {
 
@@ -30,19 +32,19 @@ Var layer_norm(const Var& x, const Var& weight, const Var& bias, double eps) {
   Tensor xc = x.value().contiguous(), wc = weight.value().contiguous();
   Tensor bc = bias.defined() ? bias.value().contiguous() : Tensor();
   Tensor y = Tensor::empty(x.shape(), dt), mean = Tensor::empty({rows}, dt), rstd = Tensor::empty({rows}, dt);
-  LOUPE_DISPATCH(dt, T, kernels::layernorm_forward<T>(rows, C, xc.data<T>(), wc.data<T>(),
+  LOUPE_DISPATCH(dt, T, (reference::enabled() ? reference::layernorm_forward<T> : kernels::layernorm_forward<T>)(rows, C, xc.data<T>(), wc.data<T>(),
                                                        bc.defined() ? bc.data<T>() : nullptr, eps, y.data<T>(),
                                                        mean.data<T>(), rstd.data<T>()));
   std::vector<Var> inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
-  const bool has_b = bias.defined(), need_b = has_b && bias.requires_grad();
+  const bool has_b = bias.defined(), need_b = has_b && bias.requires_grad(), ref = reference::enabled();
   return make_result("layer_norm", y, inputs, [=](const Tensor& g) {
     Tensor gc = g.contiguous();
     Tensor dx = need_x ? Tensor::empty(xc.shape(), dt) : Tensor();
     Tensor dw = need_w ? Tensor::empty({C}, dt) : Tensor();
     Tensor db = need_b ? Tensor::empty({C}, dt) : Tensor();
-    LOUPE_DISPATCH(dt, T, kernels::layernorm_backward<T>(rows, C, xc.data<T>(), wc.data<T>(), mean.data<T>(),
+    LOUPE_DISPATCH(dt, T, (ref ? reference::layernorm_backward<T> : kernels::layernorm_backward<T>)(rows, C, xc.data<T>(), wc.data<T>(), mean.data<T>(),
                                                           rstd.data<T>(), gc.data<T>(),
                                                           need_x ? dx.data<T>() : nullptr,
                                                           need_w ? dw.data<T>() : nullptr,
@@ -59,14 +61,14 @@ Var rms_norm(const Var& x, const Var& weight, double eps) {
   const DType dt = x.dtype();
   Tensor xc = x.value().contiguous(), wc = weight.value().contiguous();
   Tensor y = Tensor::empty(x.shape(), dt), rstd = Tensor::empty({rows}, dt);
-  LOUPE_DISPATCH(dt, T, kernels::rmsnorm_forward<T>(rows, C, xc.data<T>(), wc.data<T>(), eps, y.data<T>(),
+  LOUPE_DISPATCH(dt, T, (reference::enabled() ? reference::rmsnorm_forward<T> : kernels::rmsnorm_forward<T>)(rows, C, xc.data<T>(), wc.data<T>(), eps, y.data<T>(),
                                                      rstd.data<T>()));
-  const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  const bool need_x = x.requires_grad(), need_w = weight.requires_grad(), ref = reference::enabled();
   return make_result("rms_norm", y, {x, weight}, [=](const Tensor& g) {
     Tensor gc = g.contiguous();
     Tensor dx = need_x ? Tensor::empty(xc.shape(), dt) : Tensor();
     Tensor dw = need_w ? Tensor::empty({C}, dt) : Tensor();
-    LOUPE_DISPATCH(dt, T, kernels::rmsnorm_backward<T>(rows, C, xc.data<T>(), wc.data<T>(), rstd.data<T>(),
+    LOUPE_DISPATCH(dt, T, (ref ? reference::rmsnorm_backward<T> : kernels::rmsnorm_backward<T>)(rows, C, xc.data<T>(), wc.data<T>(), rstd.data<T>(),
                                                         gc.data<T>(), need_x ? dx.data<T>() : nullptr,
                                                         need_w ? dw.data<T>() : nullptr));
     return std::vector<Tensor>{dx, dw};

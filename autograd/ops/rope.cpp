@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "autograd/nn_ops.h"
+#include "tensor/reference/mode.h"
+#include "tensor/reference/rotate_pairs.h"
 #include "tensor/parallel.h"
 
 namespace loupe {
@@ -53,8 +55,9 @@ static Var turn_pairs(const char* op, const Var& x, const Var& cos, const Var& s
   const Tensor xc = xv.stride(3) == 1 && (H == 1 || xv.stride(2) == D) ? xv : xv.contiguous();
   auto angles = [](const Tensor& a) { return a.stride(2) == 1 || a.size(2) == 1 ? a : a.contiguous(); };
   const Tensor cc = angles(cos.value()), sc = angles(sin.value());
-  Tensor y = Tensor::empty(x.shape(), dt);
-  LOUPE_DISPATCH(dt, T, {
+  const bool ref = reference::enabled();  // the textbook twin (tensor/reference/rotate_pairs.h)
+  Tensor y = ref ? reference::rotate_pairs_forward(xc, cc, sc) : Tensor::empty(x.shape(), dt);
+  if (!ref) LOUPE_DISPATCH(dt, T, {
     const T *xp = xc.data<T>(), *cp = cc.data<T>(), *sp = sc.data<T>();
     T* yp = y.data<T>();
     parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
@@ -77,6 +80,10 @@ static Var turn_pairs(const char* op, const Var& x, const Var& cos, const Var& s
   const Shape cs_shape{Tn, H, P2};
   return make_result(op, y, {x, cos, sin}, [=](const Tensor& g) {
     const Tensor gc = g.contiguous();
+    if (ref) {
+      auto r = reference::rotate_pairs_backward(xc, cc, sc, gc);
+      return std::vector<Tensor>{need_x ? r.dx : Tensor(), need_cs ? r.dcos : Tensor(), need_cs ? r.dsin : Tensor()};
+    }
     Tensor dx = need_x ? Tensor::empty(x.shape(), dt) : Tensor();
     Tensor dcos = need_cs ? Tensor::empty(cs_shape, dt) : Tensor(), dsin = need_cs ? Tensor::empty(cs_shape, dt) : Tensor();
     LOUPE_DISPATCH(dt, T, {

@@ -12,6 +12,7 @@
 // reads kv head h / (H / Hkv). Query row i sits at position q_offset + i and sees keys
 // j <= q_offset + i. Optional dropout on the probabilities, mask element
 // ((b·H + h)·Tq + i)·Tk + j of the Philox stream (seed, counter).
+// Textbook twin (plain f64 loops, selected by reference mode): tensor/reference/attention.h.
 #pragma once
 #include <cstdint>
 

@@ -17,7 +17,9 @@ namespace {
 
 int64_t row_grain(int64_t V) { return std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(V, 1)); }
 
-void check_inputs(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
+}  // namespace
+
+void check_cross_entropy_inputs(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
   LOUPE_CHECK(logits.defined() && is_floating(logits.dtype()), "cross_entropy: logits must be f32 or f64, got ",
               logits.str());
   LOUPE_CHECK(targets.defined() && targets.dtype() == DType::I64, "cross_entropy: targets must be i64, got ",
@@ -36,10 +38,8 @@ void check_inputs(const Tensor& logits, const Tensor& targets, int64_t ignore_in
   }
 }
 
-}  // namespace
-
 CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
-  check_inputs(logits, targets, ignore_index);
+  check_cross_entropy_inputs(logits, targets, ignore_index);
   const int64_t N = logits.size(0), V = logits.size(1);
   CrossEntropyForward f;
   f.logits = logits.contiguous();

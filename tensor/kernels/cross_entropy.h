@@ -5,6 +5,7 @@
 //   dx_i = scale * (softmax(x_i) - onehot(t_i)),  scale = dloss / count,
 // and zero for ignored rows. With no counted row the loss and gradient are 0
 // (PyTorch gives NaN; a batch of padding should not poison training).
+// Textbook twin (plain f64 loops, selected by reference mode): tensor/reference/cross_entropy.h.
 #pragma once
 #include <cstdint>
 
@@ -18,6 +19,9 @@ struct CrossEntropyForward {
   Tensor lse;     // [N] per-row logsumexp, logits' dtype
   int64_t count = 0;  // rows not ignored
 };
+
+// Errors name the shapes, dtypes and the first out-of-range target.
+void check_cross_entropy_inputs(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
 
 CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
 

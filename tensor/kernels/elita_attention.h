@@ -15,6 +15,7 @@
 //
 // Layout: a, g, d are [B, T, H]; v is [B, T, H, Dh] (any strides; the last dim of v is
 // made unit-stride); y is [B, T, H, Dh] contiguous, lse [B, T, H] contiguous.
+// Textbook twin (plain f64 loops, selected by reference mode): tensor/reference/elita_attention.h.
 #pragma once
 #include "tensor/tensor.h"
 

@@ -2,6 +2,7 @@
 // `rows` contiguous rows of C elements. Rows run in parallel; the weight/bias
 // gradients (sums over rows) are summed in fixed blocks of rows, then the block
 // partials in order, so every result is bitwise identical for any thread count.
+// Textbook twin (plain f64 loops, selected by reference mode): tensor/reference/norm.h.
 #pragma once
 #include <cstdint>
 
