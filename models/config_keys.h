@@ -87,6 +87,20 @@ class ConfigKeys {
       c.*m = v == "f64" ? DType::F64 : DType::F32;
     }, [=](const Cfg& c) { return json(c.*m == DType::F64 ? "f64" : "f32"); });
   }
+  // The keys every decoder config has (members vocab_size, block_size, n_layer, n_head, n_embd).
+  ConfigKeys& decoder_shape() {
+    return integer("vocab_size", &Cfg::vocab_size, 1, "token ids (filled in from the tokenizer)")
+        .integer("block_size", &Cfg::block_size, 1, "context length of training")
+        .integer("n_layer", &Cfg::n_layer, 1, "layers")
+        .integer("n_head", &Cfg::n_head, 1, "attention heads (n_embd must be a multiple)")
+        .integer("n_embd", &Cfg::n_embd, 1, "model width");
+  }
+  // ... and the run keys every model has (members dropout, seed, dtype).
+  ConfigKeys& dropout_seed_dtype(const std::string& dropout_doc) {
+    return number("dropout", &Cfg::dropout, 0, 0.99, dropout_doc)
+        .seed("seed", &Cfg::seed, "initial weights")
+        .dtype("dtype", &Cfg::dtype, "parameter dtype (f64 for gradchecks)");
+  }
   // Every key of `other` (a base config's table, e.g. the LLaMA keys that Wiola extends).
   template <class Base>
   ConfigKeys& include(const ConfigKeys<Base>& other) {

@@ -117,6 +117,17 @@ class ConfiguredDecoder : public Decoder {
   Cfg cfg_;
 };
 
+// A plain stack of n_layer identical blocks with nanoGPT's init: GPT and LLaMA are exactly this.
+// Cfg has seed, n_layer and spec(type); Block(cfg) and Block::residual_projections().
+template <class Cfg, class Block>
+class StackedDecoder : public ConfiguredDecoder<Cfg> {
+ public:
+  StackedDecoder(const Cfg& c, const std::string& type) : ConfiguredDecoder<Cfg>(c, c.spec(type)) {
+    for (int64_t i = 0; i < c.n_layer; ++i) this->add_block(std::make_shared<Block>(c));
+    this->init_nanogpt(c.seed, c.n_layer, Block::residual_projections());
+  }
+};
+
 // Parameters of the skeleton's own parts for a spec (embeddings, final norm, untied head).
 double skeleton_parameters(const DecoderSpec& s);
 

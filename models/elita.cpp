@@ -16,20 +16,14 @@ namespace loupe::models {
 const ConfigKeys<ElitaConfig>& ElitaConfig::keys() {
   using C = ElitaConfig;
   static const auto t = ConfigKeys<C>("elita")
-      .integer("vocab_size", &C::vocab_size, 1, "token ids (filled in from the tokenizer)")
-      .integer("block_size", &C::block_size, 1, "context length; also the n of the positional sines")
-      .integer("n_layer", &C::n_layer, 1, "layers (Attention2 + FeedForward2)")
-      .integer("n_head", &C::n_head, 1, "Attention2 heads")
-      .integer("n_embd", &C::n_embd, 1, "model width d")
+      .decoder_shape()  // block_size is also the n of the positional sines
       .integer("head_width", &C::head_width, 1, "d3: value width of one head")
       .integer("pos_width", &C::pos_width, 1, "d2: sine bases per head")
       .integer("ff_scale", &C::ff_scale, 1, "rows of FeedForward2's W2 (the author's scale factor)")
       .integer("wraps", &C::wraps, 1, "recurrent wrapping: apply the layer stack this many times")
       .integer("logits_ffn_hidden", &C::logits_ffn_hidden, 0, "width of the logits feed-forward (0: off)")
       .number("norm_eps", &C::norm_eps, 0, 1, "epsilon of the parameter-free layer norm")
-      .number("dropout", &C::dropout, 0, 0.99, "dropout on each residual branch")
-      .seed("seed", &C::seed, "initial weights")
-      .dtype("dtype", &C::dtype, "parameter dtype (f64 for gradchecks)");
+      .dropout_seed_dtype("dropout on each residual branch");
   return t;
 }
 

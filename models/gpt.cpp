@@ -13,18 +13,12 @@ namespace loupe::models {
 const ConfigKeys<GPTConfig>& GPTConfig::keys() {
   using C = GPTConfig;
   static const auto t = ConfigKeys<C>("gpt")
-      .integer("vocab_size", &C::vocab_size, 1, "token ids (filled in from the tokenizer)")
-      .integer("block_size", &C::block_size, 1, "context length (learned positions)")
-      .integer("n_layer", &C::n_layer, 1, "transformer blocks")
-      .integer("n_head", &C::n_head, 1, "attention heads (n_embd must be a multiple)")
-      .integer("n_embd", &C::n_embd, 1, "model width")
-      .number("dropout", &C::dropout, 0, 0.99, "dropout on embeddings, attention probabilities and residual branches")
+      .decoder_shape()
       .boolean("bias", &C::bias, "biases in Linears and LayerNorms")
       .boolean("tie_weights", &C::tie_weights, "the LM head shares the token embedding")
       .choice("activation", &C::activation, {"gelu", "gelu_tanh"}, "MLP activation: exact GELU or GPT-2's tanh form")
       .number("norm_eps", &C::norm_eps, 0, 1, "LayerNorm epsilon")
-      .seed("seed", &C::seed, "initial weights")
-      .dtype("dtype", &C::dtype, "parameter dtype (f64 for gradchecks)");
+      .dropout_seed_dtype("dropout on embeddings, attention probabilities and residual branches");
   return t;
 }
 
@@ -89,12 +83,8 @@ const std::vector<std::string>& GPTBlock::residual_projections() {
 
 namespace {
 
-class GPT : public ConfiguredDecoder<GPTConfig> {
- public:
-  explicit GPT(const GPTConfig& c) : ConfiguredDecoder(c, c.spec("gpt")) {
-    for (int64_t i = 0; i < c.n_layer; ++i) add_block(std::make_shared<GPTBlock>(c));
-    init_nanogpt(c.seed, c.n_layer, GPTBlock::residual_projections());
-  }
+struct GPT : StackedDecoder<GPTConfig, GPTBlock> {
+  explicit GPT(const GPTConfig& c) : StackedDecoder(c, "gpt") {}
 };
 
 const ModelRegistrar registrar = ModelRegistrar::of<GPT, GPTConfig>(

@@ -13,20 +13,14 @@ namespace loupe::models {
 const ConfigKeys<LlamaConfig>& LlamaConfig::keys() {
   using C = LlamaConfig;
   static const auto t = ConfigKeys<C>("llama")
-      .integer("vocab_size", &C::vocab_size, 1, "token ids (filled in from the tokenizer)")
-      .integer("block_size", &C::block_size, 1, "training context length")
-      .integer("n_layer", &C::n_layer, 1, "transformer layers")
-      .integer("n_head", &C::n_head, 1, "query heads (n_embd / n_head must be even: RoPE turns pairs)")
+      .decoder_shape()
       .integer("n_kv_head", &C::n_kv_head, 0, "key/value heads; 0: n_head, fewer: grouped-query attention")
-      .integer("n_embd", &C::n_embd, 1, "model width")
       .integer("ffn_hidden", &C::ffn_hidden, 0, "SwiGLU width; 0: 2/3·4·n_embd rounded up to multiple_of")
       .integer("multiple_of", &C::multiple_of, 1, "rounding of the default SwiGLU width")
       .number("norm_eps", &C::norm_eps, 0, 1, "RMSNorm epsilon")
       .number("rope_base", &C::rope_base, 1, 1e12, "RoPE frequency base θ")
-      .number("dropout", &C::dropout, 0, 0.99, "dropout on attention probabilities and residual branches")
       .boolean("tie_weights", &C::tie_weights, "the output head shares the token embedding")
-      .seed("seed", &C::seed, "initial weights")
-      .dtype("dtype", &C::dtype, "parameter dtype (f64 for gradchecks)");
+      .dropout_seed_dtype("dropout on attention probabilities and residual branches");
   return t;
 }
 
@@ -99,12 +93,8 @@ const std::vector<std::string>& LlamaBlock::residual_projections() {
 
 namespace {
 
-class Llama : public ConfiguredDecoder<LlamaConfig> {
- public:
-  explicit Llama(const LlamaConfig& c) : ConfiguredDecoder(c, c.spec("llama")) {
-    for (int64_t i = 0; i < c.n_layer; ++i) add_block(std::make_shared<LlamaBlock>(c));
-    init_nanogpt(c.seed, c.n_layer, LlamaBlock::residual_projections());
-  }
+struct Llama : StackedDecoder<LlamaConfig, LlamaBlock> {
+  explicit Llama(const LlamaConfig& c) : StackedDecoder(c, "llama") {}
 };
 
 const ModelRegistrar registrar = ModelRegistrar::of<Llama, LlamaConfig>(

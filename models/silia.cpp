@@ -22,11 +22,7 @@ int64_t SiliaConfig::value_dim() const { return int64_t(std::llround(value_width
 const ConfigKeys<SiliaConfig>& SiliaConfig::keys() {
   using C = SiliaConfig;
   static const auto t = ConfigKeys<C>("silia")
-      .integer("vocab_size", &C::vocab_size, 1, "token ids (filled in from the tokenizer)")
-      .integer("block_size", &C::block_size, 1, "context length")
-      .integer("n_layer", &C::n_layer, 1, "Silia blocks")
-      .integer("n_head", &C::n_head, 1, "attention heads")
-      .integer("n_embd", &C::n_embd, 1, "model width")
+      .decoder_shape()
       .number("value_width", &C::value_width, 1e-3, 1e3, "width of each value branch (g, v) as a multiple of n_embd")
       .boolean("separate_ffn", &C::separate_ffn, "ablation: a GELU MLP after each Silia block")
       .boolean("share_qk", &C::share_qk, "one projection for queries and keys (k = q)")
@@ -35,9 +31,7 @@ const ConfigKeys<SiliaConfig>& SiliaConfig::keys() {
       .number("rope_base", &C::rope_base, 1, 1e12, "RoPE frequency base θ")
       .boolean("bias", &C::bias, "LayerNorm bias (projections have none)")
       .number("norm_eps", &C::norm_eps, 0, 1, "norm epsilon")
-      .number("dropout", &C::dropout, 0, 0.99, "dropout on embeddings, attention probabilities and residual branches")
-      .seed("seed", &C::seed, "initial weights")
-      .dtype("dtype", &C::dtype, "parameter dtype (f64 for gradchecks)");
+      .dropout_seed_dtype("dropout on embeddings, attention probabilities and residual branches");
   return t;
 }
 

@@ -90,9 +90,9 @@ class Block(nn.Module):
     def __init__(self, c):
         super().__init__()
         e, bias = c["n_embd"], c["bias"]
-        self.ln_1 = nn.LayerNorm(e, eps=c["ln_eps"], elementwise_affine=True)
+        self.ln_1 = nn.LayerNorm(e, eps=c["norm_eps"], elementwise_affine=True)
         self.attn = CausalSelfAttention(e, c["n_head"], c["n_head"], bias, False, 0)
-        self.ln_2 = nn.LayerNorm(e, eps=c["ln_eps"])
+        self.ln_2 = nn.LayerNorm(e, eps=c["norm_eps"])
         self.mlp = nn.Module()
         self.mlp.c_fc = nn.Linear(e, 4 * e, bias=bias)
         self.mlp.c_proj = nn.Linear(4 * e, e, bias=bias)
@@ -114,7 +114,7 @@ class GPT(nn.Module):
             wte=nn.Embedding(c["vocab_size"], c["n_embd"]),
             wpe=nn.Embedding(c["block_size"], c["n_embd"]),
             h=nn.ModuleList([Block(c) for _ in range(c["n_layer"])]),
-            ln_f=nn.LayerNorm(c["n_embd"], eps=c["ln_eps"]),
+            ln_f=nn.LayerNorm(c["n_embd"], eps=c["norm_eps"]),
         ))
         if not c["bias"]:
             self.transformer.ln_f.bias = None
