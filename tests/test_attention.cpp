@@ -7,6 +7,7 @@
 #include "autograd/nn_ops.h"
 #include "tensor/kernels/dropout.h"
 #include "tensor/parallel.h"
+#include "tensor/reference/mode.h"
 #include "tests/testing.h"
 
 using namespace loupe;
@@ -20,63 +21,17 @@ struct Ref {
   Tensor out, dq, dk, dv;
 };
 
-// out[b,h,i] = Σ_j P_ij M_ij/(1-p) v[b,h/g,j], P = softmax_j(q·k·scale) over j <= off + i.
-// If dout is given, also the gradients (written from the full matrices, the textbook way).
+// The textbook twin (tensor/reference/attention.h: out[b,h,i] = Σ_j P_ij M_ij/(1-p) v[b,h/g,j],
+// P = softmax_j(q·k·scale) over j <= off + i, and the gradients written from the full matrices)
+// in f64. If dout is given, also the gradients.
 Ref naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
                     const Tensor& dout = Tensor()) {
-  const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3), Hkv = k.size(1), Tk = k.size(2),
-                Dv = v.size(3);
-  const double scale = o.scale > 0 ? o.scale : 1.0 / std::sqrt(double(D));
-  Ref r{Tensor::zeros({B, H, Tq, Dv}, DType::F64), Tensor::zeros(q.shape(), DType::F64),
-        Tensor::zeros(k.shape(), DType::F64), Tensor::zeros(v.shape(), DType::F64)};
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h) {
-      const int64_t hk = h / (H / Hkv);
-      for (int64_t i = 0; i < Tq; ++i) {
-        const int64_t n = o.q_offset + i + 1;
-        std::vector<double> s(static_cast<size_t>(n)), p(static_cast<size_t>(n)), m(static_cast<size_t>(n), 1.0);
-        double mx = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          double dot = 0;
-          for (int64_t d = 0; d < D; ++d) dot += q.at({b, h, i, d}) * k.at({b, hk, j, d});
-          s[size_t(j)] = dot * scale;
-          mx = std::max(mx, s[size_t(j)]);
-        }
-        for (int64_t j = 0; j < n; ++j) sum += std::exp(s[size_t(j)] - mx);
-        kernels::DropoutMask mask(o.seed, o.counter, o.dropout_p);
-        for (int64_t j = 0; j < n; ++j) {
-          p[size_t(j)] = std::exp(s[size_t(j)] - mx) / sum;
-          if (o.dropout_p > 0)
-            m[size_t(j)] = mask.keep(uint64_t(((b * H + h) * Tq + i) * Tk + j)) ? 1.0 / (1.0 - o.dropout_p) : 0.0;
-        }
-        for (int64_t d = 0; d < Dv; ++d) {
-          double acc = 0;
-          for (int64_t j = 0; j < n; ++j) acc += p[size_t(j)] * m[size_t(j)] * v.at({b, hk, j, d});
-          r.out.set({b, h, i, d}, acc);
-        }
-        if (!dout.defined()) continue;
-        // dPd_j = dO·v_j; dP_j = dPd_j m_j; dS_j = P_j (dP_j − Σ_k P_k dP_k)
-        std::vector<double> dp(static_cast<size_t>(n));
-        double dot_pdp = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          double a = 0;
-          for (int64_t d = 0; d < Dv; ++d) a += dout.at({b, h, i, d}) * v.at({b, hk, j, d});
-          dp[size_t(j)] = a * m[size_t(j)];
-          dot_pdp += p[size_t(j)] * dp[size_t(j)];
-        }
-        for (int64_t j = 0; j < n; ++j) {
-          const double ds = p[size_t(j)] * (dp[size_t(j)] - dot_pdp) * scale;
-          for (int64_t d = 0; d < D; ++d) {
-            r.dq.set({b, h, i, d}, r.dq.at({b, h, i, d}) + ds * k.at({b, hk, j, d}));
-            r.dk.set({b, hk, j, d}, r.dk.at({b, hk, j, d}) + ds * q.at({b, h, i, d}));
-          }
-          for (int64_t d = 0; d < Dv; ++d) {
-            r.dv.set({b, hk, j, d}, r.dv.at({b, hk, j, d}) + p[size_t(j)] * m[size_t(j)] * dout.at({b, h, i, d}));
-          }
-        }
-      }
-    }
-  return r;
+  reference::Scope textbook;
+  Var vq(q.to(DType::F64), true), vk(k.to(DType::F64), true), vv(v.to(DType::F64), true);
+  Var out = causal_attention(vq, vk, vv, o);
+  if (!dout.defined()) return {out.value(), {}, {}, {}};
+  out.backward(dout.to(DType::F64));
+  return {out.value(), vq.grad(), vk.grad(), vv.grad()};
 }
 
 struct Case {

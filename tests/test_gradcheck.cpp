@@ -2,6 +2,7 @@
 #include <map>
 #include <set>
 
+#include "tensor/reference/mode.h"
 #include "tests/gradcheck_cases.h"
 #include "tests/testing.h"
 
@@ -34,6 +35,14 @@ class GradcheckAll : public ::testing::TestWithParam<size_t> {};
 TEST_P(GradcheckAll, AnalyticMatchesFiniteDifferences) {
   const GradcheckCase& c = gradcheck_cases()[GetParam()];
   SCOPED_TRACE(c.op + " / " + c.name);
+  EXPECT_TRUE(gradcheck_ok(c.f, c.make_inputs(), c.opt));
+}
+
+// The textbook twins (tensor/reference/) have their own backward: each is checked the same way.
+TEST_P(GradcheckAll, TextbookTwinsMatchFiniteDifferences) {
+  const GradcheckCase& c = gradcheck_cases()[GetParam()];
+  SCOPED_TRACE(c.op + " / " + c.name + " (reference mode)");
+  reference::Scope textbook;
   EXPECT_TRUE(gradcheck_ok(c.f, c.make_inputs(), c.opt));
 }
 
