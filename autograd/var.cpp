@@ -1,5 +1,7 @@
 #include "autograd/var.h"
 
+#include "autograd/run_context.h"
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -52,11 +54,18 @@ void remove_op_hook(int id) {
 }
 bool op_hooks_active() { return g_hooks_active; }
 
-static void fire_hooks(const OpEvent& ev) {
-  if (!g_hooks_active) return;
+static std::atomic<uint64_t> g_event{0};  // op events fired so far
+
+// Fires the hooks for one event; returns 1 + its id.
+static uint64_t fire_hooks(const char* op, bool backward, const std::vector<const Tensor*>& ins,
+                           const std::vector<const Tensor*>& outs, const std::string& module,
+                           const std::vector<uint64_t>& from) {
   auto& t = hook_table();
   std::lock_guard<std::mutex> lk(t.mu);
-  for (auto& [id, h] : t.hooks) h(ev);
+  const uint64_t id = g_event++;
+  const OpEvent ev{op, backward, ins, outs, id, module, from};
+  for (auto& [hid, h] : t.hooks) h(ev);
+  return id + 1;
 }
 
 std::vector<std::string>& op_registry() {
@@ -68,12 +77,18 @@ std::vector<std::string>& op_registry() {
 static std::atomic<uint64_t> g_seq{0};
 
 Var make_result(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn backward) {
+  uint64_t event = 0;
   if (g_hooks_active) {
     std::vector<const Tensor*> ins, outs{&out};
-    for (auto& v : inputs) ins.push_back(v.defined() ? &v.value() : nullptr);
-    fire_hooks(OpEvent{op, false, ins, outs});
+    std::vector<uint64_t> from;
+    for (auto& v : inputs) {
+      ins.push_back(v.defined() ? &v.value() : nullptr);
+      from.push_back(v.defined() ? v.p_->event : 0);
+    }
+    event = fire_hooks(op, false, ins, outs, current_module_path(), from);
   }
   Var r(std::move(out), false);
+  r.p_->event = event;
   if (!g_grad_enabled) return r;
   bool any = false;
   for (auto& v : inputs) any = any || v.requires_grad();
@@ -83,6 +98,7 @@ Var make_result(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn 
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
   node->seq = g_seq++;
+  if (event) node->module = current_module_path(), node->event = event;
   r.p_->node = std::move(node);
   r.p_->requires_grad = true;
   return r;
@@ -200,7 +216,7 @@ void Var::backward(const Tensor& seed) const {
     if (g_hooks_active) {
       std::vector<const Tensor*> ins{&g}, outs;
       for (auto& t : grads) outs.push_back(&t);
-      fire_hooks(OpEvent{node->op.c_str(), true, ins, outs});
+      fire_hooks(node->op.c_str(), true, ins, outs, node->module, {node->event});
     }
     g = Tensor();  // drop our reference, so a gradient passed through (e.g. by a view) can be owned
     for (size_t k = 0; k < grads.size(); ++k) {

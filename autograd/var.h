@@ -19,6 +19,7 @@ struct VarImpl {
   Tensor grad;  // undefined until a gradient arrives
   std::shared_ptr<Node> node;  // null for leaves
   bool requires_grad = false;
+  uint64_t event = 0;  // the op event that made this value (1 + its id; 0: unknown), while hooks watch
 };
 
 class Var {
@@ -72,7 +73,9 @@ struct Node {
   std::vector<Var> inputs;
   BackwardFn backward;
   PartFn part;       // see PartFn; empty for every other op
-  uint64_t seq = 0;  // creation order, for the trace
+  uint64_t seq = 0;  // creation order
+  std::string module;     // the module path its forward ran in (recorded while hooks watch)
+  uint64_t event = 0;     // its forward's op event (1 + id; 0: none)
 };
 
 // Wraps an op's forward result: records a Node when grad mode is on and any
@@ -101,6 +104,11 @@ struct OpEvent {
   bool backward;    // false: forward; true: this op's backward ran
   const std::vector<const Tensor*>& inputs;  // forward: input values; backward: the incoming grad
   const std::vector<const Tensor*>& outputs;  // forward: the value; backward: input grads (may be undefined)
+  uint64_t id = 0;                 // events are numbered in the order they fire, from 0
+  const std::string& module;       // the module path the op's forward ran in ("" at the top level)
+  // forward: for each input, 1 + the id of the event that made it (0: a leaf or unknown);
+  // backward: one entry, 1 + the id of this op's forward event.
+  const std::vector<uint64_t>& from;
 };
 using OpHook = std::function<void(const OpEvent&)>;
 int add_op_hook(OpHook hook);  // returns an id for remove_op_hook

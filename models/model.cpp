@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <map>
 
+#include "autograd/trace.h"
+
 namespace loupe::models {
 
 std::vector<std::string> LanguageModel::decay_parameter_names() const {
@@ -65,7 +67,9 @@ std::shared_ptr<LanguageModel> build_model(const nlohmann::json& cfg) {
   const double need = training_state_bytes(params, dt), have = physical_memory_bytes();
   LOUPE_CHECK(have <= 0 || need <= have, type, " config: ", params, " parameters need about ", gib(need),
               " for weights, gradients and optimizer state; this machine has ", gib(have));
-  return info.build(cfg);
+  auto model = info.build(cfg);
+  trace_note("model", model->config().dump());  // lets `loupe audit diff` tell traces of other models apart
+  return model;
 }
 
 }  // namespace loupe::models

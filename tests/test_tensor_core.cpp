@@ -198,3 +198,30 @@ TEST(TensorCore, ErrorsNameOpAndShapes) {
   EXPECT_THROW(t.data<double>(), Error);
   EXPECT_THROW(t.permute({0, 0}), Error);
 }
+
+// tensor_stats (tracing, anomaly mode): the finite values' min/max/mean/rms and the NaN/Inf
+// counts, against a plain loop, across chunk boundaries and with non-finite values in one chunk.
+#include "tensor/stats.h"
+TEST(TensorStats, MatchesAPlainLoopAndCountsNonFinite) {
+  for (int64_t n : {int64_t(1), int64_t(7), int64_t(65536), int64_t(65536 * 2 + 13)}) {
+    for (bool poison : {false, true}) {
+      Tensor t = Tensor::uniform({n}, -3, 5, uint64_t(n), DType::F32);
+      if (poison && n > 3) t.set({1}, NAN), t.set({n - 1}, INFINITY), t.set({n - 2}, -INFINITY);
+      const TensorStats s = tensor_stats(t);
+      double mn = INFINITY, mx = -INFINITY, sum = 0;
+      int64_t finite = 0, nan = 0, inf = 0;
+      for (double x : t.to_vector()) {
+        if (std::isnan(x)) ++nan;
+        else if (std::isinf(x)) ++inf;
+        else mn = std::min(mn, x), mx = std::max(mx, x), sum += x, ++finite;
+      }
+      EXPECT_EQ(s.finite, finite);
+      EXPECT_EQ(s.nan, nan);
+      EXPECT_EQ(s.inf, inf);
+      EXPECT_EQ(s.min, mn);
+      EXPECT_EQ(s.max, mx);
+      EXPECT_NEAR(s.mean(), sum / double(finite), 1e-9);
+      EXPECT_EQ(s.all_finite(), !(poison && n > 3));
+    }
+  }
+}

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "autograd/anomaly.h"
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/trainer.h"
@@ -15,10 +16,12 @@ struct EvalArgs {
   std::string ckpt, split = "val";
   int64_t iters = 0, batch = 0;
   int64_t seed = -1;
-  bool json = false;
+  bool json = false, anomaly = false;
 };
 
 static void run_eval(EvalArgs& o) {
+  std::unique_ptr<AnomalyScope> anomaly;
+  if (o.anomaly) anomaly = std::make_unique<AnomalyScope>("anomaly");
   const auto ck = tools::load_checkpoint(o.ckpt);
   auto model = tools::model_from_checkpoint(ck);
   auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
@@ -52,6 +55,7 @@ void register_eval(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--json", o->json, "print one JSON object");
   add_reference_flag(sub);
+  sub->add_flag("--anomaly", o->anomaly, "stop at the first NaN/Inf an op makes, naming it (inputs dumped to ./anomaly)");
   actions().push_back({sub, [o] { run_eval(*o); }});
 }
 

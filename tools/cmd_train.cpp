@@ -15,7 +15,7 @@ namespace loupe::cli {
 struct TrainArgs {
   std::string config, out;
   std::vector<std::string> sets;
-  bool resume = false, quiet = false;
+  bool resume = false, quiet = false, anomaly = false;
   int64_t stop_after = -1;
 };
 
@@ -40,6 +40,7 @@ static void run_train(TrainArgs& o) {
   t.resume = o.resume;
   t.progress = !o.quiet;
   t.stop_after = o.stop_after;
+  t.anomaly = o.anomaly;
   const auto r = tools::train(t);
   std::printf("trained %lld steps (%lld this run) in %.1fs: last loss %.4f, val loss %.4f, "
               "%.0f tokens/s; checkpoint %s\n",
@@ -58,6 +59,7 @@ void register_train(CLI::App& app) {
   sub->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after this many steps in total");
   sub->add_flag("--quiet,-q", o->quiet, "no progress output");
   add_reference_flag(sub);
+  sub->add_flag("--anomaly", o->anomaly, "stop at the first NaN/Inf an op makes, naming it (inputs dumped to OUT/anomaly)");
   actions().push_back({sub, [o] { run_train(*o); }});
 }
 

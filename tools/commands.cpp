@@ -9,9 +9,15 @@ std::vector<std::pair<CLI::App*, std::function<void()>>>& actions() {
   return a;
 }
 
+int& exit_code() {
+  static int code = 0;
+  return code;
+}
+
 void register_commands(CLI::App& app) {
   register_ops(app);
   register_models(app);
+  register_audit(app);
   register_bench(app);
   register_train(app);
   register_sample(app);

@@ -12,6 +12,9 @@ namespace loupe::cli {
 std::vector<std::pair<CLI::App*, std::function<void()>>>& actions();
 
 void register_commands(CLI::App& app);
+// The process's exit status once the command returns (0 unless a command sets it; errors thrown
+// exit 1).
+int& exit_code();
 // --reference on a subcommand: every fused op runs its textbook twin (tensor/reference/).
 void add_reference_flag(CLI::App* sub);
 void run_selected(CLI::App& app);
@@ -19,6 +22,7 @@ void run_selected(CLI::App& app);
 // One per cmd_*.cpp.
 void register_ops(CLI::App& app);    // loupe ops: list differentiable ops
 void register_models(CLI::App& app);  // loupe models: model types and their config keys
+void register_audit(CLI::App& app);   // loupe audit diff
 void register_bench(CLI::App& app);  // loupe bench ...
 void register_train(CLI::App& app);      // loupe train
 void register_sample(CLI::App& app);     // loupe sample

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   }
   try {
     loupe::cli::run_selected(app);
+    return loupe::cli::exit_code();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "loupe: error: %s\n", e.what());
     return 1;

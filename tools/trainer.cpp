@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "autograd/anomaly.h"
 #include "autograd/ops.h"
 #include "optim/clip.h"
 #include "optim/factory.h"
@@ -273,6 +274,8 @@ StepResult train_step(Setup& s, int64_t it, double clip, bool want_norm) {
 
 TrainResult train(const TrainOptions& opt) {
   Setup s = set_up(opt);
+  std::unique_ptr<AnomalyScope> anomaly;
+  if (opt.anomaly) anomaly = std::make_unique<AnomalyScope>((fs::path(opt.out_dir.empty() ? "." : opt.out_dir) / "anomaly").string());
   Outputs out(opt, s);
   const Progress progress(opt, s);
   const json& t = s.cfg["train"];
@@ -288,6 +291,7 @@ TrainResult train(const TrainOptions& opt) {
   int64_t tokens_done = 0;
   auto evaluate = [&](int64_t step) {
     if (!opt.evaluate) return;
+    set_step(s.seed, step);  // traces name the step an evaluation belongs to
     const uint64_t es = eval_seed(s.seed);
     const double tr = estimate_loss(*s.model, *s.data.dataset, text::Split::Train, s.B, s.T, eval_iters, es);
     const double va = estimate_loss(*s.model, *s.data.dataset, text::Split::Val, s.B, s.T, eval_iters, es);

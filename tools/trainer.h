@@ -28,6 +28,7 @@ struct TrainOptions {
   int64_t stop_after = -1; // stop (with a checkpoint) once this many steps are done, as if interrupted
   bool evaluate = true;    // periodic evaluation (bench turns it off)
   int64_t untimed_steps = 0;  // first steps of this run left out of tokens_per_sec (warm-up)
+  bool anomaly = false;       // stop at the first NaN/Inf an op makes (autograd/anomaly.h); dumps to out_dir/anomaly
 };
 
 struct TrainResult {
