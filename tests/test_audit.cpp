@@ -15,6 +15,7 @@
 #include "tools/audit.h"
 #include "tools/checkpoint.h"
 #include "tools/run_config.h"
+#include "tools/shadow.h"
 #include "tools/trainer.h"
 
 namespace loupe {
@@ -215,6 +216,20 @@ TEST(Anomaly, StopsAtTheOpThatMadeTheFirstNaNAndKeepsTheLastGoodCheckpoint) {
   for (auto& [n, t] : ck.model_state)
     for (double x : t.to_vector()) ASSERT_TRUE(std::isfinite(x)) << n;
   EXPECT_LT(ck.step, 6);
+}
+
+TEST(Shadow, EveryOpPairsWithItsF64TwinAndF32ErrorsAreRounding) {
+  Audit a;
+  const auto r = tools::shadow_f64(a.config({"model.dropout=0.1"}), nullptr, 2);
+  ASSERT_GT(r.ops.size(), 100u);
+  EXPECT_TRUE(r.by_kind.count("matmul (forward)") && r.by_kind.count("layer_norm (backward)"));
+  EXPECT_GT(r.by_kind.at("matmul (forward)").worst, 0.0);  // f32 really ran
+  for (size_t i = 1; i < r.ops.size(); ++i) EXPECT_GE(r.ops[i - 1].rel, r.ops[i].rel);  // worst first
+  for (auto& o : r.ops)
+    if (o.step == 0) EXPECT_LT(o.rel, 1e-5) << o.op << " " << o.pass << " " << o.module;  // same weights: rounding only
+  ASSERT_EQ(r.loss32.size(), 2u);
+  EXPECT_NEAR(r.loss32[0], r.loss64[0], 1e-5);
+  EXPECT_NE(r.table(5).find("worst ops"), std::string::npos);
 }
 
 }  // namespace
