@@ -19,7 +19,7 @@
 
 namespace loupe {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // records keep seq, step, pass, op, module first
 
 bool TraceFilter::selects(const std::string& op, const std::string& module, int64_t step) const {
   if (!ops.empty() && !ops.count(op)) return false;

@@ -56,8 +56,15 @@ void Decoder::init_nanogpt(uint64_t seed, int64_t n_layer, const std::vector<std
 }
 
 Var Decoder::embed(const Tensor& ids, int64_t pos0) {
-  Var x = wte(ids);                                            // [B, T, d]
-  if (wpe) x = x + narrow(wpe->weight, 0, pos0, ids.size(1));  // + [T, d], broadcast over the batch
+  Var x = wte(ids);  // [B, T, d]
+  if (wpe) {
+    Var rows;  // wpe[pos0 .. pos0+T), read inside wpe's scope so traces name it
+    {
+      ModuleScope in_wpe(wpe.ptr().get(), wpe.call_path());
+      rows = narrow(wpe->weight, 0, pos0, ids.size(1));
+    }
+    x = x + rows;  // + [T, d], broadcast over the batch
+  }
   return drop ? drop(x) : x;
 }
 

@@ -82,7 +82,8 @@ TraceDiff diff_traces(const std::string& path_a, const std::string& path_b, doub
   for (;; ++d.index) {
     const bool ha = ra.next(a), hb = rb.next(b);
     if (d.index == 0 || !ha || !hb) {
-      const std::string ta = ra.model.value("type", ""), tb = rb.model.value("type", "");
+      auto type = [](const json& m) { return m.is_object() ? m.value("type", std::string()) : std::string(); };
+      const std::string ta = type(ra.model), tb = type(rb.model);
       LOUPE_CHECK(ta.empty() || tb.empty() || ta == tb, "audit: the traces come from different models (", path_a, ": ",
                   ta, ", ", path_b, ": ", tb, ")");
     }
@@ -133,7 +134,7 @@ std::string TraceDiff::summary() const {
       break;
     case Diverges:
       o << "first divergence at record " << index << ": " << where(a) << " (B: " << where(b) << "), output " << output
-        << (rel > 0 ? ", largest relative difference of its statistics " + std::to_string(rel) : std::string()) << "\n"
+        << ", largest difference of its statistics " << rel << " (relative to its largest magnitude)\n"
         << "  A: " << stats(a["outputs"][size_t(output)]) << "\n  B: " << stats(b["outputs"][size_t(output)]);
       break;
   }

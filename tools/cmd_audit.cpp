@@ -24,7 +24,7 @@ static void run_audit_diff(AuditDiffArgs& o) {
   tools::TraceDiff d;
   try {
     d = tools::diff_traces(o.a, o.b, o.tol);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // unusable input: a missing file, a damaged line, another model
     std::fprintf(stderr, "loupe: error: %s\n", e.what());
     exit_code() = 2;
     return;
