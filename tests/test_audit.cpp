@@ -194,8 +194,10 @@ TEST(Trace, FiltersAndNpyDumps) {
     if (e.path().extension() == ".npy") ++npy, one = e.path().string();
   EXPECT_GE(npy, int(recs.size()));
   // numpy reads the dumps (when it is installed).
-  if (std::system("python3 -c 'import numpy' 2>/dev/null") == 0) {
-    const std::string cmd = "python3 -c \"import numpy, sys; a = numpy.load(sys.argv[1]); assert a.ndim >= 1 and a.size > 0\" '" + one + "'";
+  // Debian's python3 has numpy (./run test installs python3-numpy); another python3 on PATH may not.
+  const std::string py = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  if (std::system((py + " -c 'import numpy' 2>/dev/null").c_str()) == 0) {
+    const std::string cmd = py + " -c \"import numpy, sys; a = numpy.load(sys.argv[1]); assert a.ndim >= 1 and a.size > 0\" '" + one + "'";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << one;
   }
 }
