@@ -13,6 +13,23 @@ int64_t DecoderCache::bytes() const {
   return n;
 }
 
+PreNormBlock::PreNormBlock(const BlockNames& n, std::shared_ptr<nn::Norm> n1, std::shared_ptr<nn::CausalSelfAttention> a,
+                           std::shared_ptr<nn::Norm> n2, std::shared_ptr<nn::FeedForward> f) {
+  if (a) norm_1 = register_module(n.norm_1, std::move(n1)), attn = register_module(n.attn, std::move(a));
+  norm_2 = register_module(n.norm_2, std::move(n2));
+  ffn = register_module(n.ffn, std::move(f));
+}
+
+Var PreNormBlock::forward(const Var& x_in, const BlockInput& in) {
+  Var x = x_in;
+  if (attn) x = x + attn(norm_1(x), static_cast<nn::KVCache*>(in.cache));
+  return x + ffn(norm_2(x));
+}
+
+std::unique_ptr<nn::LayerCache> PreNormBlock::make_cache(int64_t batch, int64_t max_len, DType dtype) const {
+  return attn ? attn->make_cache(batch, max_len, dtype) : nullptr;
+}
+
 Decoder::Decoder(const DecoderSpec& s) : spec_(s) {
   LOUPE_CHECK(s.vocab_size > 0 && s.block_size > 0 && s.n_embd > 0, s.type, ": vocab_size, block_size and n_embd must be positive");
   const int64_t V = s.vocab_size, d = s.n_embd;

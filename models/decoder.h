@@ -21,6 +21,7 @@
 #include "nn/attention.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
+#include "nn/feed_forward.h"
 #include "nn/linear.h"
 #include "nn/norm.h"
 
@@ -41,6 +42,26 @@ class DecoderBlock : public nn::Module {
   virtual std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const {
     return nullptr;
   }
+};
+
+// The pre-norm transformer block of GPT and LLaMA (and ShishuLM's parents):
+//   x = x + attn(norm_1(x));  x = x + ffn(norm_2(x))
+// its four parts registered under the reference code's names; without attention it is the
+// MLP-only block x = x + ffn(norm_2(x)).
+struct BlockNames {
+  const char *norm_1, *attn, *norm_2, *ffn;
+};
+
+class PreNormBlock : public DecoderBlock {
+ public:
+  PreNormBlock(const BlockNames& names, std::shared_ptr<nn::Norm> norm_1, std::shared_ptr<nn::CausalSelfAttention> attn,
+               std::shared_ptr<nn::Norm> norm_2, std::shared_ptr<nn::FeedForward> ffn);
+  Var forward(const Var& x, const BlockInput& in) override;
+  std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const override;
+
+  nn::Child<nn::Norm> norm_1, norm_2;
+  nn::Child<nn::CausalSelfAttention> attn;  // absent in an MLP-only block
+  nn::Child<nn::FeedForward> ffn;
 };
 
 enum class Naming { NanoGPT, Meta };

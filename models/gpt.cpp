@@ -53,28 +53,19 @@ double GPTConfig::count_parameters() const {
   return skeleton_parameters(spec("gpt")) + double(n_layer) * block_parameters(true);
 }
 
-GPTBlock::GPTBlock(const GPTConfig& c, bool with_attention) {
-  if (with_attention) {
-    nn::AttentionConfig ac;
-    ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.bias = c.bias, ac.dropout = c.dropout;
-    ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(c.n_embd, c.bias, c.norm_eps, c.dtype));
-    attn = register_module("attn", std::make_shared<nn::CausalSelfAttention>(ac, c.dtype));
-  }
-  ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(c.n_embd, c.bias, c.norm_eps, c.dtype));
-  mlp = register_module("mlp", std::make_shared<nn::MLP>(c.n_embd, 4 * c.n_embd, c.bias, c.dropout,
-                                                         c.activation == "gelu_tanh", c.dtype));
+static std::shared_ptr<nn::CausalSelfAttention> gpt_attention(const GPTConfig& c) {
+  nn::AttentionConfig ac;
+  ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.bias = c.bias, ac.dropout = c.dropout;
+  return std::make_shared<nn::CausalSelfAttention>(ac, c.dtype);
 }
 
-Var GPTBlock::forward(const Var& x_in, const BlockInput& in) {
-  Var x = x_in;
-  if (attn) x = x + attn(ln_1(x), static_cast<nn::KVCache*>(in.cache));
-  return x + mlp(ln_2(x));
-}
-
-std::unique_ptr<nn::LayerCache> GPTBlock::make_cache(int64_t batch, int64_t max_len, DType dtype) const {
-  if (!attn) return nullptr;
-  return attn->make_cache(batch, max_len, dtype);
-}
+GPTBlock::GPTBlock(const GPTConfig& c, bool with_attention)
+    : PreNormBlock({"ln_1", "attn", "ln_2", "mlp"},
+                   std::make_shared<nn::LayerNorm>(c.n_embd, c.bias, c.norm_eps, c.dtype),
+                   with_attention ? gpt_attention(c) : nullptr,
+                   std::make_shared<nn::LayerNorm>(c.n_embd, c.bias, c.norm_eps, c.dtype),
+                   std::make_shared<nn::MLP>(c.n_embd, 4 * c.n_embd, c.bias, c.dropout, c.activation == "gelu_tanh",
+                                             c.dtype)) {}
 
 const std::vector<std::string>& GPTBlock::residual_projections() {
   static const std::vector<std::string> r = {"c_proj.weight"};

@@ -33,18 +33,12 @@ struct GPTConfig {
   double count_parameters() const;
 };
 
-// x = x + Attn(LN_1(x)) (only with_attention);  x = x + MLP(LN_2(x))
-class GPTBlock : public DecoderBlock {
+// x = x + Attn(ln_1(x)) (only with_attention);  x = x + MLP(ln_2(x))
+class GPTBlock : public PreNormBlock {
  public:
   GPTBlock(const GPTConfig& c, bool with_attention = true);
-  Var forward(const Var& x, const BlockInput& in) override;
-  std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const override;
   // The residual projections nanoGPT initialises with std 0.02/√(2·n_layer).
   static const std::vector<std::string>& residual_projections();
-
-  nn::Child<nn::Norm> ln_1, ln_2;
-  nn::Child<nn::CausalSelfAttention> attn;  // absent in an MLP-only block
-  nn::Child<nn::MLP> mlp;
 };
 
 }  // namespace loupe::models

@@ -66,25 +66,12 @@ nn::AttentionConfig LlamaBlock::attention_config(const LlamaConfig& c) {
   return ac;
 }
 
-LlamaBlock::LlamaBlock(const LlamaConfig& c, bool with_attention) {
-  if (with_attention) {
-    attention_norm = register_module("attention_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
-    attention = register_module("attention", std::make_shared<nn::CausalSelfAttention>(attention_config(c), c.dtype));
-  }
-  ffn_norm = register_module("ffn_norm", std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype));
-  feed_forward = register_module("feed_forward", std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, c.dtype));
-}
-
-Var LlamaBlock::forward(const Var& x_in, const BlockInput& in) {
-  Var x = x_in;
-  if (attention) x = x + attention(attention_norm(x), static_cast<nn::KVCache*>(in.cache));
-  return x + feed_forward(ffn_norm(x));
-}
-
-std::unique_ptr<nn::LayerCache> LlamaBlock::make_cache(int64_t batch, int64_t max_len, DType dtype) const {
-  if (!attention) return nullptr;
-  return attention->make_cache(batch, max_len, dtype);
-}
+LlamaBlock::LlamaBlock(const LlamaConfig& c, bool with_attention)
+    : PreNormBlock({"attention_norm", "attention", "ffn_norm", "feed_forward"},
+                   std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype),
+                   with_attention ? std::make_shared<nn::CausalSelfAttention>(attention_config(c), c.dtype) : nullptr,
+                   std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype),
+                   std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, c.dtype)) {}
 
 const std::vector<std::string>& LlamaBlock::residual_projections() {
   static const std::vector<std::string> r = {"attention.c_proj.weight", "feed_forward.w2.weight"};

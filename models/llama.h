@@ -35,17 +35,11 @@ struct LlamaConfig {
 };
 
 // x = x + Attn(attention_norm(x)) (only with_attention);  x = x + SwiGLU(ffn_norm(x))
-class LlamaBlock : public DecoderBlock {
+class LlamaBlock : public PreNormBlock {
  public:
   LlamaBlock(const LlamaConfig& c, bool with_attention = true);
-  Var forward(const Var& x, const BlockInput& in) override;
-  std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const override;
   static const std::vector<std::string>& residual_projections();
   static nn::AttentionConfig attention_config(const LlamaConfig& c);
-
-  nn::Child<nn::Norm> attention_norm, ffn_norm;
-  nn::Child<nn::CausalSelfAttention> attention;  // absent in an MLP-only block
-  nn::Child<nn::SwiGLU> feed_forward;
 };
 
 }  // namespace loupe::models
