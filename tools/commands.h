@@ -22,7 +22,8 @@ void run_selected(CLI::App& app);
 // One per cmd_*.cpp.
 void register_ops(CLI::App& app);    // loupe ops: list differentiable ops
 void register_models(CLI::App& app);  // loupe models: model types and their config keys
-void register_audit(CLI::App& app);   // loupe audit diff
+void register_audit(CLI::App& app);   // loupe audit diff|shadow
+void register_summary(CLI::App& app);  // loupe summary
 void register_bench(CLI::App& app);  // loupe bench ...
 void register_train(CLI::App& app);      // loupe train
 void register_sample(CLI::App& app);     // loupe sample
