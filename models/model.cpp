@@ -32,11 +32,15 @@ std::vector<std::string> registered_models() {
   return out;
 }
 
-const ModelInfo& model_info(const std::string& type) {
+static std::string known_types() {
   std::string known;
   for (auto& k : registered_models()) known += (known.empty() ? "" : ", ") + k;
+  return known;
+}
+
+const ModelInfo& model_info(const std::string& type) {
   auto it = registry().find(type);
-  LOUPE_CHECK(it != registry().end(), "build_model: unknown model type '", type, "' (known: ", known, ")");
+  LOUPE_CHECK(it != registry().end(), "build_model: unknown model type '", type, "' (known: ", known_types(), ")");
   return it->second;
 }
 
@@ -55,10 +59,8 @@ static std::string gib(double bytes) {
 
 std::shared_ptr<LanguageModel> build_model(const nlohmann::json& cfg) {
   LOUPE_CHECK(cfg.is_object(), "build_model: the model config must be a JSON object, got ", cfg.dump());
-  std::string known;
-  for (auto& k : registered_models()) known += (known.empty() ? "" : ", ") + k;
   LOUPE_CHECK(cfg.contains("type") && cfg["type"].is_string(),
-              "build_model: the model config needs a string \"type\" (one of: ", known, ")");
+              "build_model: the model config needs a string \"type\" (one of: ", known_types(), ")");
   const std::string type = cfg["type"].get<std::string>();
   const ModelInfo& info = model_info(type);
   // Before anything is allocated: weights, gradients and two AdamW moments must fit.

@@ -83,12 +83,9 @@ Var silia_attend(const Var& u, const Var& c_attn, const Var& c_proj, const Silia
     k = c.share_qk ? q : rope(k, pos_offset, c.rope_base);
   }
   if (cache) {  // decoding: append this step's k and [g|v], attend over the whole prefix
-    LOUPE_CHECK(pos_offset + T <= cache->k.size(1), "silia: cache of ", cache->k.size(1), " tokens cannot hold ",
-                pos_offset + T);
-    cache->k.narrow(1, pos_offset, T).copy_(k.value());
-    cache->gv.narrow(1, pos_offset, T).copy_(gv.value());
-    k = Var(cache->k.narrow(1, 0, pos_offset + T));
-    gv = Var(cache->gv.narrow(1, 0, pos_offset + T));
+    LOUPE_CHECK(cache->len == pos_offset, "silia: the cache holds ", cache->len, " tokens, not ", pos_offset);
+    auto [kc, gvc] = cache->append(k.value(), gv.value(), "silia");
+    k = Var(kc), gv = Var(gvc);
   }
   opt.q_offset = cache ? pos_offset : 0;  // without a cache the keys are just these T tokens
   opt.scale = 1.0 / std::sqrt(double(dh));
@@ -142,11 +139,9 @@ class SiliaBlock : public DecoderBlock {
     return mlp ? x + mlp(ln_2(x)) : x;
   }
   std::unique_ptr<nn::LayerCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const override {
-    auto lc = std::make_unique<SiliaLayerCache>();
     const int64_t H = cfg.n_head, dvh = cfg.value_dim() / H;
-    lc->k = Tensor::zeros({batch, max_len, H, cfg.head_dim()}, dtype);
-    lc->gv = Tensor::zeros({batch, max_len, H, 2 * dvh}, dtype);
-    return lc;
+    return std::make_unique<SiliaLayerCache>(Tensor::zeros({batch, max_len, H, cfg.head_dim()}, dtype),
+                                             Tensor::zeros({batch, max_len, H, 2 * dvh}, dtype));
   }
   SiliaConfig cfg;
   nn::Child<nn::Norm> ln_1, ln_2;

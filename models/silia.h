@@ -48,12 +48,9 @@ struct SiliaBlockWeights {
   Var c_proj;          // Wo [d, dv]
 };
 
-// Per-layer cache of one Silia block: k after RoPE [B, max_len, H, dh] and the two value
-// branches before mixing, [Wg u | Wv u] per head: [B, max_len, H, 2·dvh].
-struct SiliaLayerCache : nn::LayerCache {
-  Tensor k, gv;
-  int64_t bytes() const override { return (k.numel() + gv.numel()) * int64_t(dtype_size(k.dtype())); }
-};
+// Per-layer cache of one Silia block, an nn::KVCache: k after RoPE [B, max_len, H, dh], and as
+// its values the two branches before mixing, [Wg u | Wv u] per head: [B, max_len, H, 2·dvh].
+using SiliaLayerCache = nn::KVCache;
 
 // The mixing of normalised inputs u [B, T, d]: Wo · concat_heads(SiLU(A·Wg u) ⊙ (A·Wv u)).
 // Tokens sit at positions pos_offset + t. With a cache, the new k and [g|v] are written at
