@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -88,11 +89,14 @@ struct Tracer {
   int64_t seq(uint64_t id) const { return int64_t(id - first); }
   json from(uint64_t event) const { return event > first ? json(seq(event - 1)) : json(nullptr); }
 
-  void dump(const OpEvent& ev, int64_t s, const char* what, size_t k, const Tensor* t) const {
-    if (!t || !t->defined()) return;
+  // Writes one tensor of the event as .npy; returns its path ("" when nothing was written).
+  std::string dump(const OpEvent& ev, int64_t s, const char* what, size_t k, const Tensor* t) const {
+    if (opt.dump_dir.empty() || !t || !t->defined()) return "";
     const std::string name = std::to_string(s) + "." + (ev.backward ? "backward" : "forward") + "." + ev.op + "." +
                              file_safe(ev.module) + "." + what + std::to_string(k) + ".npy";
-    save_npy((std::filesystem::path(opt.dump_dir) / name).string(), *t);
+    const std::string path = (std::filesystem::path(opt.dump_dir) / name).string();
+    save_npy(path, *t);
+    return path;
   }
 
   void on_event(const OpEvent& ev) {
@@ -100,22 +104,25 @@ struct Tracer {
     const int64_t step = current_step();
     if (!opt.filter.selects(ev.op, ev.module, step)) return;
     const int64_t s = seq(ev.id);
-    if (out.is_open()) {
-      json j = {{"seq", s}, {"step", step}, {"pass", ev.backward ? "backward" : "forward"}, {"op", ev.op},
-                {"module", ev.module}, {"inputs", json::array()}, {"outputs", json::array()}};
-      for (size_t k = 0; k < ev.inputs.size(); ++k) {
-        json in = shape_record(ev.inputs[k]);
-        if (in.is_object()) in["from"] = k < ev.from.size() && !ev.backward ? from(ev.from[k]) : json(nullptr);
-        j["inputs"].push_back(in);
-      }
-      if (ev.backward) j["forward"] = ev.from.empty() ? json(nullptr) : from(ev.from[0]);
-      for (auto* t : ev.outputs) j["outputs"].push_back(tensor_record(t));
-      out << j.dump() << '\n';
+    json j = {{"seq", s}, {"step", step}, {"pass", ev.backward ? "backward" : "forward"}, {"op", ev.op},
+              {"module", ev.module}, {"inputs", json::array()}, {"outputs", json::array()}};
+    // A dumped tensor's record names its file ("npy"), so `loupe audit diff` can compare values.
+    for (size_t k = 0; k < ev.inputs.size(); ++k) {
+      json in = shape_record(ev.inputs[k]);
+      if (in.is_object()) in["from"] = k < ev.from.size() && !ev.backward ? from(ev.from[k]) : json(nullptr);
+      const bool same = std::string_view(ev.op) == "module";  // a module event's input is its output
+      const std::string f = same ? "" : dump(ev, s, ev.backward ? "dout" : "input", k, ev.inputs[k]);
+      if (!f.empty()) in["npy"] = f;
+      j["inputs"].push_back(in);
     }
-    if (!opt.dump_dir.empty()) {
-      for (size_t k = 0; k < ev.inputs.size(); ++k) dump(ev, s, ev.backward ? "dout" : "input", k, ev.inputs[k]);
-      for (size_t k = 0; k < ev.outputs.size(); ++k) dump(ev, s, ev.backward ? "grad" : "output", k, ev.outputs[k]);
+    if (ev.backward) j["forward"] = ev.from.empty() ? json(nullptr) : from(ev.from[0]);
+    for (size_t k = 0; k < ev.outputs.size(); ++k) {
+      json o = tensor_record(ev.outputs[k]);
+      const std::string f = dump(ev, s, ev.backward ? "grad" : "output", k, ev.outputs[k]);
+      if (!f.empty()) o["npy"] = f;
+      j["outputs"].push_back(o);
     }
+    if (out.is_open()) out << j.dump() << '\n';
   }
 };
 

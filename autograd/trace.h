@@ -9,10 +9,14 @@
 // inputs are the incoming gradient, their outputs the gradients of the forward inputs, and their
 // "from" is the seq of the op's forward record. min/max/mean/rms are over the finite values;
 // hash is xxHash64 of the output's bytes in C order, so equal hashes mean equal bits.
+// Each module's forward also ends with a record {"op": "module", "module": its path, "inputs":
+// [{.., "from": the op that made its output}], "outputs": [that output]}: LOUPE_TRACE_OPS=module
+// keeps only these, the granularity of PyTorch's module hooks (tools/reference/torch_trace.py).
 // Filters: LOUPE_TRACE_OPS=op,op  LOUPE_TRACE_MODULES=glob (fnmatch, e.g. "transformer.h.1*")
 //          LOUPE_TRACE_STEPS=3 or 2-5 (training steps, inclusive).
 // LOUPE_DUMP=dir writes the selected ops' tensors as .npy (numpy.load reads them), named
-// <seq>.<pass>.<op>.<module>.<input0|output0|dout|grad0>.npy.
+// <seq>.<pass>.<op>.<module>.<input0|output0|dout|grad0>.npy; each dumped tensor's record gives
+// its file as "npy", so `loupe audit diff` can compare the values where both runs dumped them.
 #pragma once
 #include <cstdint>
 #include <limits>

@@ -68,6 +68,12 @@ static uint64_t fire_hooks(const char* op, bool backward, const std::vector<cons
   return id + 1;
 }
 
+void fire_module_event(const Var& out) {
+  if (!g_hooks_active || !out.defined()) return;
+  const std::vector<const Tensor*> t{&out.value()};
+  fire_hooks("module", false, t, t, current_module_path(), {out.p_->event});
+}
+
 std::vector<std::string>& op_registry() {
   static std::vector<std::string> names;
   return names;

@@ -55,6 +55,7 @@ class Var {
   const VarImpl* impl() const { return p_.get(); }
 
  private:
+  friend void fire_module_event(const Var&);
   friend Var make_result(const char*, Tensor, std::vector<Var>, std::function<std::vector<Tensor>(const Tensor&)>);
   std::shared_ptr<VarImpl> p_;
 };
@@ -114,6 +115,10 @@ using OpHook = std::function<void(const OpEvent&)>;
 int add_op_hook(OpHook hook);  // returns an id for remove_op_hook
 void remove_op_hook(int id);
 bool op_hooks_active();
+// A module's forward returned `out` (nn::Child calls this inside the module's scope): fires a
+// "module" event, input and output both `out` (its input's "from" names the op that made it), so
+// a trace can be read, and compared with PyTorch's module hooks, at module granularity.
+void fire_module_event(const Var& out);
 
 // ---- registry of differentiable ops ----
 // Each op file registers its op names (LOUPE_REGISTER_OP); tests enumerate them

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -36,7 +37,13 @@ class Child {
   template <class... A>
   decltype(auto) operator()(A&&... args) const {
     ModuleScope scope(static_cast<const Module*>(m_.get()), call_path());
-    return m_->forward(std::forward<A>(args)...);
+    if constexpr (std::is_same_v<decltype(m_->forward(std::forward<A>(args)...)), Var>) {
+      Var out = m_->forward(std::forward<A>(args)...);
+      fire_module_event(out);  // the module's output, for module-level traces
+      return out;
+    } else {
+      return m_->forward(std::forward<A>(args)...);
+    }
   }
   M* operator->() const { return m_.get(); }
   M& operator*() const { return *m_; }

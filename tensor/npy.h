@@ -12,4 +12,11 @@ namespace loupe {
 void save_npy(const std::string& path, const Tensor& t);  // atomic (tensor/file_io.h)
 std::string npy_bytes(const Tensor& t);
 
+// Reads what save_npy writes, and what numpy.save writes for these dtypes: '<f4' (f32), '<f8'
+// (f64), '<i8' (i64), '<i4' (widened to i64); C order; format versions 1.0, 2.0 and 3.0.
+// Anything else (Fortran order, big-endian, other dtypes, a header or size that does not add
+// up) is an Error that names `what` (the file) and the problem.
+Tensor parse_npy(const std::string& bytes, const std::string& what);
+Tensor load_npy(const std::string& path);
+
 }  // namespace loupe

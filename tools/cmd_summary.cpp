@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <string_view>
 
 #include "autograd/ops.h"
 #include "tools/checkpoint.h"
@@ -68,11 +69,16 @@ static void run_summary(SummaryArgs& o) {
   model->eval();
   const int64_t B = o.batch, T = model->block_size();
 
-  std::map<std::string, Shape> out_shape;       // module path -> the last output of an op inside it
+  std::map<std::string, Shape> module_shape;    // module path -> what its forward returned
+  std::map<std::string, Shape> out_shape;       // else: the last output of an op inside it
   std::map<std::string, double> layer_bytes;    // layer -> forward output bytes
   double flops = 0;
   const int hook = add_op_hook([&](const OpEvent& ev) {
     if (ev.backward || ev.outputs.empty() || !ev.outputs[0] || !ev.outputs[0]->defined()) return;
+    if (std::string_view(ev.op) == "module") {  // a module returned this: its output shape, exactly
+      module_shape[ev.module] = ev.outputs[0]->shape();
+      return;
+    }
     for (size_t end = 0; end != std::string::npos;) {  // the module and every module around it
       end = ev.module.find('.', end + (end ? 1 : 0));
       out_shape[ev.module.substr(0, end)] = ev.outputs[0]->shape();
@@ -91,9 +97,11 @@ static void run_summary(SummaryArgs& o) {
                                                                             int depth) {
     int64_t n = 0;
     for (auto& [name, p] : m.named_parameters()) n += p.numel();
-    const auto it = out_shape.find(path);
+    const auto& shapes = module_shape.count(path) ? module_shape : out_shape;
+    const auto it = shapes.find(path);
+    const bool known = it != shapes.end();
     rows.push_back({{"module", path.empty() ? "(model)" : path}, {"depth", depth}, {"parameters", n},
-                    {"output", it == out_shape.end() ? nlohmann::json(nullptr) : nlohmann::json(it->second)}});
+                    {"output", known ? nlohmann::json(it->second) : nlohmann::json(nullptr)}});
     for (auto& [name, child] : m.children()) walk(*child, path.empty() ? name : path + "." + name, depth + 1);
   };
   walk(*model, "", 0);

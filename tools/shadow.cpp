@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "autograd/run_context.h"
 #include "optim/clip.h"
@@ -30,6 +31,7 @@ struct Capture {
   int hook;
   Capture() {
     hook = add_op_hook([this](const OpEvent& ev) {
+      if (std::string_view(ev.op) == "module") return;  // a module's output is its last op's, already paired
       Event e{ev.op, ev.backward ? "backward" : "forward", ev.module, current_step(), {}};
       for (auto* t : ev.outputs)
         // A copy, never a view: an output may alias a parameter the optimizer updates later.
