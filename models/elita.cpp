@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "autograd/attention_probe.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "autograd/ops/elita_attention.h"
@@ -68,6 +69,30 @@ static Var position_logits(const Var& a, const Var& b, const Var& c, int64_t pos
   return sum(sin(pos * unsqueeze(a, 0) + unsqueeze(b, 0)) * unsqueeze(c, 0), {2});
 }
 
+// The matrix Attention2 amounts to, for pictures (autograd/attention_probe.h): row i is the
+// softmax over {d_i} ∪ {g_i + a_j : j ≤ i}, with d_i's weight added to token i's (its value is
+// V x_i too). a, g, dg: [B, T, H].
+static void report_elita_attention(const Tensor& a, const Tensor& g, const Tensor& dg) {
+  const int64_t B = a.size(0), T = a.size(1), H = a.size(2);
+  const Tensor A = a.to(DType::F64).contiguous(), G = g.to(DType::F64).contiguous(), D = dg.to(DType::F64).contiguous();
+  const double *pa = A.data<double>(), *pg = G.data<double>(), *pd = D.data<double>();
+  Tensor P = Tensor::zeros({B, H, T, T}, DType::F64);
+  double* p = P.data<double>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < T; ++i) {
+        double* row = p + ((b * H + h) * T + i) * T;
+        const double gi = pg[(b * T + i) * H + h], di = pd[(b * T + i) * H + h];
+        double mx = di;
+        for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, gi + pa[(b * T + j) * H + h]);
+        double sum = std::exp(di - mx);
+        for (int64_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(gi + pa[(b * T + j) * H + h] - mx));
+        row[i] += std::exp(di - mx);
+        for (int64_t j = 0; j <= i; ++j) row[j] /= sum;
+      }
+  report_attention(P);
+}
+
 Var elita_attention2(const Var& x, const ElitaAttentionWeights& w, const ElitaConfig& c, int64_t pos_offset,
                      ElitaState* state) {
   const int64_t B = x.size(0), T = x.size(1), d = x.size(2), H = c.n_head, d3 = c.head_width;
@@ -85,6 +110,7 @@ Var elita_attention2(const Var& x, const ElitaAttentionWeights& w, const ElitaCo
     y = Var(elita_attention_forward(a.value(), g.value(), dg.value(), v.value(), state).y);
   } else {
     y = elita_attention(a, g, dg, v);
+    if (attention_probe_active()) report_elita_attention(a.value(), g.value(), dg.value());
   }
   return linear(reshape(y, {B, T, H * d3}), w.proj);
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/attention_probe.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "nn/rmsnorm.h"
@@ -191,12 +192,25 @@ Var atm_attention(const Var& q, const Var& k, const Var& v, int64_t q_offset, do
 
   const double scale = 1.0 / std::sqrt(double(D));
   const Var s = matmul(q, transpose(k, 2, 3)) * scale + Var(mask_o);  // [B, H, Tq, Tk]
-  if (np == 0) return matmul(softmax(s, 3), v);
+  if (np == 0) {
+    const Var p = softmax(s, 3);
+    if (attention_probe_active()) report_attention(p.value());
+    return matmul(p, v);
+  }
   // Merged entries: the mean of each pair's keys and values.
   const Var kb = mean(reshape(narrow(k, 2, 0, 2 * np), {B, H, np, 2, D}), {3});
   const Var vb = mean(reshape(narrow(v, 2, 0, 2 * np), {B, H, np, 2, D}), {3});
   const Var sm = matmul(q, transpose(kb, 2, 3)) * scale + Var(mask_m);  // [B, H, Tq, np]
   const Var p = softmax(concat({s, sm}, 3), 3);
+  if (attention_probe_active()) {  // the weights over the tokens: a merged pair's weight split between its two
+    Tensor eff = narrow(p, 3, 0, Tk).value().to(DType::F64).contiguous();
+    const Tensor pm = narrow(p, 3, Tk, np).value().to(DType::F64).contiguous();
+    double* e = eff.data<double>();
+    const double* m = pm.data<double>();
+    for (int64_t r = 0; r < B * H * Tq; ++r)
+      for (int64_t j = 0; j < 2 * np; ++j) e[r * Tk + j] += 0.5 * m[r * np + j / 2];
+    report_attention(eff);
+  }
   return matmul(narrow(p, 3, 0, Tk), v) + matmul(narrow(p, 3, Tk, np), vb);
 }
 

@@ -4,14 +4,20 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
 #include "autograd/anomaly.h"
+#include "autograd/attention_probe.h"
 #include "autograd/trace.h"
+#include "tensor/npy.h"
 #include "tensor/parallel.h"
 #include "tensor/reference/mode.h"
 #include "tests/test_files.h"
+#include "tests/testing.h"
+#include "tools/attention_plot.h"
 #include "tools/audit.h"
 #include "tools/checkpoint.h"
 #include "tools/run_config.h"
@@ -200,6 +206,170 @@ TEST(Trace, FiltersAndNpyDumps) {
     const std::string cmd = py + " -c \"import numpy, sys; a = numpy.load(sys.argv[1]); assert a.ndim >= 1 and a.size > 0\" '" + one + "'";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << one;
   }
+}
+
+// Every module call ends with a "module" record whose output is the one of the op that made it.
+TEST(Trace, ModuleRecordsCarryWhatEachModuleReturned) {
+  Audit a;
+  const auto recs = records(a.traced(a.config({"train.max_iters=1"}), "run"));
+  std::map<int64_t, json> by_seq;
+  std::set<std::string> modules;
+  for (auto& r : recs) {
+    by_seq[r["seq"].get<int64_t>()] = r;
+    if (r["op"] != "module") continue;
+    EXPECT_EQ(r["pass"], "forward");
+    modules.insert(r["module"].get<std::string>());
+    ASSERT_TRUE(r["inputs"][0]["from"].is_number()) << r.dump();
+    const json& maker = by_seq.at(r["inputs"][0]["from"].get<int64_t>());
+    EXPECT_EQ(maker["outputs"][0]["hash"], r["outputs"][0]["hash"]) << r.dump();
+    // The op that made a module's output ran inside that module, unless the module made no op and
+    // returned its input (dropout in eval mode): then only module records lie between the two.
+    bool inside = maker["module"].get<std::string>().rfind(r["module"].get<std::string>(), 0) == 0;
+    for (int64_t s = r["inputs"][0]["from"].get<int64_t>() + 1; !inside && s <= r["seq"].get<int64_t>(); ++s)
+      if (s == r["seq"].get<int64_t>()) inside = true;
+      else if (by_seq.at(s)["op"] != "module") break;
+    EXPECT_TRUE(inside) << r.dump();
+  }
+  for (const char* m : {"transformer.wte", "transformer.h.0.ln_1", "transformer.h.0.attn.c_attn", "transformer.h.0.attn",
+                        "transformer.h.1.mlp.c_fc", "transformer.h.1", "transformer.ln_f"})
+    EXPECT_TRUE(modules.count(m)) << m;
+}
+
+// One traced pass of a checkpoint (what `loupe audit trace` runs), optionally with a weight changed.
+std::string module_trace(const Audit& a, const std::string& ckpt, const std::string& name, const std::string& perturb = "") {
+  auto ck = tools::load_checkpoint(ckpt);
+  const std::string path = a.sub(name + ".jsonl");
+  start_trace(TraceOptions{path, a.sub(name + "_npy"), {}});
+  auto model = tools::model_from_checkpoint(ck);
+  if (!perturb.empty()) {
+    bool found = false;
+    for (auto& [n, p] : model->named_parameters())
+      if (n == perturb) {
+        Tensor w = p.value();
+        w.set({0, 0}, w.at({0, 0}) + 0.25);
+        found = true;
+      }
+    EXPECT_TRUE(found) << perturb;
+  }
+  model->eval();
+  const Tensor ids = Tensor::from_ints({3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2}, {1, 17});
+  const Tensor x = ids.narrow(1, 0, 16).contiguous(), y = ids.narrow(1, 1, 16).contiguous();
+  tools::lm_loss(model->forward(x), y).backward();
+  stop_trace();
+  return path;
+}
+
+TEST(AuditDiff, ModulesModeNamesTheModuleWhoseWeightChanged) {
+  Audit a;
+  tools::TrainOptions o;
+  o.config = a.config({"train.max_iters=1"}), o.out_dir = a.sub("run"), o.progress = false;
+  tools::train(o);
+  const std::string base = module_trace(a, a.sub("run"), "base"), same = module_trace(a, a.sub("run"), "same");
+  const std::string bad = module_trace(a, a.sub("run"), "bad", "transformer.h.1.mlp.c_fc.weight");
+  tools::DiffOptions mods{-1, true};
+  TraceDiff d = tools::diff_traces(base, same, mods);
+  EXPECT_EQ(d.kind, TraceDiff::Identical) << d.summary();
+  EXPECT_TRUE(d.modules);
+  EXPECT_GT(d.records, 15);
+  for (double tol : {-1.0, 1e-5}) {
+    d = tools::diff_traces(base, bad, tools::DiffOptions{tol, true});
+    ASSERT_EQ(d.kind, TraceDiff::Diverges) << d.summary();
+    EXPECT_EQ(d.a["module"], "transformer.h.1.mlp.c_fc") << d.summary();
+    EXPECT_GT(d.max_rel, 0.0) << d.summary();  // both dumped: the values are compared
+    EXPECT_NE(d.summary().find("first module that disagrees: 'transformer.h.1.mlp.c_fc'"), std::string::npos);
+  }
+  // A trace without module records, or without hashes when bits are asked for, is refused by name.
+  const std::string none = a.file("none.jsonl", R"({"seq":0,"step":0,"pass":"forward","op":"add","module":"","inputs":[],"outputs":[]})" "\n");
+  EXPECT_NE(testing::error_of([&] { tools::diff_traces(base, none, mods); }).find("none.jsonl has no module records"),
+            std::string::npos);
+  const std::string nohash = a.file("nohash.jsonl",
+      R"({"seq":0,"step":0,"pass":"forward","op":"module","module":"transformer.wte","inputs":[],"outputs":[{"dtype":"f32","shape":[1],"min":0,"max":0,"mean":0,"rms":0,"nan":0,"inf":0}]})" "\n");
+  EXPECT_NE(testing::error_of([&] { tools::diff_traces(base, nohash, mods); }).find("give --tol"), std::string::npos);
+}
+
+TEST(Npy, RoundTripAndBadFilesAreNamed) {
+  Audit a;
+  const Tensor f = Tensor::from_vector(std::vector<double>{1.5, -2, 3, 4, 5, 6}, {2, 3}, DType::F32);
+  const Tensor d = Tensor::from_vector(std::vector<double>{1e-300, 2}, {2}, DType::F64);
+  const Tensor i = Tensor::from_ints({7, -8, 9}, {3, 1});
+  for (const Tensor* t : {&f, &d, &i}) {
+    save_npy(a.sub("t.npy"), *t);
+    const Tensor back = load_npy(a.sub("t.npy"));
+    EXPECT_EQ(back.dtype(), t->dtype());
+    EXPECT_TRUE(testing::bitwise_equal(back, *t));
+  }
+  const Tensor scalar = Tensor::from_vector(std::vector<double>{2.5}, {}, DType::F64);
+  save_npy(a.sub("s.npy"), scalar);
+  EXPECT_EQ(load_npy(a.sub("s.npy")).dim(), 0);
+  std::string good = npy_bytes(f);
+  auto err = [&](std::string bytes) { return testing::error_of([&] { parse_npy(bytes, "x.npy"); }); };
+  EXPECT_NE(err(good.substr(0, good.size() - 4)).find("x.npy: not a usable .npy file: shape (2, 3) needs 24 bytes"),
+            std::string::npos);
+  EXPECT_NE(err("hello").find("magic"), std::string::npos);
+  std::string fortran = good;
+  fortran.replace(fortran.find("False"), 5, "True ");
+  EXPECT_NE(err(fortran).find("fortran_order"), std::string::npos);
+  std::string big = good;
+  big.replace(big.find("<f4"), 3, ">f4");
+  EXPECT_NE(err(big).find("dtype '>f4'"), std::string::npos);
+  std::string huge = good;
+  huge.replace(huge.find("(2, 3)"), 6, "(9999999999999, 9999999)");
+  EXPECT_NE(err(huge).find("too large"), std::string::npos) << err(huge);
+}
+
+// The attention maps of causal_attention are softmax(q·kᵀ/√D) under the causal mask, computed
+// here from the op's own inputs (caught by an op hook).
+TEST(AttentionProbe, GptMapsAreTheSoftmaxOfItsScores) {
+  json mc = {{"type", "gpt"}, {"n_layer", 2}, {"n_head", 2}, {"n_embd", 16}, {"block_size", 8}, {"vocab_size", 11}};
+  auto m = models::build_model(mc);
+  m->eval();
+  std::vector<std::pair<Tensor, Tensor>> qk;
+  const int hook = add_op_hook([&](const OpEvent& ev) {
+    if (std::string(ev.op) == "causal_attention" && !ev.backward)
+      qk.emplace_back(ev.inputs[0]->to(DType::F64).contiguous(), ev.inputs[1]->to(DType::F64).contiguous());
+  });
+  AttentionProbe probe;
+  {
+    NoGrad ng;
+    m->forward(Tensor::from_ints({1, 5, 2, 7, 3, 3, 9}, {1, 7}));
+  }
+  remove_op_hook(hook);
+  ASSERT_EQ(probe.maps().size(), 2u);
+  ASSERT_EQ(qk.size(), 2u);
+  EXPECT_EQ(probe.maps()[1].module, "transformer.h.1.attn");
+  for (size_t l = 0; l < 2; ++l) {
+    const Tensor &q = qk[l].first, &k = qk[l].second, &P = probe.maps()[l].probs;
+    const int64_t H = q.size(1), T = q.size(2), D = q.size(3);
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < T; ++i) {
+        std::vector<double> s(size_t(i + 1));
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j <= i; ++j) {
+          double dot = 0;
+          for (int64_t e = 0; e < D; ++e) dot += q.at({0, h, i, e}) * k.at({0, h, j, e});
+          s[size_t(j)] = dot / std::sqrt(double(D)), mx = std::max(mx, s[size_t(j)]);
+        }
+        for (auto& v : s) sum += (v = std::exp(v - mx));
+        for (int64_t j = 0; j < T; ++j)
+          EXPECT_NEAR(P.at({0, h, i, j}), j <= i ? s[size_t(j)] / sum : 0.0, 1e-12) << l << " " << h << " " << i << " " << j;
+      }
+  }
+}
+
+TEST(AttentionPlot, OnePanelPerHeadAndTokensEscaped) {
+  AttentionProbe probe;
+  report_attention(Tensor::from_vector(std::vector<double>{1, 0, 0, .5, .5, 0, .2, .3, .5}, {1, 1, 3, 3}, DType::F64));
+  report_attention(Tensor::from_vector(std::vector<double>(18, 0.0), {1, 2, 3, 3}, DType::F64));
+  const std::string svg = tools::attention_svg(probe.maps(), {"<", " a", "\xff"}, "t & u");
+  size_t panels = 0;
+  for (size_t at = svg.find("<g>"); at != std::string::npos; at = svg.find("<g>", at + 1)) ++panels;
+  EXPECT_EQ(panels, 3u);
+  EXPECT_NE(svg.find(">&lt;</text>"), std::string::npos);
+  EXPECT_NE(svg.find("\xE2\x90\xA3" "a</text>"), std::string::npos);  // a leading space made visible
+  EXPECT_NE(svg.find("\xEF\xBF\xBD</text>"), std::string::npos);   // a bad byte as U+FFFD
+  EXPECT_NE(svg.find("t &amp; u"), std::string::npos);
+  EXPECT_EQ(svg.find("\xff"), std::string::npos);
+  EXPECT_NE(svg.find("fill=\"rgb(8,48,107)\""), std::string::npos);  // weight 1: the darkest shade
 }
 
 TEST(Anomaly, StopsAtTheOpThatMadeTheFirstNaNAndKeepsTheLastGoodCheckpoint) {

@@ -4,13 +4,18 @@
 //   (b) 1 thread equals 2 threads, bitwise;
 //   (c) save -> load gives identical logits;
 //   (d) the loss falls when overfitting one batch;
+//   (e) its attention maps (loupe audit attention) are causal distributions, and its module
+//       records (traces at module granularity) name its modules;
 // plus: the parameter count the registry estimates from a config equals the built model's, and a
 // config that cannot fit in memory is refused before anything is allocated.
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <set>
 
 #include <gtest/gtest.h>
 
+#include "autograd/attention_probe.h"
 #include "autograd/ops.h"
 #include "models/model.h"
 #include "nn/safetensors.h"
@@ -153,6 +158,61 @@ TEST_P(Registry, ConfigThatCannotFitIsRefusedBeforeBuilding) {
   const std::string err = testing::error_of([&] { models::build_model(mc); });
   EXPECT_NE(err.find("parameters need about"), std::string::npos) << err;
   EXPECT_NE(err.find("GiB"), std::string::npos) << err;
+}
+
+// `loupe audit attention` pictures every model: its attention maps are causal distributions over
+// the tokens (rows sum to 1, nothing on a later key), one per attention call, under a module path.
+TEST_P(Registry, AttentionMapsAreCausalDistributions) {
+  json mc = tiny_model(GetParam(), 0.0);
+  mc["vocab_size"] = 11;
+  auto m = models::build_model(mc);
+  m->eval();
+  AttentionProbe probe;
+  {
+    NoGrad ng;
+    m->forward(Tensor::from_ints({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2}, {2, 6}));
+  }
+  ASSERT_FALSE(probe.maps().empty()) << GetParam();
+  for (auto& map : probe.maps()) {
+    EXPECT_FALSE(map.module.empty());
+    ASSERT_EQ(map.probs.dim(), 4);
+    ASSERT_EQ(map.probs.size(0), 2);
+    ASSERT_EQ(map.probs.size(2), 6);
+    ASSERT_EQ(map.probs.size(3), 6) << map.module;
+    const double* p = map.probs.data<double>();
+    for (int64_t r = 0; r < map.probs.numel() / 36; ++r)
+      for (int64_t i = 0; i < 6; ++i) {
+        double sum = 0;
+        for (int64_t j = 0; j < 6; ++j) {
+          const double v = p[(r * 6 + i) * 6 + j];
+          EXPECT_GE(v, 0.0);
+          if (j > i) EXPECT_EQ(v, 0.0) << map.module << " row " << i << " key " << j;
+          sum += v;
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-6) << map.module << " row " << i;
+      }
+  }
+}
+
+// Module records (what each module's forward returned) name modules that exist in the model.
+TEST_P(Registry, ModuleRecordsNameTheModelsModules) {
+  json mc = tiny_model(GetParam(), 0.0);
+  mc["vocab_size"] = 11;
+  auto m = models::build_model(mc);
+  std::set<std::string> paths;
+  std::function<void(const nn::Module&, const std::string&)> walk = [&](const nn::Module& x, const std::string& p) {
+    paths.insert(p);
+    for (auto& [name, c] : x.children()) walk(*c, p.empty() ? name : p + "." + name);
+  };
+  walk(*m, "");
+  std::vector<std::string> seen;
+  const int hook = add_op_hook([&](const OpEvent& ev) {
+    if (std::string(ev.op) == "module") seen.push_back(ev.module);
+  });
+  m->forward(Tensor::from_ints({1, 2, 3, 4}, {1, 4}));
+  remove_op_hook(hook);
+  ASSERT_FALSE(seen.empty()) << GetParam();
+  for (auto& s : seen) EXPECT_TRUE(paths.count(s)) << GetParam() << ": module record for '" << s << "'";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, Registry, ::testing::ValuesIn(models::registered_models()),

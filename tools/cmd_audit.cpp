@@ -10,6 +10,9 @@
 #include "autograd/trace.h"
 #include "tensor/error.h"
 #include "tensor/npy.h"
+#include "autograd/attention_probe.h"
+#include "tensor/file_io.h"
+#include "tools/attention_plot.h"
 #include "tools/audit.h"
 #include "tools/checkpoint.h"
 #include "tools/trainer.h"
@@ -52,19 +55,20 @@ static void run_audit_trace(AuditTraceArgs& o) {
   LOUPE_CHECK(ids.dtype() == DType::I64 && ids.dim() == 2 && ids.size(1) >= 2, "audit trace: ", o.tokens,
               ": expected integer token ids of shape [B, T+1], got ", dtype_name(ids.dtype()), " ", shape_str(ids.shape()));
   const auto ck = tools::load_checkpoint(o.ckpt);
+  // Bad ids are refused before the trace file is created: nothing is half-written.
+  const nlohmann::json& mc = ck.config["model"];
+  const int64_t T = ids.size(1) - 1, V = mc.value("vocab_size", int64_t(0)), block = mc.value("block_size", int64_t(0));
+  LOUPE_CHECK(T <= block, "audit trace: ", o.tokens, ": ", T, " input tokens per row, more than the model's block_size ", block);
+  const int64_t* p = ids.data<int64_t>();
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    LOUPE_CHECK(p[i] >= 0 && p[i] < V, "audit trace: ", o.tokens, ": token id ", p[i], " at position ", i,
+                " is outside the vocabulary [0, ", V, ")");
   // The trace starts before the model is built, so it holds the model note (what diff checks).
   start_trace(TraceOptions{o.out, o.dump, TraceFilter::from_env()});
   struct Stop {
     ~Stop() { stop_trace(); }
   } stop;
   const auto model = tools::model_from_checkpoint(ck);
-  const int64_t T = ids.size(1) - 1, V = model->vocab_size();
-  LOUPE_CHECK(T <= model->block_size(), "audit trace: ", o.tokens, ": ", T, " input tokens per row, more than the model's block_size ",
-              model->block_size());
-  const int64_t* p = ids.data<int64_t>();
-  for (int64_t i = 0; i < ids.numel(); ++i)
-    LOUPE_CHECK(p[i] >= 0 && p[i] < V, "audit trace: ", o.tokens, ": token id ", p[i], " at position ", i,
-                " is outside the vocabulary [0, ", V, ")");
   set_step(ck.config.value("train", nlohmann::json::object()).value("seed", uint64_t(0)), ck.step);
   model->eval();
   const Tensor x = ids.narrow(1, 0, T).contiguous(), y = ids.narrow(1, 1, T).contiguous();
@@ -73,6 +77,43 @@ static void run_audit_trace(AuditTraceArgs& o) {
   std::printf("traced one forward and backward pass of %s (%lld x %lld tokens) into %s; loss %.6f\n",
               ck.config["model"].value("type", "?").c_str(), (long long)ids.size(0), (long long)T, o.out.c_str(),
               loss.item());
+}
+
+// loupe audit attention --ckpt DIR --prompt TEXT -o attn.svg
+// The attention weights of every layer and head for the prompt (autograd/attention_probe.h), as
+// a grid of heatmaps with the tokens on the axes (tools/attention_plot.h).
+struct AuditAttentionArgs {
+  std::string ckpt, prompt, out;
+};
+
+static void run_audit_attention(AuditAttentionArgs& o) {
+  const auto ck = tools::load_checkpoint(o.ckpt);
+  const auto model = tools::model_from_checkpoint(ck);
+  const std::vector<int32_t> ids = ck.tokenizer->encode(o.prompt);
+  LOUPE_CHECK(!ids.empty(), "audit attention: the prompt encodes to no tokens");
+  constexpr size_t kMaxTokens = 128;  // beyond this the heatmaps' cells are too small to read
+  LOUPE_CHECK(ids.size() <= size_t(model->block_size()) && ids.size() <= kMaxTokens, "audit attention: the prompt is ",
+              ids.size(), " tokens; at most ", std::min<int64_t>(model->block_size(), int64_t(kMaxTokens)),
+              " fit (the model's block_size, and ", kMaxTokens, " for a readable picture)");
+  std::vector<int64_t> wide(ids.begin(), ids.end());
+  std::vector<std::string> tokens;
+  for (int32_t id : ids) tokens.push_back(ck.tokenizer->decode({id}));
+  model->eval();
+  AttentionProbe probe;
+  {
+    NoGrad ng;
+    model->forward(Tensor::from_ints(wide, {1, int64_t(ids.size())}));
+  }
+  LOUPE_CHECK(!probe.maps().empty(), "audit attention: this ", ck.config["model"].value("type", "?"),
+              " model reported no attention weights");
+  const std::string type = ck.config["model"].value("type", "?");
+  write_file_atomic(o.out, tools::attention_svg(probe.maps(), tokens,
+                                                "attention of " + type + " (" + o.ckpt + ", step " + std::to_string(ck.step) +
+                                                    ") on " + std::to_string(ids.size()) + " tokens"));
+  int64_t heads = 0;
+  for (auto& m : probe.maps()) heads += m.probs.size(1);
+  std::printf("wrote %zu attention maps (%lld heatmaps) over %zu tokens to %s\n", probe.maps().size(), (long long)heads,
+              ids.size(), o.out.c_str());
 }
 
 struct AuditShadowArgs {
@@ -93,7 +134,7 @@ static void run_audit_shadow(AuditShadowArgs& o) {
 }
 
 void register_audit(CLI::App& app) {
-  auto* audit = app.add_subcommand("audit", "where two runs part (diff), a traced pass on given tokens (trace), where f32 loses precision (shadow)");
+  auto* audit = app.add_subcommand("audit", "where two runs part (diff), a traced pass on given tokens (trace), where f32 loses precision (shadow), attention maps (attention)");
   audit->require_subcommand(1);
   auto o = std::make_shared<AuditDiffArgs>();
   auto* diff = audit->add_subcommand("diff", "the first op where two traces differ (exit 0 same, 1 differ, 2 bad input)");
@@ -112,6 +153,13 @@ void register_audit(CLI::App& app) {
   trace->add_option("-o,--out", t->out, "trace file to write (JSONL)")->required();
   trace->add_option("--dump", t->dump, "also write every traced tensor as .npy into this directory");
   actions().push_back({trace, [t] { run_audit_trace(*t); }});
+
+  auto at = std::make_shared<AuditAttentionArgs>();
+  auto* attn = audit->add_subcommand("attention", "the attention weights of every layer and head for a prompt, as SVG heatmaps");
+  attn->add_option("--ckpt", at->ckpt, "checkpoint directory")->required();
+  attn->add_option("--prompt", at->prompt, "text to run the model on")->required();
+  attn->add_option("-o,--out", at->out, "SVG file to write")->required();
+  actions().push_back({attn, [at] { run_audit_attention(*at); }});
 
   auto s = std::make_shared<AuditShadowArgs>();
   auto* shadow = audit->add_subcommand("shadow", "run training steps in f32 and in f64: each op's error, worst first");

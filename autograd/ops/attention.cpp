@@ -3,6 +3,7 @@
 // log-sum-exp; the backward recomputes the probabilities from them.
 #include <cmath>
 
+#include "autograd/attention_probe.h"
 #include "autograd/nn_ops.h"
 #include "tensor/kernels/attention.h"
 #include "tensor/reference/attention.h"
@@ -51,6 +52,8 @@ Var causal_attention(const Var& q, const Var& k, const Var& v, const AttentionOp
   if (out.numel() > 0)
     LOUPE_DISPATCH(dt, T, (ref ? reference::attention_forward<T> : kernels::attention_forward<T>)(dims, cref<T>(qc), cref<T>(kc), cref<T>(vc), mref<T>(out),
                                                         lse.data<T>()));
+  if (attention_probe_active() && out.numel() > 0)  // a picture was asked for (loupe audit attention)
+    LOUPE_DISPATCH(dt, T, report_attention(reference::attention_probabilities<T>(dims, cref<T>(qc), cref<T>(kc))));
   return make_result("causal_attention", out, {q, k, v}, [=](const Tensor& g) {
     Tensor gc = last_dim_contiguous(g);
     Tensor dq = empty_bthd(B, H, Tq, D, dt), dk = empty_bthd(B, Hkv, Tk, D, dt), dv = empty_bthd(B, Hkv, Tk, Dv, dt);

@@ -7,11 +7,13 @@
 //   dq_i = scale Σ_j dS_j k_j,   dk_j += scale dS_j q_i
 // The score row is materialised: O(Tk) memory per row, O(Tq·Tk) work per head, f64 throughout.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "tensor/kernels/attention.h"
 #include "tensor/kernels/dropout.h"
+#include "tensor/tensor.h"
 
 namespace loupe::reference {
 
@@ -38,6 +40,21 @@ double attention_row(const kernels::AttnDims& d, kernels::AttnRef<const T> q, ke
     Pd[size_t(j)] = keep ? P[size_t(j)] / (1.0 - d.dropout_p) : 0.0;
   }
   return mx + std::log(sum);
+}
+
+// P itself, before dropout: f64 [B, H, Tq, Tk], 0 where the mask hides a key.
+template <typename T>
+Tensor attention_probabilities(const kernels::AttnDims& d, kernels::AttnRef<const T> q, kernels::AttnRef<const T> k) {
+  Tensor out = Tensor::zeros({d.B, d.H, d.Tq, d.Tk}, DType::F64);
+  double* p = out.data<double>();
+  std::vector<double> P, Pd;
+  for (int64_t b = 0; b < d.B; ++b)
+    for (int64_t h = 0; h < d.H; ++h)
+      for (int64_t i = 0; i < d.Tq; ++i) {
+        attention_row(d, q, k, b, h, i, P, Pd);
+        std::copy(P.begin(), P.end(), p + ((b * d.H + h) * d.Tq + i) * d.Tk);
+      }
+  return out;
 }
 
 template <typename T>
