@@ -14,18 +14,11 @@ import subprocess
 import sys
 import tempfile
 
-try:
-    import torch
-except ImportError:
-    # A pyenv/venv python may lack Debian's python3-torch: retry with the system interpreter.
-    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
-            and not os.environ.get("LOUPE_CROSSCHECK_REEXEC"):
-        os.environ["LOUPE_CROSSCHECK_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: PyTorch is not installed (apt-get install python3-torch); cross-check not run")
-    sys.exit(77)
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from system_python import require  # noqa: E402
+
+torch, = require("torch")
+
 import torch_models  # noqa: E402
 
 TOL = 1e-4

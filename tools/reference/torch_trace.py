@@ -24,19 +24,11 @@ import math
 import os
 import sys
 
-try:
-    import numpy as np
-    import torch
-except ImportError:
-    # A pyenv/venv python may lack Debian's python3-torch: retry with the system interpreter.
-    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
-            and not os.environ.get("LOUPE_TORCH_TRACE_REEXEC"):
-        os.environ["LOUPE_TORCH_TRACE_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: PyTorch or numpy is not installed (apt-get install python3-torch)", file=sys.stderr)
-    sys.exit(77)
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from system_python import require  # noqa: E402
+
+np, torch = require("numpy", "torch")
+
 import torch_models  # noqa: E402
 
 
