@@ -90,6 +90,9 @@ Var cross_entropy(const Var& logits, const Tensor& targets, int64_t ignore_index
 Var matmul(const Var& a, const Var& b);
 
 // ---- einsum (ops/einsum.cpp): the gradient of each operand is itself an einsum ----
+// Same grammar and broadcasting as the Tensor einsum (tensor/ops.h). An operand whose dim was
+// broadcast (size 1 against n) gets its gradient summed over that dim, keeping it (size 1): for
+// einsum("ij,ij->j", {a [10,2], b [1,2]}), db[0,j] = sum_i g[j] a[i,j], as broadcasting in add does.
 Var einsum(const std::string& spec, const std::vector<Var>& operands);
 
 }  // namespace loupe

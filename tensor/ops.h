@@ -86,6 +86,12 @@ Tensor embedding(const Tensor& weight, const Tensor& ids);
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 // ---- einsum (kernels/einsum.cpp) ----
+// NumPy's einsum: "ij,jk->ik" (explicit output), "ij,jk" (implicit: the letters used once, in ASCII
+// order), repeated letters in one operand for diagonals ("ii->i"), "..." for leading dims.
+// Broadcasting as in NumPy, for letters and "...": the sizes of an index must agree or be 1, and a
+// size-1 dim is read as expanded: einsum("ij,ij->j", {[10,2], [1,2]}) sums a[i,j] * b[0,j] over i
+// ([2]); einsum("i,i", {[2], [1]}) is b[0] * (a[0] + a[1]). Sizes 3 against 4 throw, naming the spec,
+// the index and both shapes. The contraction order is chosen as `loupe einsum --explain` shows.
 Tensor einsum(const std::string& spec, const std::vector<Tensor>& operands);
 
 }  // namespace loupe

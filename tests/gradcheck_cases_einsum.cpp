@@ -46,6 +46,11 @@ EINSUM_CASE("i,j->ij", {{3}, {4}});
 EINSUM_CASE(",ij->ij", {{}, {3, 4}});
 EINSUM_CASE(",->", {{}, {}});
 EINSUM_CASE("ij,jk", {{3, 1}, {1, 4}});  // implicit output; size-1 contracted index
+EINSUM_CASE("ij,ij->j", {{5, 2}, {1, 2}});              // a letter index broadcast (size 1 against 5)
+EINSUM_CASE("ij,jk->ik", {{2, 1}, {3, 4}});             // a contracted index broadcast
+EINSUM_CASE("i,i", {{3}, {1}});
+EINSUM_CASE("ii,i->i", {{1, 1}, {4}});                  // a size-1 diagonal broadcast
+EINSUM_CASE("bij,bjk->bik", {{1, 3, 2}, {4, 2, 1}});    // batch and column indices broadcast
 EINSUM_CASE("Ab,bC->AC", {{2, 3}, {3, 4}});
 EINSUM_CASE("ab,bc,cd,de,ef->af", {{2, 3}, {3, 2}, {2, 3}, {3, 2}, {2, 3}});
 EINSUM_CASE("ab,bc,ca->", {{2, 3}, {3, 4}, {4, 2}});

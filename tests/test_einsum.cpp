@@ -251,7 +251,9 @@ struct RandomCase {
   std::vector<Tensor> ops;
 };
 
-RandomCase random_case(std::mt19937_64& rng) {
+// Random specs over a few letters and '...', 1-4 operands; with `broadcast_letters`, each operand
+// reads some of its letters at size 1 (the same size for every repeat of it in that operand).
+RandomCase random_case(std::mt19937_64& rng, bool broadcast_letters = false) {
   auto pick = [&](int n) { return int(rng() % uint64_t(n)); };
   for (;;) {
     const std::string pool_all = "abcdijkAZ";
@@ -275,10 +277,12 @@ RandomCase random_case(std::mt19937_64& rng) {
       std::string t;
       Shape s;
       const int rank = pick(4);
+      std::map<char, bool> one;  // letters this operand reads at size 1
+      for (char c : pool) one[c] = broadcast_letters && pick(3) == 0;
       for (int d = 0; d < rank; ++d) {
         const char c = pool[size_t(pick(int(pool.size())))];
         t += c, used += c;
-        s.push_back(size[c]);
+        s.push_back(one[c] ? 1 : size[c]);
       }
       if (ell > 0 && pick(10) < 7) {
         any_ell = true;
@@ -329,6 +333,71 @@ TEST(Einsum, RandomSpecsMatchNaiveDefinition) {
       ASSERT_TRUE(all_close(einsum(c.spec, f32), reference_einsum(c.spec, f32), 1e-4, 1e-5));
     }
   }
+}
+
+// NumPy's broadcasting of letter indices: a size-1 dim against the index's size elsewhere.
+TEST(Einsum, RandomSpecsWithSize1LetterDimsMatchNaiveDefinition) {
+  std::mt19937_64 rng(20261202);
+  int broadcast = 0;
+  for (int n = 0; n < 400; ++n) {
+    RandomCase c = random_case(rng, true);
+    SCOPED_TRACE("case " + std::to_string(n) + ": " + c.spec);
+    ASSERT_TRUE(matches_reference(c.spec, c.ops));
+    Shape sizes;
+    for (auto& t : c.ops) sizes.insert(sizes.end(), t.shape().begin(), t.shape().end());
+    broadcast += std::count(sizes.begin(), sizes.end(), 1) > 0;
+    if (n % 4 == 0) {  // and the gradient of every operand, against finite differences
+      const std::string spec = c.spec;
+      const auto r = gradcheck([&](const std::vector<Var>& v) { return einsum(spec, v); }, c.ops);
+      ASSERT_TRUE(r.ok) << r.report;
+    }
+  }
+  EXPECT_GT(broadcast, 200);  // most cases broadcast something
+}
+
+TEST(Einsum, NumpyBroadcastExamples) {
+  // ij,ij->j with [10,2] and [1,2]: out[j] = sum_i a[i,j] b[0,j]
+  const Tensor a = rand64({10, 2}, 1), b = rand64({1, 2}, 2);
+  const Tensor r = einsum("ij,ij->j", {a, b});
+  EXPECT_EQ(r.shape(), (Shape{2}));
+  for (int64_t j = 0; j < 2; ++j) {
+    double want = 0;
+    for (int64_t i = 0; i < 10; ++i) want += a.at({i, j}) * b.at({0, j});
+    EXPECT_NEAR(r.at({j}), want, 1e-12);
+  }
+  EXPECT_TRUE(matches_reference("ij,ij->j", {a, b}));
+  // ...ij,...jk->...ik with [1,5] and [1,5]: j broadcasts (1 against 5 ... and 5 against 1)
+  const Tensor p = rand64({1, 5}, 3), q = rand64({1, 5}, 4);
+  EXPECT_EQ(einsum("...ij,...jk->...ik", {p, q}).shape(), (Shape{1, 5}));
+  EXPECT_TRUE(matches_reference("...ij,...jk->...ik", {p, q}));
+  // i,i with [2] and [1]: b[0] (a[0] + a[1])
+  const Tensor u = rand64({2}, 5), v = rand64({1}, 6);
+  EXPECT_NEAR(einsum("i,i", {u, v}).item(), v.at({0}) * (u.at({0}) + u.at({1})), 1e-12);
+  // A contracted index broadcast on one side, an output index broadcast on the other.
+  EXPECT_TRUE(matches_reference("ij,jk->ik", {rand64({2, 1}, 7), rand64({3, 4}, 8)}));
+  EXPECT_TRUE(matches_reference("ij,jk", {rand64({2, 3}, 9), rand64({1, 4}, 10)}));
+  // A diagonal of size 1 broadcast against the index elsewhere: ii,i->i with [1,1] and [4].
+  EXPECT_TRUE(matches_reference("ii,i->i", {rand64({1, 1}, 11), rand64({4}, 12)}));
+  EXPECT_TRUE(matches_reference("iij,j->ij", {rand64({3, 3, 1}, 13), rand64({5}, 14)}));
+  // An output index that only size-1 dims carry stays 1.
+  EXPECT_EQ(einsum("ij,jk->ik", {rand64({1, 3}, 15), rand64({3, 1}, 16)}).shape(), (Shape{1, 1}));
+}
+
+TEST(Einsum, BroadcastGradientIsSummedBackKeepingTheDim) {
+  const Tensor a = rand64({10, 2}, 1), b = rand64({1, 2}, 2);
+  Var va(a, true), vb(b, true);
+  sum(einsum("ij,ij->j", {va, vb})).backward();
+  ASSERT_EQ(vb.grad().shape(), (Shape{1, 2}));
+  for (int64_t j = 0; j < 2; ++j) {
+    double want = 0;
+    for (int64_t i = 0; i < 10; ++i) want += a.at({i, j});
+    EXPECT_NEAR(vb.grad().at({0, j}), want, 1e-12);  // db[0,j] = sum_i a[i,j]
+    for (int64_t i = 0; i < 10; ++i) EXPECT_NEAR(va.grad().at({i, j}), b.at({0, j}), 1e-12);
+  }
+  // The same as spelling the broadcast out with expand.
+  Var vb2(b, true);
+  sum(einsum("ij,ij->j", {Var(a), expand(vb2, {10, 2})})).backward();
+  EXPECT_TRUE(all_close(vb.grad(), vb2.grad(), 1e-12, 1e-14));
 }
 
 // ---------------------------------------------------------------- determinism
@@ -413,7 +482,12 @@ TEST(Einsum, MalformedSpecsThrowNamingTheProblem) {
   EXPECT_TRUE(throws_with("ij->k", {m}, {"output index 'k' does not appear in any input"}));
   EXPECT_TRUE(throws_with("ij->ii", {m}, {"output index 'i' appears more than once"}));
   EXPECT_TRUE(throws_with("ij,jk->ik", {m, m}, {"index 'j'", "size 3", "size 2", "[2, 3]"}));
-  EXPECT_TRUE(throws_with("ii", {m}, {"index 'i'", "size 2", "size 3"}));
+  EXPECT_TRUE(throws_with("ii", {m}, {"index 'i' repeats in operand 0", "sizes 2 and 3", "diagonal"}));
+  EXPECT_TRUE(throws_with("ii->i", {rand64({1, 3}, 8)}, {"index 'i' repeats", "sizes 1 and 3"}));  // as NumPy
+  EXPECT_TRUE(throws_with("ij,ij->j", {rand64({3, 2}, 9), rand64({4, 2}, 10)},
+                          {"ij,ij->j", "index 'i'", "size 3", "size 4", "[3, 2]", "[4, 2]", "agree or be 1"}));
+  EXPECT_TRUE(throws_with("ij,ij,ij", {rand64({1, 2}, 9), rand64({3, 2}, 10), rand64({4, 2}, 11)},
+                          {"index 'i' has size 3 in operand 1", "size 4 in operand 2"}));
   EXPECT_TRUE(throws_with("ijk", {m}, {"operand 0", "[2, 3]", "rank 2", "'ijk'", "3 dims"}));
   EXPECT_TRUE(throws_with("i", {m}, {"rank 2", "1 dims"}));
   EXPECT_TRUE(throws_with("...ijk", {m}, {"at least 3"}));

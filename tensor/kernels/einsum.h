@@ -20,8 +20,9 @@ namespace loupe::einsum_detail {
 
 // Labels are small integers: 'A'..'Z' -> 0..25, 'a'..'z' -> 26..51, so sorting labels sorts their
 // letters in ASCII order (NumPy's order for an implicit output). The dims covered by '...' get
-// labels kEllipsis + j, j = 0..E-1, right-aligned across operands as in broadcasting. Ellipsis labels
-// broadcast (a size-1 dim against size n); letter labels must agree exactly.
+// labels kEllipsis + j, j = 0..E-1, right-aligned across operands as in broadcasting. Every label
+// broadcasts as in NumPy: a size-1 dim of an operand against size n elsewhere reads that operand as
+// expanded (stride 0) along it; within one operand a repeated label needs equal sizes.
 constexpr int kEllipsis = 52;
 using Labels = std::vector<int>;
 

@@ -61,29 +61,36 @@ static Labels expand_term(const Term& t, int64_t ndim, int64_t ell_total) {
   return out;
 }
 
-// Sizes of every label: letters must agree exactly; ellipsis dims broadcast (1 against n).
+// Sizes of every label, broadcast as in NumPy: across operands the sizes of a label (a letter or a
+// '...' dim) must agree or be 1, and the label takes the largest; an operand with size 1 there is
+// read as expanded along it. Within one operand a repeated letter (a diagonal) needs equal sizes.
 static std::vector<int64_t> label_sizes(const Problem& p, const std::vector<Shape>& shapes, int64_t ell_total) {
   std::vector<int64_t> size(size_t(kEllipsis + ell_total), -1);
-  std::vector<int> first_operand(size.size(), -1);
-  for (size_t k = 0; k < shapes.size(); ++k)
+  std::vector<int> from(size.size(), -1);  // the operand that set the size (for error messages)
+  for (size_t k = 0; k < shapes.size(); ++k) {
+    std::vector<int64_t> mine(size.size(), -1);  // this operand's size of each label
     for (size_t d = 0; d < shapes[k].size(); ++d) {
       const int l = p.inputs[k][d];
       const int64_t s = shapes[k][d];
+      LOUPE_CHECK(mine[size_t(l)] < 0 || mine[size_t(l)] == s, "einsum('", p.spec, "'): index '", label_name(l),
+                  "' repeats in operand ", k, " ", shape_str(shapes[k]), " with sizes ", mine[size_t(l)], " and ", s,
+                  " (the dims of a diagonal must be equal)");
+      mine[size_t(l)] = s;
       int64_t& cur = size[size_t(l)];
-      if (cur < 0 || (is_ellipsis_label(l) && cur == 1)) {
-        if (cur < 0) first_operand[size_t(l)] = int(k);
-        cur = s;
+      if (cur < 0 || (cur == 1 && s != 1)) {
+        cur = s, from[size_t(l)] = int(k);
         continue;
       }
-      if (cur == s || (is_ellipsis_label(l) && s == 1)) continue;
-      const int k0 = first_operand[size_t(l)];
+      if (cur == s || s == 1) continue;
+      const int k0 = from[size_t(l)];
       if (is_ellipsis_label(l))
         LOUPE_CHECK(false, "einsum('", p.spec, "'): '...' dims do not broadcast: operand ", k0, " has shape ",
                     shape_str(shapes[size_t(k0)]), ", operand ", k, " has shape ", shape_str(shapes[k]));
       LOUPE_CHECK(false, "einsum('", p.spec, "'): index '", label_name(l), "' has size ", cur, " in operand ", k0,
                   " ", shape_str(shapes[size_t(k0)]), " but size ", s, " in operand ", k, " ",
-                  shape_str(shapes[k]));
+                  shape_str(shapes[k]), " (sizes of an index must agree or be 1)");
     }
+  }
   for (auto& s : size)
     if (s < 0) s = 1;
   return size;
