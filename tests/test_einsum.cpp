@@ -7,6 +7,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/kernels/einsum.h"
+#include "tensor/kernels/einsum_explain.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
 #include "tests/testing.h"
@@ -513,4 +514,87 @@ TEST(Einsum, VarForwardMatchesTensorAndSkipsConstants) {
   EXPECT_FALSE(b.grad().defined());
   // d/da sum(a b) = ones b^T  (row sums of b, broadcast over rows)
   EXPECT_TRUE(all_close(a.grad(), einsum("ij,jk->ik", {Tensor::ones({3, 5}, DType::F64), b.value().transpose(0, 1)})));
+}
+
+// ---------------------------------------------------------------- loupe einsum --explain
+TEST(EinsumExplain, MatmulIsOneGemmWithItsSizes) {
+  using namespace einsum_detail;
+  const Explanation e = explain("ij,jk->ik", {{2, 3}, {3, 4}}, 4);
+  ASSERT_EQ(e.steps.size(), 1u);
+  const auto& s = e.steps[0];
+  EXPECT_EQ(s.kind, "gemm");
+  EXPECT_EQ(s.a, 0);
+  EXPECT_EQ(s.b, 1);
+  EXPECT_EQ(s.result, 2);
+  EXPECT_EQ((std::vector<int64_t>{s.batch, s.m, s.n, s.k}), (std::vector<int64_t>{1, 2, 4, 3}));
+  EXPECT_EQ(s.result_shape, (Shape{2, 4}));
+  EXPECT_EQ(subscripts(s.result_labels), "ik");
+  EXPECT_EQ(e.flops, 2.0 * 2 * 4 * 3);
+  EXPECT_EQ(e.bytes, 4.0 * (2 * 3 + 3 * 4 + 2 * 4));
+  EXPECT_EQ(e.naive_flops, 2.0 * 2 * 3 * 4);  // 24 assignments, one multiply and one add each
+  EXPECT_EQ(e.output_shape, (Shape{2, 4}));
+}
+
+TEST(EinsumExplain, PrivateSumsBatchedGemmsAndBroadcastDims) {
+  using namespace einsum_detail;
+  // i only in #0 (and size 1 in #1): summed first, then a batched dot over j.
+  Explanation e = explain("ij,ij->j", {{10, 2}, {1, 2}}, 8);
+  ASSERT_EQ(e.steps.size(), 2u);
+  EXPECT_EQ(e.steps[0].kind, "sum");
+  EXPECT_EQ(e.steps[0].k, 10);
+  EXPECT_EQ(e.steps[1].kind, "batched dot");
+  EXPECT_EQ(e.steps[1].batch, 2);
+  // Attention scores: batch over b and h, m = q, n = k, k = d.
+  e = explain("bhqd,bhkd->bhqk", {{2, 3, 5, 8}, {2, 3, 7, 8}}, 4);
+  ASSERT_EQ(e.steps.size(), 1u);
+  EXPECT_EQ((std::vector<int64_t>{e.steps[0].batch, e.steps[0].m, e.steps[0].n, e.steps[0].k}),
+            (std::vector<int64_t>{6, 5, 7, 8}));
+  EXPECT_EQ(e.steps[0].kind, "batched gemm");
+  // A '...' dim shows as a digit.
+  e = explain("...i,i->...", {{3, 4}, {4}}, 4);
+  EXPECT_EQ(subscripts(e.problem.inputs[0]), "0i");
+  EXPECT_EQ(subscripts(e.steps[0].result_labels), "0");
+  // One operand: a single sum (or a permuted copy).
+  e = explain("ijk->ki", {{2, 3, 4}}, 4);
+  ASSERT_EQ(e.steps.size(), 1u);
+  EXPECT_EQ(e.steps[0].kind, "sum");
+  EXPECT_EQ(e.steps[0].k, 3);
+  EXPECT_EQ(explain("ij->ji", {{2, 3}}, 4).steps[0].kind, "copy");
+  // Bad specs throw as einsum itself does.
+  EXPECT_THROW(explain("ij,jk->ik", {{2, 3}, {4, 5}}, 4), Error);
+}
+
+// Up to 4 operands the planner tries every order, so it matches the best tree found by the dynamic
+// programme over subsets; beyond that it is greedy and can lose, and the explanation says by how much.
+TEST(EinsumExplain, ExhaustivePlannerMatchesTheBestTreeAndGreedyCanLose) {
+  using namespace einsum_detail;
+  std::mt19937_64 rng(7);
+  int compared = 0;
+  for (int n = 0; n < 300; ++n) {
+    RandomCase c = random_case(rng, true);
+    std::vector<Shape> shapes;
+    for (auto& t : c.ops) shapes.push_back(t.shape());
+    const Explanation e = explain(c.spec, shapes, 8);
+    if (shapes.size() < 3) continue;
+    ASSERT_TRUE(e.best_known);
+    EXPECT_EQ(e.planner, "exhaustive");
+    EXPECT_NEAR(e.best_flops, e.flops, 1e-9 * e.flops) << c.spec << ": " << e.tree << " vs " << e.best_tree;
+    ++compared;
+  }
+  EXPECT_GT(compared, 50);
+  // Seven operands (found by a random search): greedy's order costs 3.7x the best one.
+  const std::vector<Shape> shapes = {{2, 8, 16}, {2, 5, 3}, {5, 2}, {2, 5, 3}, {16, 3, 2}, {5, 8, 2}, {8}};
+  const Explanation e = explain("bcf,gde,ab,gde,feg,acb,c->e", shapes, 4);
+  EXPECT_EQ(e.planner, "greedy");
+  ASSERT_TRUE(e.best_known);
+  EXPECT_LT(e.best_flops * 3, e.flops);
+  // (and einsum of it matches the naive definition)
+  std::vector<Tensor> ops;
+  for (size_t k = 0; k < shapes.size(); ++k) ops.push_back(rand64(shapes[k], 40 + k));
+  EXPECT_TRUE(matches_reference("bcf,gde,ab,gde,feg,acb,c->e", ops));
+  // Beyond kMaxBestOperands nothing is searched.
+  std::vector<Shape> many(kMaxBestOperands + 1, Shape{2, 2});
+  std::string spec;
+  for (size_t k = 0; k < many.size(); ++k) spec += std::string(k ? "," : "") + "ij";
+  EXPECT_FALSE(explain(spec + "->ij", many, 4).best_known);
 }

@@ -19,6 +19,7 @@ void register_commands(CLI::App& app) {
   register_models(app);
   register_audit(app);
   register_summary(app);
+  register_einsum(app);
   register_bench(app);
   register_train(app);
   register_sample(app);

@@ -35,7 +35,8 @@ struct Term {
 bool has(const Labels& ls, int l) { return std::find(ls.begin(), ls.end(), l) != ls.end(); }
 size_t pos(const Labels& ls, int l) { return size_t(std::find(ls.begin(), ls.end(), l) - ls.begin()); }
 
-// Step 1: ii -> i is the view with stride (stride_0 + stride_1); size-1 dims dropped.
+// Step 1: ii -> i is the view with stride (stride_0 + stride_1); size-1 dims dropped. Its labels are
+// term_labels(labels, shape) (einsum_plan.cpp), which the schedule is worked out from.
 Term diagonal_view(const Tensor& t, const Labels& labels) {
   Term r;
   Shape shape, strides;
@@ -391,34 +392,30 @@ Tensor evaluate(const std::vector<Tensor>& operands, const std::vector<Labels>& 
   const Shape provided_shape = sizes_of(provided, size);
   const Term dest{broadcast_out ? Tensor::empty(provided_shape, dt) : out.view(provided_shape), provided};
 
-  // Which labels are needed outside term `skip` (-1: none skipped, i.e. needed by the output or anyone).
-  auto needed_outside = [&](size_t skip) {
+  // The labels still needed: by the output or by a term not yet contracted.
+  auto needed_now = [&] {
     std::vector<bool> needed(size.size(), false);
     for (int l : output) needed[size_t(l)] = true;
-    for (size_t k = 0; k < terms.size(); ++k)
-      if (k != skip)
-        for (int l : terms[k].labels) needed[size_t(l)] = true;
+    for (auto& t : terms)
+      for (int l : t.labels) needed[size_t(l)] = true;
     return needed;
   };
 
+  std::vector<Labels> labels_now;
+  for (auto& t : terms) labels_now.push_back(t.labels);
+  const std::vector<Step> steps = schedule(labels_now, output, size);
   if (terms.size() == 1) {
     reduce(terms[0], provided, &dest, size);
   } else {
-    // Sum out each term's private labels before any GEMM.
-    for (size_t k = 0; k < terms.size(); ++k) {
-      const std::vector<bool> needed = needed_outside(k);
-      Labels keep;
-      for (int l : terms[k].labels)
-        if (needed[size_t(l)]) keep.push_back(l);
-      if (keep.size() < terms[k].labels.size()) terms[k] = reduce(terms[k], keep, nullptr, size);
-    }
-    std::vector<Labels> term_labels;
-    for (auto& t : terms) term_labels.push_back(t.labels);
-    for (auto [i, j] : contraction_order(term_labels, output, size)) {
-      const Term a = terms[size_t(i)], b = terms[size_t(j)];
-      terms.erase(terms.begin() + j);
-      terms.erase(terms.begin() + i);
-      const std::vector<bool> needed = needed_outside(size_t(-1));
+    for (const Step& st : steps) {
+      if (st.j < 0) {  // a term's private labels, summed before any GEMM
+        terms[size_t(st.i)] = reduce(terms[size_t(st.i)], st.left, nullptr, size);
+        continue;
+      }
+      const Term a = terms[size_t(st.i)], b = terms[size_t(st.j)];
+      terms.erase(terms.begin() + st.j);
+      terms.erase(terms.begin() + st.i);
+      const std::vector<bool> needed = needed_now();
       terms.push_back(contract(a, b, needed, terms.empty() ? &dest : nullptr, size));
     }
   }

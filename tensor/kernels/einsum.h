@@ -45,6 +45,22 @@ Problem parse(const std::string& spec, const std::vector<Shape>& shapes);
 std::vector<std::pair<int, int>> contraction_order(const std::vector<Labels>& operands, const Labels& output,
                                                    const std::vector<int64_t>& size);
 
+// ---- the schedule: what evaluate() does, worked out from labels and sizes alone ----
+// An operand as evaluate() sees it: its distinct labels of size > 1, in order of first appearance
+// (a repeated label is one diagonal dim; a size-1 dim holds one value, so a broadcast operand simply
+// lacks that label).
+Labels term_labels(const Labels& labels, const Shape& shape);
+
+// One step. j < 0: a sum of term i over `contracted`, keeping `left` (labels only it has that nothing
+// later needs; or, for a single operand, the whole einsum). Else the contraction of positions i < j
+// of the current list, the result appended (opt_einsum's convention), as one batched GEMM
+//   C[batch, left, right] = sum over contracted of A[batch, left, contracted] * B[batch, contracted, right].
+struct Step {
+  int i = 0, j = -1;
+  Labels batch, left, right, contracted;
+};
+std::vector<Step> schedule(std::vector<Labels> terms, const Labels& output, const std::vector<int64_t>& size);
+
 // Evaluates the einsum over already parsed labels. Output labels that no operand provides at full size
 // are broadcast. Used by einsum() and by the gradient (whose specs are built from labels, not text).
 Tensor evaluate(const std::vector<Tensor>& operands, const std::vector<Labels>& labels, const Labels& output,

@@ -4,6 +4,8 @@
 // operand). Up to 4 operands every order is tried (at most 18) and the cheapest total kept; beyond that
 // the choice is greedy, as opt_einsum's "greedy": at each step the pair whose result removes the most
 // elements (size(result) - size(a) - size(b), smallest first), ties broken by the cheaper GEMM.
+// schedule() turns the order into the steps evaluate() runs: private labels summed first, then each
+// pair as one batched GEMM with its batch / rows / columns / contracted labels.
 #include <algorithm>
 #include <limits>
 
@@ -106,6 +108,58 @@ std::vector<std::pair<int, int>> contraction_order(const std::vector<Labels>& op
     ops = after_pair(ops, bi, bj, std::move(best_result));
   }
   return path;
+}
+
+Labels term_labels(const Labels& labels, const Shape& shape) {
+  Labels r;
+  for (size_t d = 0; d < labels.size(); ++d)
+    if (shape[d] != 1 && std::find(r.begin(), r.end(), labels[d]) == r.end()) r.push_back(labels[d]);
+  return r;
+}
+
+std::vector<Step> schedule(std::vector<Labels> terms, const Labels& output, const std::vector<int64_t>& size) {
+  auto has = [](const Labels& ls, int l) { return std::find(ls.begin(), ls.end(), l) != ls.end(); };
+  // Labels needed by the output or by a term other than `skip` (size_t(-1): any term).
+  auto needed = [&](size_t skip) {
+    std::vector<bool> n(size.size(), false);
+    for (int l : output) n[size_t(l)] = true;
+    for (size_t k = 0; k < terms.size(); ++k)
+      if (k != skip)
+        for (int l : terms[k]) n[size_t(l)] = true;
+    return n;
+  };
+  std::vector<Step> steps;
+  if (terms.size() == 1) {  // one operand: a single sum (or a permuted copy) to the output labels
+    Step st;
+    for (int l : terms[0]) (has(output, l) ? st.left : st.contracted).push_back(l);
+    return {st};
+  }
+  for (size_t k = 0; k < terms.size(); ++k) {  // private labels first
+    const std::vector<bool> n = needed(k);
+    Step st;
+    st.i = int(k);
+    for (int l : terms[k]) (n[size_t(l)] ? st.left : st.contracted).push_back(l);
+    if (st.contracted.empty()) continue;
+    terms[k] = st.left;
+    steps.push_back(st);
+  }
+  for (auto [i, j] : contraction_order(terms, output, size)) {
+    const Labels a = terms[size_t(i)], b = terms[size_t(j)];
+    terms.erase(terms.begin() + j);
+    terms.erase(terms.begin() + i);
+    const std::vector<bool> n = needed(size_t(-1));
+    Step st;
+    st.i = i, st.j = j;
+    for (int l : a) (has(b, l) ? (n[size_t(l)] ? st.batch : st.contracted) : st.left).push_back(l);
+    for (int l : b)
+      if (!has(a, l)) st.right.push_back(l);
+    Labels result = st.batch;
+    result.insert(result.end(), st.left.begin(), st.left.end());
+    result.insert(result.end(), st.right.begin(), st.right.end());
+    terms.push_back(result);
+    steps.push_back(st);
+  }
+  return steps;
 }
 
 }  // namespace loupe::einsum_detail
