@@ -176,5 +176,37 @@ if "gpt" in traces:
             and s["flops_per_token"] > 0
     check(ok, "loupe summary --json: parameters add up, logits shape [1, 16, vocab]")
 
+# Every config in configs/ (every model type): summary, and, after one training step, a traced pass
+# that diffs identical against itself and attention maps that parse.
+cfgs = sorted(f for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".json"))
+for cfg in cfgs:
+    name = cfg[:-5]
+    path = os.path.join(ROOT, "configs", cfg)
+    r = run([LOUPE, "summary", "-c", path, "--json", "--set", "data.corpus=" + corpus])
+    ok = r.returncode == 0
+    if ok:
+        s = json.loads(r.stdout)
+        ok = s["modules"][0]["parameters"] > 0 and len(s["modules"][0]["output"]) == 3 and s["flops_per_token"] > 0
+    check(ok, f"{name}: loupe summary --json ({r.stderr.strip()[-200:]})")
+    ck = os.path.join(WORK, "every", name)
+    r = run([LOUPE, "train", "-q", "-c", path, "--out", ck, "--set", "data.corpus=" + corpus, "--set", "train.max_iters=1",
+             "--set", "train.batch_size=2", "--set", "train.eval_iters=1", "--set", "train.grad_accum=1"])
+    if r.returncode:
+        check(False, f"{name}: loupe train 1 step ({r.stderr.strip()[-200:]})")
+        continue
+    t = os.path.join(WORK, "every", name + ".jsonl")
+    r = run([LOUPE, "audit", "trace", "--ckpt", ck, "--tokens", ids, "-o", t])
+    r2 = run([LOUPE, "audit", "diff", "--modules", t, t])
+    check(r.returncode == 0 and r2.returncode == 0, f"{name}: audit trace, and diff --modules of it against itself")
+    svg = os.path.join(WORK, "every", name + ".svg")
+    r = run([LOUPE, "audit", "attention", "--ckpt", ck, "--prompt", "To be, or not", "-o", svg])
+    ok = r.returncode == 0
+    if ok:
+        try:
+            ok = ET.parse(svg).getroot().tag.endswith("svg") and " · head 0<" in open(svg).read()
+        except ET.ParseError:
+            ok = False
+    check(ok, f"{name}: audit attention draws its maps ({r.stderr.strip()[-200:]})")
+
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)
