@@ -39,10 +39,12 @@ class ConfigKeys {
   using json = nlohmann::json;
   explicit ConfigKeys(std::string model) : model_(std::move(model)) {}
 
+  // Every integer key has a range a real run can use: `hi` defaults to 2^30 (no size, count or
+  // width of a model on one machine is larger); counts that multiply work get tighter bounds.
+  static constexpr int64_t kMaxInteger = int64_t(1) << 30;
   ConfigKeys& integer(const std::string& name, int64_t Cfg::*m, int64_t lo, const std::string& doc,
-                      int64_t hi = std::numeric_limits<int64_t>::max()) {
-    const std::string range = hi == std::numeric_limits<int64_t>::max() ? ">= " + std::to_string(lo)
-                                                                       : "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+                      int64_t hi = kMaxInteger) {
+    const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
     return add(name, "integer", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
       check(model, v.is_number_integer(), name, "an integer", v);
       const int64_t x = v.get<int64_t>();
@@ -89,11 +91,11 @@ class ConfigKeys {
   }
   // The keys every decoder config has (members vocab_size, block_size, n_layer, n_head, n_embd).
   ConfigKeys& decoder_shape() {
-    return integer("vocab_size", &Cfg::vocab_size, 1, "token ids (filled in from the tokenizer)")
-        .integer("block_size", &Cfg::block_size, 1, "context length of training")
-        .integer("n_layer", &Cfg::n_layer, 1, "layers")
-        .integer("n_head", &Cfg::n_head, 1, "attention heads (n_embd must be a multiple)")
-        .integer("n_embd", &Cfg::n_embd, 1, "model width");
+    return integer("vocab_size", &Cfg::vocab_size, 1, "token ids (filled in from the tokenizer)", int64_t(1) << 24)
+        .integer("block_size", &Cfg::block_size, 1, "context length of training", int64_t(1) << 20)
+        .integer("n_layer", &Cfg::n_layer, 1, "layers", 1024)
+        .integer("n_head", &Cfg::n_head, 1, "attention heads (n_embd must be a multiple)", 4096)
+        .integer("n_embd", &Cfg::n_embd, 1, "model width", int64_t(1) << 16);
   }
   // ... and the run keys every model has (members dropout, seed, dtype).
   ConfigKeys& dropout_seed_dtype(const std::string& dropout_doc) {

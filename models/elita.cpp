@@ -18,11 +18,11 @@ const ConfigKeys<ElitaConfig>& ElitaConfig::keys() {
   using C = ElitaConfig;
   static const auto t = ConfigKeys<C>("elita")
       .decoder_shape()  // block_size is also the n of the positional sines
-      .integer("head_width", &C::head_width, 1, "d3: value width of one head")
-      .integer("pos_width", &C::pos_width, 1, "d2: sine bases per head")
-      .integer("ff_scale", &C::ff_scale, 1, "rows of FeedForward2's W2 (the author's scale factor)")
-      .integer("wraps", &C::wraps, 1, "recurrent wrapping: apply the layer stack this many times")
-      .integer("logits_ffn_hidden", &C::logits_ffn_hidden, 0, "width of the logits feed-forward (0: off)")
+      .integer("head_width", &C::head_width, 1, "d3: value width of one head", int64_t(1) << 16)
+      .integer("pos_width", &C::pos_width, 1, "d2: sine bases per head", int64_t(1) << 16)
+      .integer("ff_scale", &C::ff_scale, 1, "rows of FeedForward2's W2 (the author's scale factor)", int64_t(1) << 16)
+      .integer("wraps", &C::wraps, 1, "recurrent wrapping: apply the layer stack this many times", 64)
+      .integer("logits_ffn_hidden", &C::logits_ffn_hidden, 0, "width of the logits feed-forward (0: off)", int64_t(1) << 20)
       .number("norm_eps", &C::norm_eps, 0, 1, "epsilon of the parameter-free layer norm")
       .dropout_seed_dtype("dropout on each residual branch");
   return t;

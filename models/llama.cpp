@@ -14,9 +14,9 @@ const ConfigKeys<LlamaConfig>& LlamaConfig::keys() {
   using C = LlamaConfig;
   static const auto t = ConfigKeys<C>("llama")
       .decoder_shape()
-      .integer("n_kv_head", &C::n_kv_head, 0, "key/value heads; 0: n_head, fewer: grouped-query attention")
-      .integer("ffn_hidden", &C::ffn_hidden, 0, "SwiGLU width; 0: 2/3·4·n_embd rounded up to multiple_of")
-      .integer("multiple_of", &C::multiple_of, 1, "rounding of the default SwiGLU width")
+      .integer("n_kv_head", &C::n_kv_head, 0, "key/value heads; 0: n_head, fewer: grouped-query attention", 4096)
+      .integer("ffn_hidden", &C::ffn_hidden, 0, "SwiGLU width; 0: 2/3·4·n_embd rounded up to multiple_of", int64_t(1) << 20)
+      .integer("multiple_of", &C::multiple_of, 1, "rounding of the default SwiGLU width", int64_t(1) << 16)
       .number("norm_eps", &C::norm_eps, 0, 1, "RMSNorm epsilon")
       .number("rope_base", &C::rope_base, 1, 1e12, "RoPE frequency base θ")
       .boolean("tie_weights", &C::tie_weights, "the output head shares the token embedding")

@@ -8,8 +8,8 @@ const ConfigKeys<ShishuConfig>& ShishuConfig::keys() {
   using C = ShishuConfig;
   static const auto t = ConfigKeys<C>("shishu")
       .choice("parent", &C::parent, {"gpt", "llama"}, "the parent architecture; every other key is the parent's")
-      .integer("attn_layers", &C::attn_layers, 1, "bottom layers kept as full parent blocks")
-      .integer("mlp_layers", &C::mlp_layers, 0, "top layers with the attention sub-layer dropped")
+      .integer("attn_layers", &C::attn_layers, 1, "bottom layers kept as full parent blocks", 1024)
+      .integer("mlp_layers", &C::mlp_layers, 0, "top layers with the attention sub-layer dropped", 1024)
       .boolean("share_pairs", &C::share_pairs, "adjacent MLP-only layers share one module");
   return t;
 }

@@ -26,14 +26,14 @@ const ConfigKeys<WiolaConfig>& WiolaConfig::keys() {
       .boolean("atm", &C::atm, "adaptive token merging of similar adjacent keys in the middle layers")
       .number("srpe_relative", &C::srpe_relative, 0, 1, "fraction of rotary pairs in the relative band")
       .number("srpe_hierarchical", &C::srpe_hierarchical, 0, 1, "fraction in the hierarchical band (rest: helix)")
-      .integer("srpe_segment", &C::srpe_segment, 1, "S: tokens per helix turn / hierarchical segment")
-      .integer("gcla_rank", &C::gcla_rank, 0, "GCLA summary width r; 0: n_embd / 4")
+      .integer("srpe_segment", &C::srpe_segment, 1, "S: tokens per helix turn / hierarchical segment", int64_t(1) << 20)
+      .integer("gcla_rank", &C::gcla_rank, 0, "GCLA summary width r; 0: n_embd / 4", int64_t(1) << 16)
       .number("gcla_gate_init", &C::gcla_gate_init, -100, 100, "initial GCLA gate logit β")
       .number("atm_threshold", &C::atm_threshold, -1, 2, "τ: merge a key pair when cos(k_2j, k_2j+1) >= τ")
-      .integer("atm_first", &C::atm_first, -1, "first ATM layer (0-indexed); -1: start of the middle third")
-      .integer("atm_last", &C::atm_last, -1, "last ATM layer; -1: end of the middle third")
-      .integer("dsff_hidden_a", &C::dsff_hidden_a, 0, "GELU stream width; 0: 2·n_embd")
-      .integer("dsff_hidden_b", &C::dsff_hidden_b, 0, "SwiGLU stream width; 0: 4·n_embd/3 rounded up to 8");
+      .integer("atm_first", &C::atm_first, -1, "first ATM layer (0-indexed); -1: start of the middle third", 1024)
+      .integer("atm_last", &C::atm_last, -1, "last ATM layer; -1: end of the middle third", 1024)
+      .integer("dsff_hidden_a", &C::dsff_hidden_a, 0, "GELU stream width; 0: 2·n_embd", int64_t(1) << 20)
+      .integer("dsff_hidden_b", &C::dsff_hidden_b, 0, "SwiGLU stream width; 0: 4·n_embd/3 rounded up to 8", int64_t(1) << 20);
   return t;
 }
 

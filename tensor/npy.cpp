@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "tensor/npy.h"
 
 #include <cstring>
@@ -70,11 +71,19 @@ Tensor parse_npy(const std::string& b, const std::string& what) {
   else if (descr == "'<i4'") dt = DType::I64, item = 4;
   else throw fail("dtype " + (descr.empty() ? std::string("missing") : descr) + " (<f4, <f8, <i8 or <i4 expected)");
   if (shape_s.size() < 2 || shape_s.front() != '(') throw fail("shape '" + shape_s + "' is not a tuple");
+  if (shape_s.back() != ')') throw fail("shape '" + shape_s + "' is not a tuple");
   Shape shape;
-  size_t numel = 1;
+  size_t numel = 1, extent = 1;  // extent: the product with 0s read as 1 (strides must fit too)
   for (size_t i = 1; i + 1 < shape_s.size();) {
-    while (i + 1 < shape_s.size() && (shape_s[i] == ' ' || shape_s[i] == ',')) ++i;
+    while (i + 1 < shape_s.size() && shape_s[i] == ' ') ++i;
     if (i + 1 >= shape_s.size()) break;
+    // Sizes are separated by commas (spaces around them allowed), as in a Python tuple.
+    if (!shape.empty()) {
+      if (shape_s[i] != ',') throw fail("shape " + shape_s + " is not a tuple of sizes");
+      ++i;
+      while (i + 1 < shape_s.size() && shape_s[i] == ' ') ++i;
+      if (i + 1 >= shape_s.size()) break;
+    }
     size_t j = i;
     int64_t d = 0;
     while (j + 1 < shape_s.size() && shape_s[j] >= '0' && shape_s[j] <= '9') {
@@ -82,8 +91,8 @@ Tensor parse_npy(const std::string& b, const std::string& what) {
       d = d * 10 + (shape_s[j++] - '0');
     }
     if (j == i) throw fail("shape " + shape_s + " is not a tuple of sizes");
-    if (d && numel > (size_t(1) << 40) / size_t(d)) throw fail("shape " + shape_s + " is too large");
-    shape.push_back(d), numel *= size_t(d), i = j;
+    if (extent > (size_t(1) << 40) / size_t(std::max<int64_t>(d, 1))) throw fail("shape " + shape_s + " is too large");
+    shape.push_back(d), numel *= size_t(d), extent *= size_t(std::max<int64_t>(d, 1)), i = j;
   }
   const size_t data = start + hlen;
   if (b.size() - data != numel * item)

@@ -30,7 +30,9 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (int64_t d = int64_t(s.size()) - 1; d >= 0; --d) {
     st[d] = acc;
-    acc *= std::max<int64_t>(s[d], 1);
+    // A shape with a 0 has no elements but still needs strides that fit (a [0, 2^40, 2^40] from a file).
+    LOUPE_CHECK(!__builtin_mul_overflow(acc, std::max<int64_t>(s[d], 1), &acc), "shape ", shape_str(s),
+                " is too large: its strides overflow 64 bits");
   }
   return st;
 }

@@ -153,11 +153,31 @@ TEST_P(Registry, ParameterEstimateEqualsTheBuiltModel) {
 TEST_P(Registry, ConfigThatCannotFitIsRefusedBeforeBuilding) {
   json mc = tiny_model(GetParam());
   mc["vocab_size"] = 11;
-  mc["n_embd"] = 1 << 20, mc["n_head"] = 1 << 10;
-  if (GetParam() == "shishu") mc["attn_layers"] = 1 << 20;
+  mc["n_embd"] = 1 << 16, mc["n_head"] = 1 << 10;  // the largest width the table allows
+  if (mc.contains("n_layer")) mc["n_layer"] = 1024;
+  if (GetParam() == "shishu") mc["attn_layers"] = 1000;  // plus its MLP-only layers: within the parent's 1024
   const std::string err = testing::error_of([&] { models::build_model(mc); });
   EXPECT_NE(err.find("parameters need about"), std::string::npos) << err;
   EXPECT_NE(err.find("GiB"), std::string::npos) << err;
+}
+
+// No integer key is unbounded: each has a range a real run can use (a typo like n_layer=2^31
+// is refused by name instead of building layers until memory runs out).
+TEST_P(Registry, EveryIntegerKeyHasABoundedRange) {
+  int checked = 0;
+  for (auto& k : models::model_info(GetParam()).keys()) {
+    if (k.type != "integer" || k.name.find("seed") != std::string::npos) continue;  // seeds: any uint64
+    ASSERT_EQ(k.range.front(), '[') << k.name << " " << k.range;
+    const int64_t hi = std::stoll(k.range.substr(k.range.find(", ") + 2));
+    EXPECT_LE(hi, int64_t(1) << 30) << k.name;
+    json mc = tiny_model(GetParam());
+    mc["vocab_size"] = 11;
+    mc[k.name] = hi + 1;
+    const std::string err = testing::error_of([&] { models::model_info(GetParam()).count_parameters(mc); });
+    EXPECT_NE(err.find("\"" + k.name + "\" must be " + k.range), std::string::npos) << err;
+    ++checked;
+  }
+  EXPECT_GE(checked, 1);
 }
 
 // `loupe audit attention` pictures every model: its attention maps are causal distributions over

@@ -227,6 +227,20 @@ TEST(Train, ConfigErrorsNameTheFileAndKey) {
   bad["train"]["max_iters"] = "ten";
   err = error_of([&] { write_and_load(d, bad); });
   EXPECT_NE(err.find("max_iters"), std::string::npos) << err;
+  // Integer keys have ranges a real run can use; numbers too where a value outside makes no sense.
+  for (auto [set, want] : std::vector<std::pair<std::string, std::string>>{
+           {"train.grad_accum=100000000", "\"train.grad_accum\" must be an integer in [1, 65536], got 100000000"},
+           {"train.batch_size=0", "\"train.batch_size\" must be an integer in [1, 65536]"},
+           {"train.warmup_iters=-5", "\"train.warmup_iters\" must be an integer in [0, 1000000000]"},
+           {"train.max_iters=18446744073709551615", "\"train.max_iters\" must be an integer in [1, 1000000000]"},
+           {"data.bpe_vocab=1e12", "\"data.bpe_vocab\" must be"},
+           {"train.beta1=1.5", "\"train.beta1\" must be in [0, 1)"},
+           {"train.eps=0", "\"train.eps\" must be in (0, 1]"}}) {
+    err = error_of([&] { write_and_load(d, cfg, {set}); });
+    EXPECT_NE(err.find(want), std::string::npos) << set << ": " << err;
+  }
+  err = error_of([&] { run(write_and_load(d, cfg, {"model.n_layer=2147483648"}), d.sub("deep")); });
+  EXPECT_NE(err.find("\"n_layer\" must be [1, 1024], got 2147483648"), std::string::npos) << err;
   // --set values: JSON when they parse, else strings.
   const json ok = write_and_load(d, cfg, {"train.lr=3e-4", "train.schedule=constant", "model.n_layer=2"});
   EXPECT_EQ(ok["train"]["lr"], 3e-4);

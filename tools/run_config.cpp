@@ -67,11 +67,32 @@ void complete_run_config(json& cfg, const std::string& what) {
       if (!s.contains(k)) s[k] = v;
   }
   const json& t = cfg["train"];
-  for (const char* k : {"batch_size", "max_iters", "grad_accum", "eval_interval", "eval_iters", "log_interval",
-                        "ckpt_interval"})
-    LOUPE_CHECK(t[k].get<int64_t>() > 0, what, ": \"train.", k, "\" must be > 0, got ", t[k].dump());
+  // Every integer key has a range a real run can use (a typo like 1e12 is refused, not run for days).
+  struct Range {
+    const char* section;
+    const char* key;
+    int64_t lo, hi;
+  };
+  constexpr int64_t kBillion = 1000000000;
+  for (const Range& r : {Range{"train", "batch_size", 1, 65536}, Range{"train", "max_iters", 1, kBillion},
+                         Range{"train", "grad_accum", 1, 65536}, Range{"train", "eval_interval", 1, kBillion},
+                         Range{"train", "eval_iters", 1, 1000000}, Range{"train", "log_interval", 1, kBillion},
+                         Range{"train", "ckpt_interval", 1, kBillion}, Range{"train", "warmup_iters", 0, kBillion},
+                         Range{"train", "lr_decay_iters", 0, kBillion}, Range{"data", "bpe_vocab", 1, 1 << 20}}) {
+    const json& v = cfg[r.section][r.key];
+    const bool in = v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(r.hi)) &&
+                    v.get<int64_t>() >= r.lo && v.get<int64_t>() <= r.hi;
+    LOUPE_CHECK(in, what, ": \"", r.section, ".", r.key, "\" must be an integer in [", r.lo, ", ", r.hi, "], got ",
+                v.dump());
+  }
   LOUPE_CHECK(t["lr"].get<double>() >= 0 && t["min_lr"].get<double>() >= 0, what, ": learning rates must be >= 0");
   LOUPE_CHECK(t["grad_clip"].get<double>() >= 0, what, ": \"train.grad_clip\" must be >= 0");
+  for (const char* k : {"beta1", "beta2", "momentum"})
+    LOUPE_CHECK(t[k].get<double>() >= 0 && t[k].get<double>() < 1, what, ": \"train.", k, "\" must be in [0, 1), got ",
+                t[k].dump());
+  LOUPE_CHECK(t["eps"].get<double>() > 0 && t["eps"].get<double>() <= 1, what, ": \"train.eps\" must be in (0, 1], got ",
+              t["eps"].dump());
+  LOUPE_CHECK(t["weight_decay"].get<double>() >= 0, what, ": \"train.weight_decay\" must be >= 0");
   LOUPE_CHECK(t["dtype"] == "f32" || t["dtype"] == "f64", what, ": \"train.dtype\" must be \"f32\" or \"f64\"");
   const double vf = cfg["data"]["val_fraction"].get<double>();
   LOUPE_CHECK(vf > 0 && vf < 1, what, ": \"data.val_fraction\" must be in (0, 1), got ", vf);

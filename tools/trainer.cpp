@@ -238,9 +238,25 @@ struct Progress {
                  tty ? "" : "\n");
     std::fflush(stderr);
   }
+  // Within a long step (many micro-batches): at most every 2 s, which micro-batch it is on, so a
+  // huge grad_accum shows that it is working.
+  void micro(int64_t it, int64_t done, int64_t total) const {
+    if (!on) return;
+    const auto now = Clock::now();
+    if (std::chrono::duration<double>(now - last_micro).count() < 2.0) return;
+    if (done == 0) {
+      last_micro = now;  // the first tick of a step only starts the clock
+      return;
+    }
+    last_micro = now;
+    std::fprintf(stderr, "%sstep %lld: micro-batch %lld/%lld%s", tty ? "\r\033[K" : "", (long long)it + 1,
+                 (long long)done, (long long)total, tty ? "" : "\n");
+    std::fflush(stderr);
+  }
   ~Progress() {
     if (on && tty) std::fprintf(stderr, "\n");
   }
+  mutable Clock::time_point last_micro = Clock::now();
 };
 
 struct StepResult {
@@ -249,7 +265,7 @@ struct StepResult {
 
 // One optimizer step, as nanoGPT's train.py: lr from the schedule; grad_accum micro-batches
 // (batch index it·accum + micro), loss/accum backward; clip the global grad norm; step.
-StepResult train_step(Setup& s, int64_t it, double clip, bool want_norm) {
+StepResult train_step(Setup& s, int64_t it, double clip, bool want_norm, const Progress& progress) {
   StepResult r;
   set_step(s.seed, it);  // dropout masks are keyed by (seed, step, module path, call)
   r.lr = s.sched(it);
@@ -257,6 +273,7 @@ StepResult train_step(Setup& s, int64_t it, double clip, bool want_norm) {
   Tensor x, y;
   double loss_sum = 0;
   for (int64_t micro = 0; micro < s.accum; ++micro) {
+    if (s.accum > 1) progress.micro(it, micro, s.accum);
     s.data.dataset->batch(text::Split::Train, s.B, s.T, s.seed, uint64_t(it * s.accum + micro), x, y);
     Var loss = lm_loss(s.model->forward(x), y);
     loss_sum += loss.item();
@@ -305,7 +322,7 @@ TrainResult train(const TrainOptions& opt) {
     if (opt.stop_after >= 0 && it >= opt.stop_after) break;  // before evaluating: the resumed run evaluates here
     if (it % eval_interval == 0) evaluate(it);
     const auto t0 = Clock::now();
-    const StepResult st = train_step(s, it, clip, !out.dir.empty());
+    const StepResult st = train_step(s, it, clip, !out.dir.empty(), progress);
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     if (res.steps_this_run++ >= opt.untimed_steps) train_seconds += dt, tokens_done += res.tokens_per_step;
     res.last_train_loss = st.loss;

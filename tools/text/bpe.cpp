@@ -121,7 +121,8 @@ BpeTokenizer BpeTokenizer::from_json(const nlohmann::json& j) {
   std::vector<std::pair<int32_t, int32_t>> merges;
   for (auto& m : j.at("merges")) {
     LOUPE_CHECK(m.is_array() && m.size() == 2, "bpe: merge ", merges.size(), " is not a pair of ids");
-    merges.emplace_back(m[0].get<int32_t>(), m[1].get<int32_t>());
+    const std::string what = "bpe: merge " + std::to_string(merges.size()) + " id";
+    merges.emplace_back(int32_t(json_int(m[0], 0, INT32_MAX, what)), int32_t(json_int(m[1], 0, INT32_MAX, what)));
   }
   return BpeTokenizer(std::move(merges));
 }

@@ -79,7 +79,8 @@ TokenDataset::TokenDataset(const std::string& corpus_path, const Tokenizer& tok,
       nlohmann::json have = nlohmann::json::parse(read_file(meta_path));
       const int64_t n = have.value("tokens", int64_t(-1));
       have.erase("tokens");
-      fresh = have == want && n >= 0 && int64_t(fs::file_size(bin_path_)) == n * width_;
+      const uintmax_t bytes = fs::file_size(bin_path_);
+      fresh = have == want && n >= 0 && bytes % uintmax_t(width_) == 0 && uintmax_t(n) == bytes / uintmax_t(width_);
     } catch (const std::exception&) {
       fresh = false;  // unreadable meta: re-encode
     }
