@@ -67,11 +67,18 @@ struct ModelRegistrar {
   static ModelRegistrar of(const std::string& type, const std::string& summary) {
     ModelInfo info;
     info.summary = summary;
-    info.build = [](const nlohmann::json& j) -> std::shared_ptr<LanguageModel> {
-      return std::make_shared<Model>(Cfg::from_json(j));
+    // A config from a file may hold any JSON: a type mismatch the table does not catch (a number
+    // where a nested object is expected) is an Error naming the model, not a JSON library throw.
+    static const auto read = [type](const nlohmann::json& j) {
+      try {
+        return Cfg::from_json(j);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(type + " config: " + e.what());
+      }
     };
+    info.build = [](const nlohmann::json& j) -> std::shared_ptr<LanguageModel> { return std::make_shared<Model>(read(j)); };
     info.keys = [] { return Cfg::keys().docs(); };
-    info.count_parameters = [](const nlohmann::json& j) { return Cfg::from_json(j).count_parameters(); };
+    info.count_parameters = [](const nlohmann::json& j) { return read(j).count_parameters(); };
     return ModelRegistrar(type, std::move(info));
   }
 };

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -14,6 +15,11 @@
 namespace loupe {
 
 std::string read_file(const std::string& path) {
+  // Files only: a device or a pipe named in a trace or config (/dev/zero) would never end.
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  LOUPE_CHECK(ec || !std::filesystem::exists(st) || std::filesystem::is_regular_file(st), "cannot read '", path,
+              "': not a regular file");
   std::ifstream f(path, std::ios::binary);
   LOUPE_CHECK(f, "cannot open '", path, "': ", std::strerror(errno));
   std::ostringstream ss;

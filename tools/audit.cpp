@@ -22,6 +22,40 @@ struct TraceReader {
   int64_t line = 0;
   json model;
   explicit TraceReader(const std::string& p) : path(p), in(p) { LOUPE_CHECK(in.good(), "audit: cannot open trace '", p, "'"); }
+  // Every field the diff reads has the type the trace format gives it (autograd/trace.h), so a
+  // damaged record is named here rather than failing deep inside a comparison.
+  void check_fields(const json& r) const {
+    auto bad = [&](const std::string& field, const char* want) {
+      throw Error(detail::cat("audit: ", path, ":", line, ": field \"", field, "\" must be ", want));
+    };
+    for (const char* k : {"seq", "step"})
+      if (r.contains(k) && !r[k].is_number_integer()) bad(k, "an integer");
+    for (const char* k : {"pass", "op", "module"})
+      if (r.contains(k) && !r[k].is_string()) bad(k, "a string");
+    if (r.contains("forward") && !r["forward"].is_number_integer() && !r["forward"].is_null()) bad("forward", "an integer");
+    for (const char* list : {"inputs", "outputs"}) {
+      if (!r.contains(list)) continue;
+      if (!r[list].is_array()) bad(list, "an array");
+      for (const json& t : r[list]) {
+        if (t.is_null()) continue;  // an undefined tensor
+        if (!t.is_object()) bad(list, "an array of tensor records");
+        if (t.contains("dtype") && !t["dtype"].is_string()) bad(std::string(list) + "[].dtype", "a string");
+        if (t.contains("shape")) {
+          if (!t["shape"].is_array()) bad(std::string(list) + "[].shape", "an array of sizes");
+          for (const json& d : t["shape"])
+            if (!d.is_number_integer()) bad(std::string(list) + "[].shape", "an array of sizes");
+        }
+        for (const char* k : {"min", "max", "mean", "rms"})
+          if (t.contains(k) && !t[k].is_number() && !t[k].is_null()) bad(std::string(list) + "[]." + k, "a number");
+        for (const char* k : {"nan", "inf"})
+          if (t.contains(k) && !t[k].is_number_integer()) bad(std::string(list) + "[]." + k, "an integer");
+        for (const char* k : {"hash", "npy"})
+          if (t.contains(k) && !t[k].is_string()) bad(std::string(list) + "[]." + k, "a string");
+        if (t.contains("from") && !t["from"].is_null() && !t["from"].is_number_integer())
+          bad(std::string(list) + "[].from", "an integer or null");
+      }
+    }
+  }
   bool next(json& rec) {
     for (std::string s; std::getline(in, s);) {
       ++line;
@@ -38,6 +72,7 @@ struct TraceReader {
       }
       LOUPE_CHECK(rec.contains("op") && rec.contains("pass") && rec.contains("outputs") && rec["outputs"].is_array(),
                   "audit: ", path, ":", line, ": not a trace record (no op, pass or outputs)");
+      check_fields(rec);
       return true;
     }
     return false;
@@ -71,7 +106,7 @@ std::string stats(const json& t) {
   std::ostringstream o;
   o << t.value("dtype", "?") << " " << t.value("shape", json::array()).dump();
   for (const char* k : {"min", "max", "mean", "rms"})
-    if (t.contains(k)) o << " " << k << " " << t[k].get<double>();
+    if (t.contains(k) && t[k].is_number()) o << " " << k << " " << t[k].get<double>();
   o << " nan " << t.value("nan", 0) << " inf " << t.value("inf", 0) << " hash " << t.value("hash", "-");
   return o.str();
 }
@@ -81,7 +116,9 @@ std::string stats(const json& t) {
 namespace {
 
 void check_same_model(const TraceReader& ra, const TraceReader& rb) {
-  auto type = [](const json& m) { return m.is_object() ? m.value("type", std::string()) : std::string(); };
+  auto type = [](const json& m) {
+    return m.is_object() && m.contains("type") && m["type"].is_string() ? m["type"].get<std::string>() : std::string();
+  };
   const std::string ta = type(ra.model), tb = type(rb.model);
   LOUPE_CHECK(ta.empty() || tb.empty() || ta == tb, "audit: the traces come from different models (", ra.path, ": ",
               ta, ", ", rb.path, ": ", tb, ")");

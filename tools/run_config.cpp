@@ -53,6 +53,8 @@ void complete_run_config(json& cfg, const std::string& what) {
                 "\" (known: model, data, train)");
   LOUPE_CHECK(cfg.contains("model") && cfg["model"].is_object(), what, ": missing the \"model\" object");
   LOUPE_CHECK(cfg["model"].contains("type"), what, ": \"model\" has no \"type\"");
+  LOUPE_CHECK(cfg["model"]["type"].is_string(), what, ": \"model.type\" must be a string (a model type), got ",
+              cfg["model"]["type"].dump());
   for (const char* section : {"data", "train"}) {
     const json& defaults = std::string(section) == "data" ? default_data_config() : default_train_config();
     json& s = cfg[section];

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     tools::complete_run_config(cfg, "fuzz.json");
     nlohmann::json m = cfg["model"];
     if (m.is_object() && !m.contains("vocab_size")) m["vocab_size"] = 65;
-    const std::string type = m.value("type", std::string());
+    const std::string type = m["type"].get<std::string>();  // a string: complete_run_config checks it
     const double params = models::model_info(type).count_parameters(m);  // every key read and range-checked
     if (!(params >= 0)) __builtin_trap();
     if (params > 2e5) return;  // a real run's size: the estimate is what guards it (tested separately)
