@@ -317,6 +317,27 @@ TEST(Npy, RoundTripAndBadFilesAreNamed) {
   EXPECT_NE(err(huge).find("too large"), std::string::npos) << err(huge);
 }
 
+// What the fuzzers found, kept as named cases: a damaged field is refused naming file, line and
+// field; a shape with a 0 dim and huge others is refused (its strides would overflow); a trace or
+// config naming a device instead of a file is refused rather than read forever.
+TEST(Audit, DamagedFieldsAndDevicesAreRefusedByName) {
+  Audit a;
+  const std::string ok = a.file("ok.jsonl",
+      R"({"seq":0,"step":0,"pass":"forward","op":"add","module":"","inputs":[],"outputs":[{"dtype":"f32","shape":[1],"min":0,"max":0,"mean":0,"rms":0,"nan":0,"inf":0,"hash":"00"}]})" "\n");
+  const std::string bad = a.file("bad.jsonl", "\n"
+      R"({"seq":0,"step":0,"pass":"forward","op":"add","module":"","inputs":[],"outputs":[{"dtype":["f32"],"shape":[1]}]})" "\n");
+  std::string err = testing::error_of([&] { tools::diff_traces(ok, bad); });
+  EXPECT_NE(err.find("bad.jsonl:2: field \"outputs[].dtype\" must be a string"), std::string::npos) << err;
+  const std::string badshape = a.file("shape.jsonl",
+      R"({"seq":0,"step":0,"pass":"forward","op":"add","module":"","inputs":[],"outputs":[{"dtype":"f32","shape":[1.5]}]})" "\n");
+  err = testing::error_of([&] { tools::diff_traces(ok, badshape); });
+  EXPECT_NE(err.find("shape.jsonl:1: field \"outputs[].shape\""), std::string::npos) << err;
+  err = testing::error_of([&] { load_npy("/dev/zero"); });
+  EXPECT_NE(err.find("'/dev/zero': not a regular file"), std::string::npos) << err;
+  err = testing::error_of([&] { Tensor::empty({0, int64_t(1) << 40, int64_t(1) << 40}, DType::F32); });
+  EXPECT_NE(err.find("too large"), std::string::npos) << err;
+}
+
 // The attention maps of causal_attention are softmax(q·kᵀ/√D) under the causal mask, computed
 // here from the op's own inputs (caught by an op hook).
 TEST(AttentionProbe, GptMapsAreTheSoftmaxOfItsScores) {
