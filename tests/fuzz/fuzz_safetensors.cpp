@@ -62,9 +62,13 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
               break;
             case 2: e["shape"].push_back(kVals[rng() % 4]); break;
             case 3:
-              if (e["data_offsets"].is_array() && e["data_offsets"].size() == 2)
-                e["data_offsets"][rng() % 2] = e["data_offsets"][rng() % 2].is_number() ?
-                    e["data_offsets"][rng() % 2].get<int64_t>() + int64_t(rng() % 9) - 4 : 0;
+              if (e["data_offsets"].is_array() && e["data_offsets"].size() == 2) {
+                auto& off = e["data_offsets"][rng() % 2];  // nudge an offset by -4..4 (integers only)
+                off = off.is_number_integer() && !off.is_number_unsigned() ? off.get<int64_t>() + int64_t(rng() % 9) - 4
+                      : off.is_number_unsigned() && off.get<uint64_t>() < (uint64_t(1) << 62)
+                          ? int64_t(off.get<uint64_t>()) + int64_t(rng() % 9) - 4
+                          : 0;
+              }
               break;
             default: j[it.key() + std::to_string(rng() % 10)] = e; break;
           }

@@ -23,8 +23,8 @@ for t in "${targets[@]}"; do
   exe=build/fuzz/tests/fuzz/fuzz_$t
   [ -x "$exe" ] || { echo "error: no fuzz target '$t' (known: ${ALL[*]})" >&2; exit 2; }
   mkdir -p "build/fuzz/corpus/$t" "build/fuzz/artifacts/$t"
-  dirs=("build/fuzz/corpus/$t" "tests/fuzz/seeds/$t")
-  [ -d "tests/fuzz/regressions/$t" ] && dirs+=("tests/fuzz/regressions/$t")
+  dirs=("build/fuzz/corpus/$t")
+  for d in "tests/fuzz/seeds/$t" "tests/fuzz/regressions/$t"; do [ -d "$d" ] && dirs+=("$d"); done
   log=build/fuzz/artifacts/$t/last.log
   if ASAN_OPTIONS=detect_leaks=1 "$exe" -seed="${LOUPE_FUZZ_SEED:-0}" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
       -max_len=65536 -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t/" "${dirs[@]}" >"$log" 2>&1; then
