@@ -85,9 +85,10 @@ static void report_elita_attention(const Tensor& a, const Tensor& g, const Tenso
         const double gi = pg[(b * T + i) * H + h], di = pd[(b * T + i) * H + h];
         double mx = di;
         for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, gi + pa[(b * T + j) * H + h]);
-        double sum = std::exp(di - mx);
+        const double ed = std::exp(di - mx);
+        double sum = ed;
         for (int64_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(gi + pa[(b * T + j) * H + h] - mx));
-        row[i] += std::exp(di - mx);
+        row[i] += ed;
         for (int64_t j = 0; j <= i; ++j) row[j] /= sum;
       }
   report_attention(P);

@@ -1,6 +1,6 @@
-#include <algorithm>
 #include "tensor/npy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "tensor/file_io.h"
@@ -70,8 +70,7 @@ Tensor parse_npy(const std::string& b, const std::string& what) {
   else if (descr == "'<i8'") dt = DType::I64, item = 8;
   else if (descr == "'<i4'") dt = DType::I64, item = 4;
   else throw fail("dtype " + (descr.empty() ? std::string("missing") : descr) + " (<f4, <f8, <i8 or <i4 expected)");
-  if (shape_s.size() < 2 || shape_s.front() != '(') throw fail("shape '" + shape_s + "' is not a tuple");
-  if (shape_s.back() != ')') throw fail("shape '" + shape_s + "' is not a tuple");
+  if (shape_s.size() < 2 || shape_s.front() != '(' || shape_s.back() != ')') throw fail("shape '" + shape_s + "' is not a tuple");
   Shape shape;
   size_t numel = 1, extent = 1;  // extent: the product with 0s read as 1 (strides must fit too)
   for (size_t i = 1; i + 1 < shape_s.size();) {

@@ -7,11 +7,11 @@
 #include <cstdio>
 
 #include "autograd/run_context.h"
+#include "autograd/attention_probe.h"
 #include "autograd/trace.h"
 #include "tensor/error.h"
-#include "tensor/npy.h"
-#include "autograd/attention_probe.h"
 #include "tensor/file_io.h"
+#include "tensor/npy.h"
 #include "tools/attention_plot.h"
 #include "tools/audit.h"
 #include "tools/checkpoint.h"
@@ -104,9 +104,8 @@ static void run_audit_attention(AuditAttentionArgs& o) {
     NoGrad ng;
     model->forward(Tensor::from_ints(wide, {1, int64_t(ids.size())}));
   }
-  LOUPE_CHECK(!probe.maps().empty(), "audit attention: this ", ck.config["model"].value("type", "?"),
-              " model reported no attention weights");
   const std::string type = ck.config["model"].value("type", "?");
+  LOUPE_CHECK(!probe.maps().empty(), "audit attention: this ", type, " model reported no attention weights");
   write_file_atomic(o.out, tools::attention_svg(probe.maps(), tokens,
                                                 "attention of " + type + " (" + o.ckpt + ", step " + std::to_string(ck.step) +
                                                     ") on " + std::to_string(ids.size()) + " tokens"));

@@ -1,6 +1,7 @@
 #include "tools/run_config.h"
 
 #include "tensor/error.h"
+#include "tools/json_int.h"
 #include "tools/text/tokenizer.h"
 
 namespace loupe::tools {
@@ -81,11 +82,7 @@ void complete_run_config(json& cfg, const std::string& what) {
                          Range{"train", "eval_iters", 1, 1000000}, Range{"train", "log_interval", 1, kBillion},
                          Range{"train", "ckpt_interval", 1, kBillion}, Range{"train", "warmup_iters", 0, kBillion},
                          Range{"train", "lr_decay_iters", 0, kBillion}, Range{"data", "bpe_vocab", 1, 1 << 20}}) {
-    const json& v = cfg[r.section][r.key];
-    const bool in = v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(r.hi)) &&
-                    v.get<int64_t>() >= r.lo && v.get<int64_t>() <= r.hi;
-    LOUPE_CHECK(in, what, ": \"", r.section, ".", r.key, "\" must be an integer in [", r.lo, ", ", r.hi, "], got ",
-                v.dump());
+    json_int(cfg[r.section][r.key], r.lo, r.hi, what + ": \"" + r.section + "." + r.key + "\"");
   }
   LOUPE_CHECK(t["lr"].get<double>() >= 0 && t["min_lr"].get<double>() >= 0, what, ": learning rates must be >= 0");
   LOUPE_CHECK(t["grad_clip"].get<double>() >= 0, what, ": \"train.grad_clip\" must be >= 0");

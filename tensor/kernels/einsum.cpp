@@ -32,7 +32,6 @@ struct Term {
   Labels labels;
 };
 
-bool has(const Labels& ls, int l) { return std::find(ls.begin(), ls.end(), l) != ls.end(); }
 size_t pos(const Labels& ls, int l) { return size_t(std::find(ls.begin(), ls.end(), l) - ls.begin()); }
 
 // Step 1: ii -> i is the view with stride (stride_0 + stride_1); size-1 dims dropped. Its labels are
@@ -42,7 +41,7 @@ Term diagonal_view(const Tensor& t, const Labels& labels) {
   Shape shape, strides;
   for (size_t d = 0; d < labels.size(); ++d) {
     if (t.shape()[d] == 1) continue;
-    if (has(r.labels, labels[d])) {
+    if (has_label(r.labels, labels[d])) {
       strides[pos(r.labels, labels[d])] += t.strides()[d];
       continue;
     }
@@ -94,7 +93,7 @@ Labels choose_order(const Labels& group, const std::vector<const Term*>& terms, 
   if (preferred) {
     Labels g;
     for (int l : preferred->labels)
-      if (has(group, l)) g.push_back(l);
+      if (has_label(group, l)) g.push_back(l);
     candidates.push_back(g);
   }
   for (const Term* t : terms) candidates.push_back(by_stride(group, *t));
@@ -240,7 +239,7 @@ void row_sums(const T* x, T* out, const Shape& keep, const Shape& xs, const Shap
 // `dest` is given, written into dest (whose labels are exactly `keep`, in dest's order).
 Term reduce(const Term& x, const Labels& keep, const Term* dest, const std::vector<int64_t>& size) {
   Labels kept, summed;
-  for (int l : x.labels) (has(keep, l) ? kept : summed).push_back(l);
+  for (int l : x.labels) (has_label(keep, l) ? kept : summed).push_back(l);
   kept = dest ? dest->labels : by_stride(kept, x);
   summed = by_stride(summed, x);
   Term out = dest ? *dest : Term{Tensor::empty(sizes_of(kept, size), x.t.dtype()), kept};
@@ -306,22 +305,14 @@ void batched_product(const Batched& a, const Batched& b, T* c, Dim cb, Dim cm, D
                            cn.stride, cb.stride);
 }
 
-// Contracts a and b; `needed` marks the labels used later (by the output or another operand).
-// Every label of a or b that the other lacks must be needed (private labels were summed already).
-// With `dest`, the result is written into it (its labels: the needed labels of a ∪ b).
-Term contract(const Term& a, const Term& b, const std::vector<bool>& needed, const Term* dest,
-              const std::vector<int64_t>& size) {
-  Labels batch, contracted, left, right;
-  for (int l : a.labels) (has(b.labels, l) ? (needed[size_t(l)] ? batch : contracted) : left).push_back(l);
-  for (int l : b.labels)
-    if (!has(a.labels, l)) right.push_back(l);
-
+// Contracts a and b as schedule() planned it (its batch / left / right / contracted label groups,
+// in any order: they are reordered here to suit the layouts). With `dest`, the result is written into
+// it (its labels: the batch, left and right labels).
+Term contract(const Term& a, const Term& b, const Step& st, const Term* dest, const std::vector<int64_t>& size) {
   std::vector<const Term*> with_a{&a}, with_b{&b}, with_ab{&a, &b};
   if (dest) with_a.push_back(dest), with_b.push_back(dest), with_ab.push_back(dest);
-  batch = choose_order(batch, with_ab, dest);
-  left = choose_order(left, with_a, dest);
-  right = choose_order(right, with_b, dest);
-  contracted = choose_order(contracted, {&a, &b}, nullptr);
+  const Labels batch = choose_order(st.batch, with_ab, dest), left = choose_order(st.left, with_a, dest);
+  const Labels right = choose_order(st.right, with_b, dest), contracted = choose_order(st.contracted, {&a, &b}, nullptr);
 
   const Batched A = as_batched(a, batch, left, contracted);
   const Batched B = as_batched(b, batch, contracted, right);
@@ -378,7 +369,7 @@ Tensor evaluate(const std::vector<Tensor>& operands, const std::vector<Labels>& 
   // are filled in at the end.
   auto present = [&](int l) {
     for (auto& t : terms)
-      if (has(t.labels, l)) return true;
+      if (has_label(t.labels, l)) return true;
     return false;
   };
   Labels provided;
@@ -392,22 +383,12 @@ Tensor evaluate(const std::vector<Tensor>& operands, const std::vector<Labels>& 
   const Shape provided_shape = sizes_of(provided, size);
   const Term dest{broadcast_out ? Tensor::empty(provided_shape, dt) : out.view(provided_shape), provided};
 
-  // The labels still needed: by the output or by a term not yet contracted.
-  auto needed_now = [&] {
-    std::vector<bool> needed(size.size(), false);
-    for (int l : output) needed[size_t(l)] = true;
-    for (auto& t : terms)
-      for (int l : t.labels) needed[size_t(l)] = true;
-    return needed;
-  };
-
-  std::vector<Labels> labels_now;
-  for (auto& t : terms) labels_now.push_back(t.labels);
-  const std::vector<Step> steps = schedule(labels_now, output, size);
   if (terms.size() == 1) {
     reduce(terms[0], provided, &dest, size);
   } else {
-    for (const Step& st : steps) {
+    std::vector<Labels> labels_now;
+    for (auto& t : terms) labels_now.push_back(t.labels);
+    for (const Step& st : schedule(labels_now, output, size)) {
       if (st.j < 0) {  // a term's private labels, summed before any GEMM
         terms[size_t(st.i)] = reduce(terms[size_t(st.i)], st.left, nullptr, size);
         continue;
@@ -415,15 +396,14 @@ Tensor evaluate(const std::vector<Tensor>& operands, const std::vector<Labels>& 
       const Term a = terms[size_t(st.i)], b = terms[size_t(st.j)];
       terms.erase(terms.begin() + st.j);
       terms.erase(terms.begin() + st.i);
-      const std::vector<bool> needed = needed_now();
-      terms.push_back(contract(a, b, needed, terms.empty() ? &dest : nullptr, size));
+      terms.push_back(contract(a, b, st, terms.empty() ? &dest : nullptr, size));
     }
   }
 
   if (broadcast_out) {
     // Insert the missing output dims as size 1 and let copy_ broadcast them.
     Shape with_ones;
-    for (int l : output) with_ones.push_back(has(provided, l) ? size[size_t(l)] : 1);
+    for (int l : output) with_ones.push_back(has_label(provided, l) ? size[size_t(l)] : 1);
     out.copy_(dest.t.view(with_ones));
   }
   return out;

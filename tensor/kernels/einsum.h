@@ -9,6 +9,7 @@
 //   einsum.cpp        execution: diagonals as strided views, sums of private labels, and each pair
 //                     lowered to permute + merge dims + one batched GEMM.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -27,6 +28,8 @@ constexpr int kEllipsis = 52;
 using Labels = std::vector<int>;
 
 inline bool is_ellipsis_label(int l) { return l >= kEllipsis; }
+inline bool has_label(const Labels& ls, int l) { return std::find(ls.begin(), ls.end(), l) != ls.end(); }
+double numel_of(const Labels& ls, const std::vector<int64_t>& size);  // prod of the labels' sizes
 std::string label_name(int label);  // "i", or "...[0]" for the first ellipsis dim
 
 struct Problem {

@@ -19,18 +19,10 @@ std::string subscripts(const Labels& labels) {
 
 namespace {
 
-double numel_of(const Labels& ls, const std::vector<int64_t>& size) {
-  double n = 1;
-  for (int l : ls) n *= double(size[size_t(l)]);
-  return n;
-}
-
-bool has(const Labels& ls, int l) { return std::find(ls.begin(), ls.end(), l) != ls.end(); }
-
 Labels unite(const Labels& a, const Labels& b) {
   Labels r = a;
   for (int l : b)
-    if (!has(r, l)) r.push_back(l);
+    if (!has_label(r, l)) r.push_back(l);
   return r;
 }
 
@@ -48,7 +40,7 @@ std::pair<double, std::string> best_tree(const std::vector<Labels>& terms, const
       side = unite(side, terms[k]);
     }
     for (int l : inside)
-      if (has(outside, l)) labels[s].push_back(l);
+      if (has_label(outside, l)) labels[s].push_back(l);
   }
   std::vector<double> cost(full + 1, std::numeric_limits<double>::infinity());
   std::vector<size_t> split(full + 1, 0);
@@ -101,7 +93,8 @@ Explanation explain(const std::string& spec, const std::vector<Shape>& shapes, i
   int next = int(shapes.size());
   double sum_flops = 0;
   std::vector<Labels> now = terms;
-  std::vector<std::string> leaf = tree;  // each term's name once its private labels are summed
+  std::vector<Labels> summed = terms;    // each term after its private sum, as the contractions see it
+  std::vector<std::string> leaf = tree;  // and its name then
   for (const Step& st : schedule(terms, p.output, size)) {
     ExplainedStep x;
     if (st.j < 0) {
@@ -113,7 +106,7 @@ Explanation explain(const std::string& spec, const std::vector<Shape>& shapes, i
       x.bytes = (double(x.m) * double(x.k) + double(x.m)) * es;
       sum_flops += x.flops;
       x.result = next++;
-      ids[size_t(st.i)] = x.result, now[size_t(st.i)] = st.left;
+      ids[size_t(st.i)] = x.result, now[size_t(st.i)] = summed[size_t(st.i)] = st.left;
       leaf[size_t(st.i)] = tree[size_t(st.i)] = "Σ" + tree[size_t(st.i)];
     } else {
       const size_t i = size_t(st.i), j = size_t(st.j);
@@ -143,16 +136,6 @@ Explanation explain(const std::string& spec, const std::vector<Shape>& shapes, i
   e.tree = tree.size() == 1 ? tree[0] : "";
 
   if (terms.size() >= 2 && terms.size() <= kMaxBestOperands) {
-    std::vector<Labels> summed;  // the terms after their private sums, as the contractions see them
-    for (size_t k = 0; k < terms.size(); ++k) {
-      Labels others = p.output;
-      for (size_t o = 0; o < terms.size(); ++o)
-        if (o != k) others = unite(others, terms[o]);
-      Labels keep;
-      for (int l : terms[k])
-        if (has(others, l)) keep.push_back(l);
-      summed.push_back(keep);
-    }
     auto [cost, best] = best_tree(summed, leaf, p.output, size);
     e.best_known = true;
     e.best_flops = cost + sum_flops;

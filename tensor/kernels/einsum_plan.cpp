@@ -29,12 +29,6 @@ LabelSet set_union(const LabelSet& a, const LabelSet& b) {
   return r;
 }
 
-double numel_of(const LabelSet& s, const std::vector<int64_t>& size) {
-  double n = 1;
-  for (int l : s) n *= double(size[size_t(l)]);
-  return n;
-}
-
 // The labels of a ∪ b (operands i and j) still needed after contracting them.
 LabelSet pair_result(const std::vector<LabelSet>& ops, size_t i, size_t j, const LabelSet& output) {
   LabelSet needed = output;
@@ -79,6 +73,12 @@ struct Search {
 
 }  // namespace
 
+double numel_of(const Labels& ls, const std::vector<int64_t>& size) {
+  double n = 1;
+  for (int l : ls) n *= double(size[size_t(l)]);
+  return n;
+}
+
 std::vector<std::pair<int, int>> contraction_order(const std::vector<Labels>& operands, const Labels& output_labels,
                                                    const std::vector<int64_t>& size) {
   std::vector<LabelSet> ops;
@@ -118,7 +118,6 @@ Labels term_labels(const Labels& labels, const Shape& shape) {
 }
 
 std::vector<Step> schedule(std::vector<Labels> terms, const Labels& output, const std::vector<int64_t>& size) {
-  auto has = [](const Labels& ls, int l) { return std::find(ls.begin(), ls.end(), l) != ls.end(); };
   // Labels needed by the output or by a term other than `skip` (size_t(-1): any term).
   auto needed = [&](size_t skip) {
     std::vector<bool> n(size.size(), false);
@@ -131,7 +130,7 @@ std::vector<Step> schedule(std::vector<Labels> terms, const Labels& output, cons
   std::vector<Step> steps;
   if (terms.size() == 1) {  // one operand: a single sum (or a permuted copy) to the output labels
     Step st;
-    for (int l : terms[0]) (has(output, l) ? st.left : st.contracted).push_back(l);
+    for (int l : terms[0]) (has_label(output, l) ? st.left : st.contracted).push_back(l);
     return {st};
   }
   for (size_t k = 0; k < terms.size(); ++k) {  // private labels first
@@ -150,9 +149,9 @@ std::vector<Step> schedule(std::vector<Labels> terms, const Labels& output, cons
     const std::vector<bool> n = needed(size_t(-1));
     Step st;
     st.i = i, st.j = j;
-    for (int l : a) (has(b, l) ? (n[size_t(l)] ? st.batch : st.contracted) : st.left).push_back(l);
+    for (int l : a) (has_label(b, l) ? (n[size_t(l)] ? st.batch : st.contracted) : st.left).push_back(l);
     for (int l : b)
-      if (!has(a, l)) st.right.push_back(l);
+      if (!has_label(a, l)) st.right.push_back(l);
     Labels result = st.batch;
     result.insert(result.end(), st.left.begin(), st.left.end());
     result.insert(result.end(), st.right.begin(), st.right.end());

@@ -4,6 +4,7 @@
 #include <queue>
 
 #include "tensor/error.h"
+#include "tools/json_int.h"
 
 namespace loupe::text {
 
@@ -122,7 +123,7 @@ BpeTokenizer BpeTokenizer::from_json(const nlohmann::json& j) {
   for (auto& m : j.at("merges")) {
     LOUPE_CHECK(m.is_array() && m.size() == 2, "bpe: merge ", merges.size(), " is not a pair of ids");
     const std::string what = "bpe: merge " + std::to_string(merges.size()) + " id";
-    merges.emplace_back(int32_t(json_int(m[0], 0, INT32_MAX, what)), int32_t(json_int(m[1], 0, INT32_MAX, what)));
+    merges.emplace_back(int32_t(tools::json_int(m[0], 0, INT32_MAX, what)), int32_t(tools::json_int(m[1], 0, INT32_MAX, what)));
   }
   return BpeTokenizer(std::move(merges));
 }

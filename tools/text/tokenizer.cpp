@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tensor/error.h"
+#include "tools/json_int.h"
 #include "tools/text/bpe.h"
 
 namespace loupe::text {
@@ -131,13 +132,6 @@ nlohmann::json CharTokenizer::to_json() const {
 
 // ---------------------------------------------------------------- JSON I/O
 
-int64_t json_int(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what) {
-  const bool ok = v.is_number_integer() && (v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(std::max<int64_t>(hi, 0))
-                                                                    : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi);
-  LOUPE_CHECK(ok && v.get<int64_t>() >= lo, what, " must be an integer in [", lo, ", ", hi, "], got ", v.dump());
-  return v.get<int64_t>();
-}
-
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const std::string& what) {
   try {
     LOUPE_CHECK(j.is_object() && j.contains("type"), "no \"type\" field");
@@ -147,7 +141,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const st
       for (auto& s : j.at("symbols")) {
         std::string str;
         for (auto& b : s) {
-          const int v = int(json_int(b, 0, 255, "a symbol byte"));
+          const int v = int(tools::json_int(b, 0, 255, "a symbol byte"));
           str += char(v);
         }
         syms.push_back(str);

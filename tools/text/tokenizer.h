@@ -49,10 +49,6 @@ class CharTokenizer : public Tokenizer {
 std::vector<std::string_view> split_chars(std::string_view text);
 
 // JSON <-> tokenizer; `what` names the source (a file) in errors.
-// An integer of a JSON file in [lo, hi], or an Error naming `what` (a float, a string or a huge
-// number is refused instead of being converted: nlohmann's get<int> of 1e21 is undefined).
-int64_t json_int(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what);
-
 std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const std::string& what);
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 void save_tokenizer(const Tokenizer& tok, const std::string& path);  // temp file + rename
