@@ -36,23 +36,39 @@ static HookTable& hook_table() {
   static HookTable t;
   return t;
 }
-static constinit std::atomic<bool> g_hooks_active{false};
+static constinit std::atomic<bool> g_hooks_registered{false};  // some hook is installed
+static constinit std::atomic<int> g_hooks_paused{0};            // PauseOpHooks guards alive
+static constinit std::atomic<bool> g_hooks_active{false};       // registered and not paused
+static void update_active() { g_hooks_active = g_hooks_registered && g_hooks_paused == 0; }
 
 int add_op_hook(OpHook hook) {
   auto& t = hook_table();
   std::lock_guard<std::mutex> lk(t.mu);
   const int id = t.next++;
   t.hooks[id] = std::move(hook);
-  g_hooks_active = true;
+  g_hooks_registered = true;
+  update_active();
   return id;
 }
 void remove_op_hook(int id) {
   auto& t = hook_table();
   std::lock_guard<std::mutex> lk(t.mu);
   t.hooks.erase(id);
-  g_hooks_active = !t.hooks.empty();
+  g_hooks_registered = !t.hooks.empty();
+  update_active();
 }
 bool op_hooks_active() { return g_hooks_active; }
+
+PauseOpHooks::PauseOpHooks() {
+  std::lock_guard<std::mutex> lk(hook_table().mu);
+  ++g_hooks_paused;
+  update_active();
+}
+PauseOpHooks::~PauseOpHooks() {
+  std::lock_guard<std::mutex> lk(hook_table().mu);
+  --g_hooks_paused;
+  update_active();
+}
 
 static std::atomic<uint64_t> g_event{0};  // op events fired so far
 

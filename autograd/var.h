@@ -115,6 +115,15 @@ using OpHook = std::function<void(const OpEvent&)>;
 int add_op_hook(OpHook hook);  // returns an id for remove_op_hook
 void remove_op_hook(int id);
 bool op_hooks_active();
+// RAII: while one exists, no hook fires and no event is numbered (a measuring pass that must not
+// appear in a trace or move its event ids, e.g. models/activation_probe.h).
+class PauseOpHooks {
+ public:
+  PauseOpHooks();
+  ~PauseOpHooks();
+  PauseOpHooks(const PauseOpHooks&) = delete;
+  PauseOpHooks& operator=(const PauseOpHooks&) = delete;
+};
 // A module's forward returned `out` (nn::Child calls this inside the module's scope): fires a
 // "module" event, input and output both `out` (its input's "from" names the op that made it), so
 // a trace can be read, and compared with PyTorch's module hooks, at module granularity.

@@ -46,7 +46,7 @@ const ModelInfo& model_info(const std::string& type) {
 
 double training_state_bytes(double params, DType dtype) { return 4.0 * params * double(dtype_size(dtype)); }
 
-static double physical_memory_bytes() {
+double physical_memory_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -42,7 +43,20 @@ BlockCache& cache() {
   return *c;
 }
 
+std::atomic<size_t> g_live{0}, g_peak{0};
+
+void count_alloc(size_t capacity) {
+  const size_t now = g_live.fetch_add(capacity, std::memory_order_relaxed) + capacity;
+  size_t peak = g_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
+
+size_t storage_live_bytes() { return g_live.load(std::memory_order_relaxed); }
+size_t storage_peak_bytes() { return g_peak.load(std::memory_order_relaxed); }
+void storage_reset_peak() { g_peak.store(g_live.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
 void* storage_alloc(size_t bytes, size_t& capacity) {
   const size_t n = std::max<size_t>(bytes, 1);
@@ -56,6 +70,7 @@ void* storage_alloc(size_t bytes, size_t& capacity) {
       void* p = it->second.back();
       it->second.pop_back();
       c.cached -= capacity;
+      count_alloc(capacity);
       return p;
     }
   }
@@ -69,11 +84,13 @@ void* storage_alloc(size_t bytes, size_t& capacity) {
     p = std::aligned_alloc(64, capacity);
   }
   LOUPE_CHECK(p != nullptr, "out of memory allocating ", bytes, " bytes of tensor storage");
+  count_alloc(capacity);
   return p;
 }
 
 void storage_free(void* p, size_t capacity) {
   if (p == nullptr) return;
+  g_live.fetch_sub(capacity, std::memory_order_relaxed);
   if (kCaching && capacity >= kMinCached) {
     BlockCache& c = cache();
     std::lock_guard<std::mutex> lock(c.mu);

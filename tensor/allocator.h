@@ -17,4 +17,11 @@ void storage_free(void* p, size_t capacity);
 // Bytes currently held by the cache (freed blocks waiting for reuse).
 size_t storage_cached_bytes();
 
+// Bytes of tensor storage in use (handed out and not yet freed; cached blocks not counted), and
+// the most in use at any moment since the last storage_reset_peak(): what a forward + backward
+// pass really holds (models/activation_probe.h measures activations with it).
+size_t storage_live_bytes();
+size_t storage_peak_bytes();
+void storage_reset_peak();  // the peak restarts from the bytes in use now
+
 }  // namespace loupe

@@ -6,8 +6,9 @@
 //   (d) the loss falls when overfitting one batch;
 //   (e) its attention maps (loupe audit attention) are causal distributions, and its module
 //       records (traces at module granularity) name its modules;
-// plus: the parameter count the registry estimates from a config equals the built model's, and a
-// config that cannot fit in memory is refused before anything is allocated.
+// plus: the parameter count the registry estimates from a config equals the built model's, a
+// config that cannot fit in memory is refused before anything is allocated, and the activation
+// estimate (models/activation_probe.h) is close to a measured step and refuses a step too big.
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -17,9 +18,11 @@
 
 #include "autograd/attention_probe.h"
 #include "autograd/ops.h"
+#include "models/activation_probe.h"
 #include "models/model.h"
 #include "nn/safetensors.h"
 #include "optim/adam.h"
+#include "tensor/allocator.h"
 #include "tensor/parallel.h"
 #include "tests/test_files.h"
 #include "tests/testing.h"
@@ -233,6 +236,53 @@ TEST_P(Registry, ModuleRecordsNameTheModelsModules) {
   remove_op_hook(hook);
   ASSERT_FALSE(seen.empty()) << GetParam();
   for (auto& s : seen) EXPECT_TRUE(paths.count(s)) << GetParam() << ": module record for '" << s << "'";
+}
+
+// The activation estimate, fitted on batch-1 probes of length ≤ 48, against the peak of a real
+// forward + backward at batch 4 × length 96; the probes leave no trace events, no gradients and
+// the same logits behind.
+TEST_P(Registry, ActivationEstimateMatchesAMeasuredStep) {
+  json mc = tiny_model(GetParam());
+  mc["vocab_size"] = 11, mc["block_size"] = 96;
+  auto m = models::build_model(mc);
+  m->train();
+  const int64_t B = 4, T = 96;
+  std::vector<int64_t> ids(size_t(B * T));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i * 7 % 11);
+  const Tensor x = Tensor::from_ints(ids, {B, T});
+  set_step(1, 0);
+  const Tensor before = m->forward(x).value().clone();
+  int events = 0;
+  const int hook = add_op_hook([&](const OpEvent&) { ++events; });
+  const models::ActivationEstimate e = models::probe_activations(*m);
+  remove_op_hook(hook);
+  EXPECT_EQ(events, 0) << "the probe's passes fired op hooks";
+  for (auto& p : m->parameters()) EXPECT_FALSE(p.grad().defined()) << "the probe left a gradient";
+  set_step(1, 0);
+  EXPECT_TRUE(bitwise_equal(before, m->forward(x).value()));
+
+  set_step(1, 1);
+  const size_t live = storage_live_bytes();
+  storage_reset_peak();
+  {
+    Var logits = m->forward(x);
+    cross_entropy(reshape(logits, {-1, 11}), x.reshape({-1})).backward();
+  }
+  const double measured = double(storage_peak_bytes()) - double(std::max(live, storage_live_bytes()));
+  const double estimated = e.bytes(B, T);
+  EXPECT_GT(estimated, 0.85 * measured) << GetParam() << ": estimated " << estimated << ", measured " << measured;
+  EXPECT_LT(estimated, 1.2 * measured) << GetParam() << ": estimated " << estimated << ", measured " << measured;
+  m->zero_grad();
+}
+
+TEST_P(Registry, StepWhoseActivationsCannotFitIsRefused) {
+  json mc = tiny_model(GetParam());
+  mc["vocab_size"] = 11;
+  auto m = models::build_model(mc);
+  const std::string err = testing::error_of([&] { models::check_training_memory(*m, 1 << 16, 1 << 16, "train"); });
+  EXPECT_NE(err.find("train: batch_size 65536 × block_size 65536 needs about"), std::string::npos) << err;
+  EXPECT_NE(err.find("of activations per micro-batch"), std::string::npos) << err;
+  EXPECT_NO_THROW(models::check_training_memory(*m, 3, 16, "train"));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, Registry, ::testing::ValuesIn(models::registered_models()),

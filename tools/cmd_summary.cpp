@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "autograd/ops.h"
+#include "models/activation_probe.h"
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/run_config.h"
@@ -66,8 +67,12 @@ static void run_summary(SummaryArgs& o) {
     mcfg["vocab_size"] = tools::open_data(cfg["data"]).tokenizer->vocab_size();
   auto model = models::build_model(mcfg);
   if (ck) model->load_state_dict(ck->model_state);
-  model->eval();
   const int64_t B = o.batch, T = model->block_size();
+  // What one training micro-batch of this size holds (train mode: dropout masks included).
+  const double act_bytes = models::probe_activations(*model).bytes(B, T);
+  const double state_bytes = models::training_state_bytes(double(model->num_parameters()),
+                                                           model->parameters().at(0).dtype());
+  model->eval();
 
   std::map<std::string, Shape> module_shape;    // module path -> what its forward returned
   std::map<std::string, Shape> out_shape;       // else: the last output of an op inside it
@@ -108,7 +113,11 @@ static void run_summary(SummaryArgs& o) {
   const double per_token = flops / double(B * T);
   if (o.json) {
     std::printf("%s\n", nlohmann::json{{"modules", rows}, {"flops_per_token", per_token}, {"batch", B}, {"tokens", T},
-                                       {"activation_bytes", layer_bytes}}.dump(2).c_str());
+                                       {"activation_bytes", layer_bytes},
+                                       {"training_memory", {{"activation_bytes_per_micro_batch", act_bytes},
+                                                            {"weights_grads_adamw_bytes", state_bytes}}}}
+                            .dump(2)
+                            .c_str());
     return;
   }
   std::printf("%-48s %12s  %s\n", "module", "parameters", "output (one batch)");
@@ -121,6 +130,9 @@ static void run_summary(SummaryArgs& o) {
               (long long)model->num_parameters(), per_token, (long long)B, (long long)T);
   std::printf("activation bytes per layer kept for backward (forward outputs, batch %lld):\n", (long long)B);
   for (auto& [layer, bytes] : layer_bytes) std::printf("  %-40s %12.0f\n", layer.c_str(), bytes);
+  std::printf("training memory at batch %lld x %lld: about %.1f MiB of activations per micro-batch (forward + backward\n"
+              "peak, measured on short probes) + %.1f MiB of weights, gradients and AdamW moments\n",
+              (long long)B, (long long)T, act_bytes / 1048576.0, state_bytes / 1048576.0);
 }
 
 void register_summary(CLI::App& app) {

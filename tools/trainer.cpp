@@ -12,6 +12,7 @@
 
 #include "autograd/anomaly.h"
 #include "autograd/ops.h"
+#include "models/activation_probe.h"
 #include "optim/clip.h"
 #include "optim/factory.h"
 #include "optim/schedule.h"
@@ -161,6 +162,7 @@ Setup set_up(const TrainOptions& opt) {
   s.data.dataset->check_block(s.model->block_size());
 
   s.B = t["batch_size"], s.T = s.model->block_size(), s.accum = t["grad_accum"], s.max_iters = t["max_iters"];
+  models::check_training_memory(*s.model, s.B, s.T, "train");  // before the optimizer's state exists
   s.seed = t["seed"].get<uint64_t>();
   const auto named = s.model->named_parameters();
   const auto decay = s.model->decay_parameter_names();

@@ -1,10 +1,12 @@
 // The run-config reader (tools/run_config.cpp) and every model's config table (models/*.cpp):
 // JSON text -> a completed run config -> the model config read by its type's table -> the
-// parameter estimate. A config the table accepts whose model is small builds and runs one forward
-// pass on a few tokens; a huge one must be refused by the estimate, never built. Run with
+// parameter estimate. A config the table accepts whose model is small builds, has its step's
+// activations estimated against train.batch_size × block_size (refused if they cannot fit), and
+// runs one forward pass on a few tokens; a huge one must be refused by the estimate, never built. Run with
 // -timeout and -rss_limit_mb: a config that hangs or eats memory is a finding.
 #include <nlohmann/json.hpp>
 
+#include "models/activation_probe.h"
 #include "models/model.h"
 #include "tests/fuzz/fuzz.h"
 #include "tools/run_config.h"
@@ -24,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (params > 2e5) return;  // a real run's size: the estimate is what guards it (tested separately)
     const auto model = models::build_model(m);
     if (double(model->num_parameters()) != params) __builtin_trap();  // the estimate is exact
+    models::check_training_memory(*model, cfg["train"]["batch_size"].get<int64_t>(), model->block_size(), "train");
     const int64_t T = std::min<int64_t>(model->block_size(), 5);
     NoGrad ng;
     const Tensor logits = model->forward(Tensor::from_ints(std::vector<int64_t>(size_t(2 * T), 1), {2, T})).value();
