@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "tensor/kernels/dropout.h"
+#include "tensor/kernels/lanes.h"
 #include "tensor/kernels/softmax.h"
 #include "tensor/kernels/transpose_block.h"
 #include "tensor/parallel.h"
@@ -52,7 +53,7 @@ void mm_rows(int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, const T
   for (; n < N; ++n)
     for (int r = 0; r < R; ++r) {
       T s = C[r * ldc + n];
-      for (int64_t k = 0; k < K; ++k) s += A[r * ars + k * acs] * B[k * ldb + n];
+      for (int64_t k = 0; k < K; ++k) s = std::fma(A[r * ars + k * acs], B[k * ldb + n], s);  // as the lanes
       C[r * ldc + n] = s;
     }
 }
@@ -139,7 +140,7 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
           }
           // Online softmax: the new running max, and the old sum and output rescaled to it.
           const T m_new = std::max(m[r], row_max(sr, vis) * scale);
-          const T corr = std::exp(m[r] - m_new);  // 0 on the first tile (m = -inf)
+          const T corr = exp1(m[r] - m_new);  // 0 on the first tile (m = -inf)
           if (corr != T(1)) {
             l[r] *= corr;
             for (int64_t c = 0; c < Dv; ++c) acc[size_t(r * Dv + c)] *= corr;
@@ -159,7 +160,7 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
         T* orow = o.at(b, h, i0 + r);
         const T inv_l = T(1) / l[r];
         for (int64_t c = 0; c < Dv; ++c) orow[c] = acc[size_t(r * Dv + c)] * inv_l;
-        lse[(b * d.H + h) * d.Tq + i0 + r] = m[r] + std::log(l[r]);
+        lse[(b * d.H + h) * d.Tq + i0 + r] = m[r] + log1(l[r]);
       }
     }
   });

@@ -9,10 +9,13 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "tensor/kernels/lanes.h"
 #include "tensor/kernels/softmax.h"
 #include "tensor/parallel.h"
 
 namespace loupe {
+
+using kernels::exp1;  // lanes.h
 namespace {
 
 int64_t row_grain(int64_t V) { return std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(V, 1)); }
@@ -94,7 +97,7 @@ Tensor cross_entropy_backward(const CrossEntropyForward& f, const Tensor& target
         const B blse(plse[i]), bs(s);
         int64_t j = 0;
         for (; j + W <= V; j += W) (bs * xsimd::exp(B::load_unaligned(x + j) - blse)).store_unaligned(d + j);
-        for (; j < V; ++j) d[j] = s * std::exp(x[j] - plse[i]);
+        for (; j < V; ++j) d[j] = s * exp1(x[j] - plse[i]);  // xsimd's exp, as the lanes above
         d[pt[i]] -= s;
       }
     });

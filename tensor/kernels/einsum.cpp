@@ -18,6 +18,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "tensor/kernels/gemm.h"
+#include "tensor/kernels/lanes.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
 
@@ -25,6 +26,8 @@ namespace loupe {
 
 namespace einsum_detail {
 namespace {
+
+using kernels::Lanes;  // fixed logical width: the same sums on every ISA (lanes.h)
 
 // A tensor whose dims carry distinct labels, labels[d] naming dim d.
 struct Term {
@@ -145,33 +148,26 @@ Shape sizes_of(const Labels& ls, const std::vector<int64_t>& size) {
 }
 
 // ---------------------------------------------------------------- kernels
-// Sum of a SIMD register's lanes, lane 0 first.
-template <typename T>
-T lane_sum(const xsimd::batch<T>& v) {
-  alignas(64) T lanes[xsimd::batch<T>::size];
-  v.store_aligned(lanes);
-  T acc = 0;
-  for (T x : lanes) acc += x;
-  return acc;
-}
-
-// Sum of n elements p[0], p[s], ...: blocks of kBlock summed in T lanes, block totals added in f64
-// (accurate for long f32 sums); a fixed order for any thread count.
+// Sum of n elements p[0], p[s], ...: blocks of kBlock summed in Lanes (lanes.h: the same bits on
+// every ISA; strided blocks element by element), block totals added in f64 (accurate for long
+// f32 sums); a fixed order for any thread count.
 template <typename T>
 T strided_sum(const T* p, int64_t n, int64_t s) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t kBlock = 256;
+  using L = Lanes<T>;
+  constexpr int64_t kBlock = 256, W = L::size;
   double total = 0;
   for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
     const int64_t b1 = std::min(n, b0 + kBlock);
     int64_t i = b0;
     T acc = 0;
-    if (s == 1 && b1 - b0 >= int64_t(B::size)) {
-      B v(T(0));
-      for (; i + int64_t(B::size) <= b1; i += B::size) v += B::load_unaligned(p + i);
-      acc = lane_sum(v);
+    if (s == 1) {
+      L v(T(0));
+      for (; i + W <= b1; i += W) v += L::load(p + i);
+      if (i < b1) v += L::load_partial(p + i, b1 - i, T(0));
+      acc = hsum(v);
+    } else {
+      for (; i < b1; ++i) acc += p[i * s];
     }
-    for (; i < b1; ++i) acc += p[i * s];
     total += double(acc);
   }
   return T(total);
@@ -179,15 +175,17 @@ T strided_sum(const T* p, int64_t n, int64_t s) {
 
 template <typename T>
 T strided_dot(const T* a, int64_t sa, const T* b, int64_t sb, int64_t n) {
-  using B = xsimd::batch<T>;
-  int64_t i = 0;
-  T acc = 0;
-  if (sa == 1 && sb == 1 && n >= int64_t(B::size)) {
-    B v(T(0));
-    for (; i + int64_t(B::size) <= n; i += B::size) v = xsimd::fma(B::load_unaligned(a + i), B::load_unaligned(b + i), v);
-    acc = lane_sum(v);
+  using L = Lanes<T>;
+  constexpr int64_t W = L::size;
+  if (sa == 1 && sb == 1) {
+    L v(T(0));
+    int64_t i = 0;
+    for (; i + W <= n; i += W) v = fma(L::load(a + i), L::load(b + i), v);
+    if (i < n) v = fma(L::load_partial(a + i, n - i, T(0)), L::load_partial(b + i, n - i, T(0)), v);
+    return hsum(v);
   }
-  for (; i < n; ++i) acc += a[i * sa] * b[i * sb];
+  T acc = 0;
+  for (int64_t i = 0; i < n; ++i) acc = std::fma(a[i * sa], b[i * sb], acc);
   return acc;
 }
 

@@ -9,9 +9,13 @@
 #include <limits>
 #include <vector>
 
+#include "tensor/kernels/lanes.h"
 #include "tensor/parallel.h"
 
 namespace loupe {
+
+using kernels::exp1;  // xsimd's exp and log for one value (lanes.h): the same bits on every ISA
+using kernels::log1;
 
 ElitaState ElitaState::empty(int64_t batch, int64_t heads, int64_t head_dim, DType dtype) {
   ElitaState s;
@@ -77,19 +81,19 @@ void forward_impl(const Tensor& a, const Tensor& g, const Tensor& d, const Tenso
         const T* vt = pv + sv.at(b, t, h);
         // Running sums, rescaled to the new running max.
         const T m_new = std::max(m, at);
-        const T rescale = std::exp(m - m_new);  // exp(-inf) = 0 for the first token
-        const T e = std::exp(at - m_new);
+        const T rescale = exp1(m - m_new);  // exp(-inf) = 0 for the first token
+        const T e = exp1(at - m_new);
         s = s * rescale + e;
         for (int64_t k = 0; k < Dh; ++k) num[k] = num[k] * rescale + e * vt[k];
         m = m_new;
         // Combine the G and D terms in log space.
-        const T big = std::max(dt, gt + m + std::log(s));
-        const T wd = std::exp(dt - big), wg = std::exp(gt + m - big);
+        const T big = std::max(dt, gt + m + log1(s));
+        const T wd = exp1(dt - big), wg = exp1(gt + m - big);
         const T z = wd + wg * s;
         T* yt = py + ((b * n + t) * H + h) * Dh;
         const T inv = T(1) / z;
         for (int64_t k = 0; k < Dh; ++k) yt[k] = (wd * vt[k] + wg * num[k]) * inv;
-        pl[(b * n + t) * H + h] = big + std::log(z);
+        pl[(b * n + t) * H + h] = big + log1(z);
       }
       if (state) {
         sm[r] = m;
@@ -123,19 +127,19 @@ void backward_impl(const Tensor& a, const Tensor& g, const Tensor& d, const Tens
         T gv = 0, gyy = 0;
         for (int64_t k = 0; k < Dh; ++k) gv += gt[k] * vt[k], gyy += gt[k] * yt[k];
         // Diagonal and query logits.
-        const T pdiag = std::exp(pd[sd.at(b, t, h)] - l);
+        const T pdiag = exp1(pd[sd.at(b, t, h)] - l);
         const int64_t o3 = (b * n + t) * H + h;
         dd[o3] = pdiag * (gv - gyy);
         dg[o3] = -dd[o3];
         // Reverse cumulative sums gain query i = t, rescaled to the new reverse running max.
         const T bt = pg[sg.at(b, t, h)] - l;
         const T mu_new = std::max(mu, bt);
-        const T rescale = std::exp(mu - mu_new), e = std::exp(bt - mu_new);
+        const T rescale = exp1(mu - mu_new), e = exp1(bt - mu_new);
         for (int64_t k = 0; k < Dh; ++k) acc[k] = acc[k] * rescale + e * gt[k];
         rs = rs * rescale + e * gyy;
         mu = mu_new;
         // Key logit and value of position j = t.
-        const T w = std::exp(pa[sa.at(b, t, h)] + mu);
+        const T w = exp1(pa[sa.at(b, t, h)] + mu);
         T vr = 0;
         for (int64_t k = 0; k < Dh; ++k) vr += vt[k] * acc[k];
         da[o3] = w * (vr - rs);

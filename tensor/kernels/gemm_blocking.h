@@ -2,7 +2,8 @@
 // time from xsimd's default architecture (the build uses -march=native).
 //   MR x NR  register tile of the micro-kernel (NR = NV SIMD vectors of T),
 //   KC       depth of a packed panel (the K-sum of every C element runs in
-//            KC-sized blocks in increasing k: this is what fixes the rounding),
+//            KC-sized blocks in increasing k: this is what fixes the rounding, so it is
+//            kGemmKC on every ISA: the same bits on AVX2, AVX-512 and NEON),
 //   MC x KC  packed block of A, kept in L2 (blocks are evened out to at most MC rows),
 //   KC x NC  packed panel of B (K is cut into equal blocks of at most KC).
 // The values were picked by measurement with `loupe bench gemm` (AMD Zen 4 for AVX-512).
@@ -14,35 +15,38 @@ namespace loupe::kernels {
 template <typename T>
 struct GemmBlocking;
 
+// One K-block depth for every instruction set (DESIGN.md, determinism circle 3).
+inline constexpr int kGemmKC = 256;
+
 #if XSIMD_WITH_AVX512F
 inline constexpr const char* kGemmIsa = "avx512";
 template <>
 struct GemmBlocking<float> {
-  static constexpr int MR = 14, NV = 2, MC = 168, KC = 384, NC = 3072;
+  static constexpr int MR = 14, NV = 2, MC = 168, KC = kGemmKC, NC = 3072;
 };
 template <>
 struct GemmBlocking<double> {
-  static constexpr int MR = 14, NV = 2, MC = 112, KC = 256, NC = 1536;
+  static constexpr int MR = 14, NV = 2, MC = 112, KC = kGemmKC, NC = 1536;
 };
 #elif XSIMD_WITH_AVX2 && XSIMD_WITH_FMA3_AVX2
 inline constexpr const char* kGemmIsa = "avx2";
 template <>
 struct GemmBlocking<float> {
-  static constexpr int MR = 6, NV = 2, MC = 144, KC = 256, NC = 3072;
+  static constexpr int MR = 6, NV = 2, MC = 144, KC = kGemmKC, NC = 3072;
 };
 template <>
 struct GemmBlocking<double> {
-  static constexpr int MR = 6, NV = 2, MC = 96, KC = 256, NC = 1536;
+  static constexpr int MR = 6, NV = 2, MC = 96, KC = kGemmKC, NC = 1536;
 };
 #else  // generic xsimd fallback (SSE, NEON, ...): 128-bit vectors
 inline constexpr const char* kGemmIsa = "generic";
 template <>
 struct GemmBlocking<float> {
-  static constexpr int MR = 4, NV = 2, MC = 128, KC = 256, NC = 2048;
+  static constexpr int MR = 4, NV = 2, MC = 128, KC = kGemmKC, NC = 2048;
 };
 template <>
 struct GemmBlocking<double> {
-  static constexpr int MR = 4, NV = 2, MC = 64, KC = 256, NC = 1024;
+  static constexpr int MR = 4, NV = 2, MC = 64, KC = kGemmKC, NC = 1024;
 };
 #endif
 

@@ -9,6 +9,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "tensor/kernels/lanes.h"
+
 #include "tensor/parallel.h"
 
 namespace loupe::kernels {
@@ -16,25 +18,26 @@ namespace {
 
 constexpr int64_t kRowBlock = 16;  // rows per parallel chunk and per dw/db partial sum
 
-// Σ (x[i] - s) and Σ (x[i] - s)² over one row.
+// Σ (x[i] - s) and Σ (x[i] - s)² over one row, in Lanes (the same bits on every ISA); the tail
+// is padded with s, so its lanes add 0.
 template <typename T>
 void shifted_sums(const T* x, int64_t C, T s, T& sum, T& sumsq) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = B::size;
-  B vs(T(0)), vq(T(0)), shift(s);
+  using L = Lanes<T>;
+  constexpr int64_t W = L::size;
+  L vs(T(0)), vq(T(0));
+  const L shift(s);
   int64_t i = 0;
   for (; i + W <= C; i += W) {
-    const B d = B::load_unaligned(x + i) - shift;
+    const L d = L::load(x + i) - shift;
     vs += d;
-    vq = xsimd::fma(d, d, vq);
+    vq = fma(d, d, vq);
   }
-  T ss = xsimd::hadd(vs), sq = xsimd::hadd(vq);
-  for (; i < C; ++i) {
-    const T d = x[i] - s;
-    ss += d;
-    sq += d * d;
+  if (i < C) {
+    const L d = L::load_partial(x + i, C - i, s) - shift;
+    vs += d;
+    vq = fma(d, d, vq);
   }
-  sum = ss, sumsq = sq;
+  sum = hsum(vs), sumsq = hsum(vq);
 }
 
 // y[i] = (x[i] - mu) * r * w[i] (+ b[i]).
@@ -69,25 +72,24 @@ void norm_backward(int64_t rows, int64_t C, const T* x, const T* w, const T* mea
       const T* g = dy + r * C;
       const T mu = center ? mean[r] : T(0), rs = rstd[r];
       const B vmu(mu), vr(rs);
-      // c1 = mean(dy*w), c2 = mean(dy*w*xh)
-      B a1(T(0)), a2(T(0));
-      int64_t i = 0;
-      for (; i + W <= C; i += W) {
-        const B gw = B::load_unaligned(g + i) * B::load_unaligned(w + i);
-        const B xh = (B::load_unaligned(xr + i) - vmu) * vr;
+      // c1 = mean(dy*w), c2 = mean(dy*w*xh), in Lanes; the tail (m < W values) padded with 0.
+      using L = Lanes<T>;
+      constexpr int64_t LW = L::size;
+      const L lmu(mu), lr(rs);
+      L a1(T(0)), a2(T(0));
+      const auto chunk = [&](int64_t i, int64_t m) {
+        const auto ld = [&](const T* p) { return m == LW ? L::load(p + i) : L::load_partial(p + i, m, T(0)); };
+        const auto st = [&](const L& v, T* p) { m == LW ? v.store(p + i) : v.store_partial(p + i, m); };
+        const L gv = ld(g), gw = gv * ld(w), xh = (ld(xr) - lmu) * lr;
         a1 += gw;
-        a2 = xsimd::fma(gw, xh, a2);
-        if (bw) xsimd::fma(B::load_unaligned(g + i), xh, B::load_unaligned(bw + i)).store_unaligned(bw + i);
-        if (bb) (B::load_unaligned(bb + i) + B::load_unaligned(g + i)).store_unaligned(bb + i);
-      }
-      T s1 = xsimd::hadd(a1), s2 = xsimd::hadd(a2);
-      for (; i < C; ++i) {
-        const T gw = g[i] * w[i], xh = (xr[i] - mu) * rs;
-        s1 += gw;
-        s2 += gw * xh;
-        if (bw) bw[i] += g[i] * xh;
-        if (bb) bb[i] += g[i];
-      }
+        a2 = fma(gw, xh, a2);
+        if (bw) st(fma(gv, xh, ld(bw)), bw);
+        if (bb) st(ld(bb) + gv, bb);
+      };
+      int64_t i = 0;
+      for (; i + LW <= C; i += LW) chunk(i, LW);
+      if (i < C) chunk(i, C - i);
+      const T s1 = hsum(a1), s2 = hsum(a2);
       if (!dx) continue;
       const T c1 = center ? s1 / T(C) : T(0), c2 = s2 / T(C);
       const B vc1(c1), vc2(c2);

@@ -16,6 +16,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "tensor/kernels/lanes.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
 
@@ -122,14 +123,15 @@ struct Walker {
   }
 };
 
-// Reduction policies: how lanes combine (vec/scalar), how a batch collapses (hred),
-// how block totals combine in f64 (combine), and the identity (init).
+// Reduction policies: how lanes combine (vec, for xsimd batches, Lanes and scalars), how a
+// Lanes vector collapses (hred, lanes.h's fixed order), how block totals combine in f64
+// (combine), and the identity (init, also the pad of a row tail).
 struct SumOp {
   static constexpr double init = 0;
   template <class V>
   static V vec(V a, V b) { return a + b; }
   template <class T>
-  static T hred(const xsimd::batch<T>& b) { return xsimd::hadd(b); }
+  static T hred(const Lanes<T>& b) { return hsum(b); }
   static double combine(double a, double b) { return a + b; }
 };
 struct MaxOp {
@@ -137,13 +139,11 @@ struct MaxOp {
   template <class T>
   static xsimd::batch<T> vec(xsimd::batch<T> a, xsimd::batch<T> b) { return xsimd::max(a, b); }
   template <class T>
+  static Lanes<T> vec(const Lanes<T>& a, const Lanes<T>& b) { return max(a, b); }
+  template <class T>
   static T vec(T a, T b) { return std::max(a, b); }
   template <class T>
-  static T hred(const xsimd::batch<T>& b) {
-    alignas(64) T buf[xsimd::batch<T>::size];
-    b.store_aligned(buf);
-    return *std::max_element(buf, buf + xsimd::batch<T>::size);
-  }
+  static T hred(const Lanes<T>& b) { return hmax(b); }
   static double combine(double a, double b) { return std::max(a, b); }
 };
 struct MinOp {
@@ -151,34 +151,34 @@ struct MinOp {
   template <class T>
   static xsimd::batch<T> vec(xsimd::batch<T> a, xsimd::batch<T> b) { return xsimd::min(a, b); }
   template <class T>
+  static Lanes<T> vec(const Lanes<T>& a, const Lanes<T>& b) { return min(a, b); }
+  template <class T>
   static T vec(T a, T b) { return std::min(a, b); }
   template <class T>
-  static T hred(const xsimd::batch<T>& b) {
-    alignas(64) T buf[xsimd::batch<T>::size];
-    b.store_aligned(buf);
-    return *std::min_element(buf, buf + xsimd::batch<T>::size);
-  }
+  static T hred(const Lanes<T>& b) { return hmin(b); }
   static double combine(double a, double b) { return std::min(a, b); }
 };
 
 // Folds n elements p[i*s] into acc: blocks of kReduceBlock reduced in T, each block into f64.
+// A contiguous block runs in Lanes (its tail padded with the identity): the same bits on every
+// ISA; a strided one element by element.
 template <class Op, class T>
 double reduce_run(const T* p, int64_t n, int64_t s, double acc) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = int64_t(B::size);
+  using L = Lanes<T>;
+  constexpr int64_t W = L::size;
   for (int64_t b0 = 0; b0 < n; b0 += kReduceBlock) {
     const int64_t e = std::min(n, b0 + kReduceBlock);
     int64_t i = b0;
-    if (s == 1 && e - i >= W) {
-      B v = B::load_unaligned(p + i);
-      for (i += W; i + W <= e; i += W) v = Op::vec(v, B::load_unaligned(p + i));
+    if (s == 1) {
+      L v(static_cast<T>(Op::init));
+      for (; i + W <= e; i += W) v = Op::vec(v, L::load(p + i));
+      if (i < e) v = Op::vec(v, L::load_partial(p + i, e - i, static_cast<T>(Op::init)));
       acc = Op::combine(acc, double(Op::hred(v)));
+      continue;
     }
-    if (i < e) {
-      T blk = p[i * s];
-      for (++i; i < e; ++i) blk = Op::vec(blk, p[i * s]);
-      acc = Op::combine(acc, double(blk));
-    }
+    T blk = p[i * s];
+    for (++i; i < e; ++i) blk = Op::vec(blk, p[i * s]);
+    acc = Op::combine(acc, double(blk));
   }
   return acc;
 }

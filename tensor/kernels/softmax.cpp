@@ -14,78 +14,74 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "tensor/kernels/lanes.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
 
 namespace loupe {
 namespace kernels {
 
+// Every row loop runs in Lanes<T> (tensor/kernels/lanes.h): a fixed 64-byte logical width,
+// the row tail padded with a neutral value, so each result has the same bits on every ISA.
 template <typename T>
 T row_max(const T* x, int64_t n) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = int64_t(B::size);
-  T m = -std::numeric_limits<T>::infinity();
+  using L = Lanes<T>;
+  constexpr int64_t W = L::size;
+  const T ninf = -std::numeric_limits<T>::infinity();
+  L acc(ninf);
   int64_t i = 0;
-  if (n >= W) {
-    B acc = B::load_unaligned(x);
-    for (i = W; i + W <= n; i += W) acc = xsimd::max(acc, B::load_unaligned(x + i));
-    alignas(64) T lanes[W];
-    acc.store_aligned(lanes);
-    for (int64_t k = 0; k < W; ++k) m = std::max(m, lanes[k]);
-  }
-  for (; i < n; ++i) m = std::max(m, x[i]);
-  return m;
+  for (; i + W <= n; i += W) acc = max(acc, L::load(x + i));
+  if (i < n) acc = max(acc, L::load_partial(x + i, n - i, ninf));
+  return hmax(acc);
 }
 
 template <typename T>
 T row_exp_sum(const T* x, T m, T* y, int64_t n) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = int64_t(B::size);
-  const B bm(m);
-  B acc(T(0));
+  using L = Lanes<T>;
+  constexpr int64_t W = L::size;
+  const L bm(m);
+  const auto vexp = [](auto v) { return xsimd::exp(v); };
+  L acc(T(0));
   int64_t i = 0;
   for (; i + W <= n; i += W) {
-    const B e = xsimd::exp(B::load_unaligned(x + i) - bm);
-    if (y) e.store_unaligned(y + i);
+    const L e = (L::load(x + i) - bm).map(vexp);
+    if (y) e.store(y + i);
     acc += e;
   }
-  T s = xsimd::hadd(acc);
-  for (; i < n; ++i) {
-    const T e = std::exp(x[i] - m);
-    if (y) y[i] = e;
-    s += e;
+  if (i < n) {  // pad -inf: exp(-inf - m) = 0
+    const L e = (L::load_partial(x + i, n - i, -std::numeric_limits<T>::infinity()) - bm).map(vexp);
+    if (y) e.store_partial(y + i, n - i);
+    acc += e;
   }
-  return s;
+  return hsum(acc);
 }
 
 template <typename T>
 T row_dot(const T* a, const T* b, int64_t n) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = int64_t(B::size);
-  B acc(T(0));
+  using L = Lanes<T>;
+  constexpr int64_t W = L::size;
+  L acc(T(0));
   int64_t i = 0;
-  for (; i + W <= n; i += W) acc = xsimd::fma(B::load_unaligned(a + i), B::load_unaligned(b + i), acc);
-  T s = xsimd::hadd(acc);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+  for (; i + W <= n; i += W) acc = fma(L::load(a + i), L::load(b + i), acc);
+  if (i < n) acc = fma(L::load_partial(a + i, n - i, T(0)), L::load_partial(b + i, n - i, T(0)), acc);
+  return hsum(acc);
 }
 
 template <typename T>
 T row_sum(const T* a, int64_t n) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = int64_t(B::size);
-  B acc(T(0));
+  using L = Lanes<T>;
+  constexpr int64_t W = L::size;
+  L acc(T(0));
   int64_t i = 0;
-  for (; i + W <= n; i += W) acc += B::load_unaligned(a + i);
-  T s = xsimd::hadd(acc);
-  for (; i < n; ++i) s += a[i];
-  return s;
+  for (; i + W <= n; i += W) acc += L::load(a + i);
+  if (i < n) acc += L::load_partial(a + i, n - i, T(0));
+  return hsum(acc);
 }
 
 template <typename T>
 T row_logsumexp(const T* x, int64_t n) {
   const T m = row_max(x, n);
-  return m + std::log(row_exp_sum<T>(x, m, nullptr, n));
+  return m + log1(row_exp_sum<T>(x, m, nullptr, n));
 }
 
 template float row_max<float>(const float*, int64_t);
@@ -103,6 +99,8 @@ template double row_logsumexp<double>(const double*, int64_t);
 
 namespace {
 
+using kernels::Lanes;
+using kernels::log1;
 using kernels::row_dot;
 using kernels::row_exp_sum;
 using kernels::row_max;
@@ -126,7 +124,7 @@ void log_softmax_row(const T* x, T* y, int64_t n) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = int64_t(B::size);
   const T m = row_max(x, n);
-  const T log_s = std::log(row_exp_sum<T>(x, m, nullptr, n));
+  const T log_s = log1(row_exp_sum<T>(x, m, nullptr, n));
   int64_t i = 0;
   for (; i + W <= n; i += W) ((B::load_unaligned(x + i) - B(m)) - B(log_s)).store_unaligned(y + i);
   for (; i < n; ++i) y[i] = (x[i] - m) - log_s;
@@ -153,7 +151,11 @@ void log_softmax_backward_row(const T* y, const T* g, T* dx, int64_t n) {
   int64_t i = 0;
   for (; i + W <= n; i += W)
     xsimd::fnma(xsimd::exp(B::load_unaligned(y + i)), B(sg), B::load_unaligned(g + i)).store_unaligned(dx + i);
-  for (; i < n; ++i) dx[i] = g[i] - std::exp(y[i]) * sg;
+  if (i < n) {  // the tail through the same vector exp (std::exp may round differently)
+    using L = Lanes<T>;
+    const L e = L::load_partial(y + i, n - i, T(0)).map([](auto v) { return xsimd::exp(v); });
+    fnma(e, L(sg), L::load_partial(g + i, n - i, T(0))).store_partial(dx + i, n - i);
+  }
 }
 
 int64_t wrap_dim(const Tensor& x, int64_t dim, const char* op) {
