@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <utility>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "optim/optimizer.h"
 #include "tensor/parallel.h"

@@ -11,7 +11,9 @@
 // estimate (models/activation_probe.h) is close to a measured step and refuses a step too big.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -27,6 +29,7 @@
 #include "tests/test_files.h"
 #include "tests/testing.h"
 #include "tools/checkpoint.h"
+#include "tools/fingerprint.h"
 #include "tools/run_config.h"
 #include "tools/trainer.h"
 
@@ -36,14 +39,8 @@ namespace {
 using nlohmann::json;
 using testing::bitwise_equal;
 
-// Keys every model takes; a few types get variants that exercise their own paths.
-json tiny_model(const std::string& type, double dropout = 0.1) {
-  json m = {{"type", type}, {"block_size", 16}, {"n_embd", 16}, {"n_head", 2}, {"dropout", dropout}};
-  if (type == "shishu") m["share_pairs"] = true, m["mlp_layers"] = 3, m["attn_layers"] = 1;
-  if (type == "elita") m["wraps"] = 2, m["n_layer"] = 2, m["logits_ffn_hidden"] = 8;
-  if (type == "llama" || type == "wiola") m["n_kv_head"] = 1;  // grouped-query heads
-  return m;
-}
+// The tiny config of each type (tools/fingerprint.h: `loupe fingerprint` trains the same).
+json tiny_model(const std::string& type, double dropout = 0.1) { return tools::tiny_model_config(type, dropout); }
 
 struct TinyRun : testing::ScratchDir {
   TinyRun() : ScratchDir("loupe_registry_") {}
@@ -283,6 +280,30 @@ TEST_P(Registry, StepWhoseActivationsCannotFitIsRefused) {
   EXPECT_NE(err.find("train: batch_size 65536 × block_size 65536 needs about"), std::string::npos) << err;
   EXPECT_NE(err.find("of activations per micro-batch"), std::string::npos) << err;
   EXPECT_NO_THROW(models::check_training_memory(*m, 3, 16, "train"));
+}
+
+// Same bits everywhere (README): this build, on this machine, trains every model type to the
+// bits tests/isa/fingerprints.txt records (made on another machine, checked there by
+// ./run test-isa on AVX2 and AVX-512 builds). A type missing from the table fails too.
+TEST_P(Registry, TrainsToTheCommittedFingerprint) {
+  std::ifstream in(std::string(LOUPE_SOURCE_ROOT) + "/tests/isa/fingerprints.txt");
+  ASSERT_TRUE(in) << "tests/isa/fingerprints.txt is missing";
+  std::map<std::string, std::string> want;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::string model, dtype;
+    ls >> model >> dtype;
+    want[model + " " + dtype] = line;
+  }
+  TinyRun run;
+  for (const std::string dtype : {"f32", "f64"}) {
+    const std::string key = GetParam() + " " + dtype;
+    ASSERT_TRUE(want.count(key)) << key << " has no line in tests/isa/fingerprints.txt: add the output of "
+                                 << "`loupe fingerprint --model " << GetParam() << "`";
+    EXPECT_EQ(tools::fingerprint_line(tools::fingerprint(GetParam(), dtype, run.sub("fp"))), want[key])
+        << "other bits than the committed table: if intended, regenerate it (tests/isa/test_isa.sh says how); "
+        << "if not, `loupe audit diff` two traces of `loupe fingerprint --model " << GetParam() << "`";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, Registry, ::testing::ValuesIn(models::registered_models()),

@@ -6,7 +6,7 @@
 #include <type_traits>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "tensor/kernels/dropout.h"
 #include "tensor/kernels/lanes.h"

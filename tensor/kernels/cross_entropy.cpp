@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "tensor/kernels/lanes.h"
 #include "tensor/kernels/softmax.h"

@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/lanes.h"

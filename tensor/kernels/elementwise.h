@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "tensor/parallel.h"
 #include "tensor/tensor.h"

@@ -26,7 +26,7 @@
 #include <type_traits>
 
 #include <omp.h>
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "tensor/error.h"
 #include "tensor/kernels/gemm_blocking.h"

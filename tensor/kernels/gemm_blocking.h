@@ -8,7 +8,7 @@
 //   KC x NC  packed panel of B (K is cut into equal blocks of at most KC).
 // The values were picked by measurement with `loupe bench gemm` (AMD Zen 4 for AVX-512).
 #pragma once
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 namespace loupe::kernels {
 

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 namespace loupe::kernels {
 

@@ -7,7 +7,7 @@
 #include <ctime>
 
 #include <omp.h>
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 namespace loupe::kernels {
 namespace {

@@ -14,7 +14,7 @@
 #include <limits>
 #include <numeric>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "tensor/kernels/lanes.h"
 #include "tensor/ops.h"

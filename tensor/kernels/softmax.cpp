@@ -12,7 +12,7 @@
 #include <cmath>
 #include <limits>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 
 #include "tensor/kernels/lanes.h"
 #include "tensor/ops.h"

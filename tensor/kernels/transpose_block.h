@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include <xsimd/xsimd.hpp>
+#include "tensor/simd.h"
 #if XSIMD_WITH_AVX512F
 #include <immintrin.h>
 #endif

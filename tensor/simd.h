@@ -1,0 +1,60 @@
+// xsimd, as loupe includes it: every file includes this instead of <xsimd/xsimd.hpp>.
+//
+// Why: the same bits on every ISA needs every fused multiply-add to be one (DESIGN.md,
+// determinism circle 3). xsimd 8.1 (Debian 12) fuses xsimd::fma/fms/fnma/fnms on FMA3 AVX2 and
+// NEON's fma/fms, but on AVX-512 — and NEON's fnma/fnms — it computes x*y + z with two
+// roundings (with -ffp-contract=off nothing fuses it later). Its exp, log, tanh, erfc ... call
+// these too, so their results would differ between ISAs. The explicit specialisations below
+// make each of the four one correctly rounded FMA on those targets; x86-64-v3, x86-64-v4 and
+// aarch64 then run the same arithmetic. A build without FMA hardware (plain SSE) cannot: it
+// gives other bits (README, "Same bits everywhere"). tests/test_simd.cpp checks all four.
+#pragma once
+#include <xsimd/xsimd.hpp>
+
+#define LOUPE_FUSED_SPECIALISATIONS(T, ARCH, FMA)                                                             \
+  template <>                                                                                                 \
+  inline batch<T, ARCH> fma<T, ARCH>(batch<T, ARCH> const& x, batch<T, ARCH> const& y,                        \
+                                     batch<T, ARCH> const& z) noexcept {                                      \
+    return FMA(x, y, z);                                                                                      \
+  }                                                                                                           \
+  template <>                                                                                                 \
+  inline batch<T, ARCH> fms<T, ARCH>(batch<T, ARCH> const& x, batch<T, ARCH> const& y,                        \
+                                     batch<T, ARCH> const& z) noexcept {                                      \
+    return FMA(x, y, batch<T, ARCH>(-z));                                                                     \
+  }                                                                                                           \
+  template <>                                                                                                 \
+  inline batch<T, ARCH> fnma<T, ARCH>(batch<T, ARCH> const& x, batch<T, ARCH> const& y,                       \
+                                      batch<T, ARCH> const& z) noexcept {                                     \
+    return FMA(batch<T, ARCH>(-x), y, z);                                                                     \
+  }                                                                                                           \
+  template <>                                                                                                 \
+  inline batch<T, ARCH> fnms<T, ARCH>(batch<T, ARCH> const& x, batch<T, ARCH> const& y,                       \
+                                      batch<T, ARCH> const& z) noexcept {                                     \
+    return FMA(batch<T, ARCH>(-x), y, batch<T, ARCH>(-z));                                                    \
+  }
+
+namespace xsimd {
+#if XSIMD_WITH_AVX512F
+#define LOUPE_AVX512_FUSED(ARCH)                                                                       \
+  LOUPE_FUSED_SPECIALISATIONS(float, ARCH, [](auto a, auto b, auto c) { return _mm512_fmadd_ps(a, b, c); }) \
+  LOUPE_FUSED_SPECIALISATIONS(double, ARCH, [](auto a, auto b, auto c) { return _mm512_fmadd_pd(a, b, c); })
+LOUPE_AVX512_FUSED(avx512f)
+#if XSIMD_WITH_AVX512CD
+LOUPE_AVX512_FUSED(avx512cd)
+#endif
+#if XSIMD_WITH_AVX512DQ
+LOUPE_AVX512_FUSED(avx512dq)
+#endif
+#if XSIMD_WITH_AVX512BW
+LOUPE_AVX512_FUSED(avx512bw)
+#endif
+#undef LOUPE_AVX512_FUSED
+#endif
+#if XSIMD_WITH_NEON64
+// vfmaq(z, x, y) = z + x·y, one rounding.
+LOUPE_FUSED_SPECIALISATIONS(float, neon64, [](auto a, auto b, auto c) { return vfmaq_f32(c, a, b); })
+LOUPE_FUSED_SPECIALISATIONS(double, neon64, [](auto a, auto b, auto c) { return vfmaq_f64(c, a, b); })
+#endif
+}  // namespace xsimd
+
+#undef LOUPE_FUSED_SPECIALISATIONS

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# ./run test-isa: the same bits on every instruction set this machine can run (DESIGN.md,
+# determinism circle 3). Builds loupe for each variant — x86-64-v3 (AVX2 + FMA) always on x86,
+# x86-64-v4 (AVX-512) where the CPU has it — runs `loupe fingerprint` (every model type trained
+# a few tiny steps with dropout on, f32 and f64, hashed: weights, AdamW moments, losses) with
+# each, and compares every line with the others and with the committed table
+# tests/isa/fingerprints.txt, which other machines (and ISAs) produced. The native build
+# (build/release, -march=native) is checked too when it exists. Exit 0 only if all agree; on a
+# difference, traces the first differing model in two builds and prints `loupe audit diff`: the
+# first op whose output bits differ, with its module path.
+# After a change that is meant to change the bits: build/release/tools/loupe fingerprint > tests/isa/fingerprints.txt
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+JOBS=${LOUPE_JOBS:-$(nproc)}
+OUT=build/isa
+GOLDEN=tests/isa/fingerprints.txt
+mkdir -p "$OUT"
+say() { printf '\033[1m[test-isa]\033[0m %s\n' "$*" >&2; }
+
+variants=()
+case "$(uname -m)" in
+  x86_64)
+    variants+=("avx2:-march=x86-64-v3")
+    if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo &&
+       grep -qw avx512vl /proc/cpuinfo; then
+      # The native build (-march=native) of an AVX-512 CPU already runs the AVX-512 path; the
+      # portable x86-64-v4 build is added with LOUPE_ISA_ALL=1 (or when there is no native build).
+      if [ "${LOUPE_ISA_ALL:-0}" = 1 ] || [ ! -x build/release/tools/loupe ]; then
+        variants+=("avx512:-march=x86-64-v4")
+      else
+        say "AVX-512: checked through the native build (LOUPE_ISA_ALL=1 adds an x86-64-v4 build)"
+      fi
+    else
+      say "this CPU has no AVX-512: the x86-64-v4 build is skipped"
+    fi ;;
+  aarch64) variants+=("neon:-march=armv8-a") ;;
+  *) say "no ISA variants known for $(uname -m)" ;;
+esac
+
+declare -A bin
+for v in "${variants[@]}"; do
+  name=${v%%:*} flags=${v#*:} dir=build/isa-$name
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" --buildtype=release -Dnative=false "-Dcpp_args=$flags" \
+    -Dtests=false -Dbenchmarks=disabled >/dev/null
+  t0=$SECONDS
+  ninja -C "$dir" -j "$JOBS" tools/loupe >&2
+  say "$name ($flags): built in $((SECONDS - t0)) s"
+  bin[$name]=$dir/tools/loupe
+done
+[ -x build/release/tools/loupe ] && bin[native]=build/release/tools/loupe
+
+status=0
+names=("${!bin[@]}")
+for name in "${names[@]}"; do
+  t0=$SECONDS
+  "${bin[$name]}" fingerprint > "$OUT/$name.txt"
+  say "$name: fingerprint in $((SECONDS - t0)) s"
+done
+
+# Every build against the committed table, line by line.
+first_bad=""
+for name in "${names[@]}"; do
+  if diff -u "$GOLDEN" "$OUT/$name.txt" > "$OUT/$name.diff"; then
+    say "$name: every line equals $GOLDEN"
+  else
+    status=1
+    say "$name: differs from $GOLDEN:"
+    grep '^[-+][a-z]' "$OUT/$name.diff" >&2 || true
+    [ -n "$first_bad" ] || first_bad=$name
+  fi
+done
+
+# Where: the first differing model traced in the bad build and in a good one (or another build).
+if [ -n "$first_bad" ]; then
+  line=$(grep '^+[a-z]' "$OUT/$first_bad.diff" | head -1 | cut -c2-)
+  model=$(echo "$line" | awk '{print $1}') dtype=$(echo "$line" | awk '{print $2}')
+  other=""
+  for name in "${names[@]}"; do
+    [ "$name" != "$first_bad" ] && ! grep -qxF "$line" "$OUT/$name.txt" && other=$name && break
+  done
+  if [ -n "$other" ]; then
+    for name in "$first_bad" "$other"; do
+      LOUPE_TRACE="$OUT/$name.$model.$dtype.jsonl" "${bin[$name]}" fingerprint --model "$model" --dtype "$dtype" --steps 2 >/dev/null
+    done
+    say "first divergence of $model $dtype, $first_bad vs $other:"
+    "${bin[$first_bad]}" audit diff "$OUT/$first_bad.$model.$dtype.jsonl" "$OUT/$other.$model.$dtype.jsonl" >&2 || true
+  else
+    say "every build on this machine computes $model $dtype alike, and differently from $GOLDEN"
+  fi
+fi
+[ $status -eq 0 ] && say "same bits: ${names[*]} and $GOLDEN agree on $(wc -l < "$GOLDEN") lines"
+exit $status
