@@ -69,7 +69,10 @@ Var CausalSelfAttention::forward(const Var& x, KVCache* cache) const {
     auto [kc, vc] = cache->append(k.value(), v.value(), "CausalSelfAttention");
     k = Var(kc), v = Var(vc);
   }
-  Var y = attend(transpose(q, 1, 2), transpose(k, 1, 2), transpose(v, 1, 2), pos0);
+  // One statement each: the order of a call's arguments is unspecified (GCC evaluates them in
+  // another order on aarch64 than on x86), and traces must list ops in the same order everywhere.
+  const Var qh = transpose(q, 1, 2), kh = transpose(k, 1, 2), vh = transpose(v, 1, 2);
+  Var y = attend(qh, kh, vh, pos0);
   // [B, H, T, D] -> [B, T, H·D]: a view when y is stored [B, T, H, D] (as causal_attention's is).
   y = reshape(transpose(y, 1, 2), {B, T, H * D});
   return resid_drop(c_proj(y));

@@ -5,8 +5,9 @@
 // NEON's fma/fms, but on AVX-512 — and NEON's fnma/fnms — it computes x*y + z with two
 // roundings (with -ffp-contract=off nothing fuses it later). Its exp, log, tanh, erfc ... call
 // these too, so their results would differ between ISAs. The explicit specialisations below
-// make each of the four one correctly rounded FMA on those targets; x86-64-v3, x86-64-v4 and
-// aarch64 then run the same arithmetic. A build without FMA hardware (plain SSE) cannot: it
+// make each of the four one correctly rounded FMA on those targets, and f32 division and
+// square root on NEON the IEEE instructions instead of xsimd's estimate + Newton steps;
+// x86-64-v3, x86-64-v4 and aarch64 then run the same arithmetic. A build without FMA hardware (plain SSE) cannot: it
 // gives other bits (README, "Same bits everywhere"). tests/test_simd.cpp checks all four.
 #pragma once
 #include <xsimd/xsimd.hpp>
@@ -54,6 +55,16 @@ LOUPE_AVX512_FUSED(avx512bw)
 // vfmaq(z, x, y) = z + x·y, one rounding.
 LOUPE_FUSED_SPECIALISATIONS(float, neon64, [](auto a, auto b, auto c) { return vfmaq_f32(c, a, b); })
 LOUPE_FUSED_SPECIALISATIONS(double, neon64, [](auto a, auto b, auto c) { return vfmaq_f64(c, a, b); })
+// xsimd 8.1 divides and takes square roots of floats on NEON by reciprocal estimates and
+// Newton steps (ARMv7 has no vector divide); AArch64 has the correctly rounded instructions.
+template <>
+inline batch<float, neon64>& batch<float, neon64>::operator/=(batch<float, neon64> const& other) noexcept {
+  return *this = batch<float, neon64>(vdivq_f32(*this, other));
+}
+template <>
+inline batch<float, neon64> sqrt<float, neon64>(batch<float, neon64> const& x) noexcept {
+  return vsqrtq_f32(x);
+}
 #endif
 }  // namespace xsimd
 

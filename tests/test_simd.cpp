@@ -4,6 +4,7 @@
 // a scalar model of that order. A kernel that summed in its native vector width would fail
 // here on some ISA; `./run test-isa` then compares whole training runs across builds.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -100,6 +101,39 @@ void expect_rows_in_defined_order() {
 TEST(Simd, RowReductionsFollowTheDefinedOrder) {
   expect_rows_in_defined_order<float>();
   expect_rows_in_defined_order<double>();
+}
+
+// xsimd's functions, as tensor/simd.h configures them, over fixed grids of 2^16 inputs: an FNV-1a
+// hash of the output bytes, committed from an AVX-512 build and equal on AVX2 and on AArch64
+// NEON (qemu). A change of xsimd, of compiler options or of an ISA's code path shows here.
+template <typename T, typename F>
+uint64_t grid_hash(F f, double lo, double hi) {
+  using B = xsimd::batch<T>;
+  const int n = 1 << 16;
+  std::vector<T> x(n), y(n);
+  for (int i = 0; i < n; ++i) x[size_t(i)] = T(lo + (hi - lo) * (double(i) / n)) * T(1.0000001);
+  for (int i = 0; i < n; i += int(B::size)) f(B::load_unaligned(&x[size_t(i)])).store_unaligned(&y[size_t(i)]);
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < n; ++i) {
+    unsigned char b[sizeof(T)];
+    std::memcpy(b, &y[size_t(i)], sizeof(T));
+    for (unsigned char c : b) h = (h ^ c) * 1099511628211ull;
+  }
+  return h;
+}
+TEST(Simd, MathFunctionsGiveTheCommittedBits) {
+  EXPECT_EQ(grid_hash<float>([](auto v) { return xsimd::exp(v); }, -80, 80), 0x55d3af9ae72215e9ull) << "exp f32";
+  EXPECT_EQ(grid_hash<float>([](auto v) { return xsimd::log(v); }, 1e-6, 1e4), 0x4ef43d48082c8da5ull) << "log f32";
+  EXPECT_EQ(grid_hash<float>([](auto v) { return xsimd::tanh(v); }, -10, 10), 0x3c4dbf49ba3fdc1eull) << "tanh f32";
+  EXPECT_EQ(grid_hash<float>([](auto v) { return xsimd::erfc(v); }, -6, 6), 0xd6cd6d09a00fddc9ull) << "erfc f32";
+  EXPECT_EQ(grid_hash<float>([](auto v) { return xsimd::sin(v); }, -100, 100), 0xf0fc96efb2deb802ull) << "sin f32";
+  EXPECT_EQ(grid_hash<float>([](auto v) { return xsimd::cos(v); }, -100, 100), 0xaf8a275c9589b16cull) << "cos f32";
+  EXPECT_EQ(grid_hash<float>([](auto v) { return decltype(v)(1) / v; }, 0.1, 100), 0x84f8057539f90a56ull) << "1/x f32";
+  EXPECT_EQ(grid_hash<float>([](auto v) { return xsimd::sqrt(v); }, 0.1, 100), 0x08ff6cf6a18c10afull) << "sqrt f32";
+  EXPECT_EQ(grid_hash<double>([](auto v) { return xsimd::exp(v); }, -700, 700), 0x37ad22eb68776fe4ull) << "exp f64";
+  EXPECT_EQ(grid_hash<double>([](auto v) { return xsimd::log(v); }, 1e-6, 1e4), 0x286388e37634c294ull) << "log f64";
+  EXPECT_EQ(grid_hash<double>([](auto v) { return xsimd::tanh(v); }, -10, 10), 0x119410722cecc114ull) << "tanh f64";
+  EXPECT_EQ(grid_hash<double>([](auto v) { return xsimd::erfc(v); }, -6, 6), 0x5af735dd8178a960ull) << "erfc f64";
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ./run test-isa: the same bits on every instruction set this machine can run (DESIGN.md,
 # determinism circle 3). Builds loupe for each variant — x86-64-v3 (AVX2 + FMA) always on x86,
-# x86-64-v4 (AVX-512) where the CPU has it — runs `loupe fingerprint` (every model type trained
+# x86-64-v4 (AVX-512) where the CPU has it, aarch64 NEON cross-compiled and run under
+# qemu-aarch64 where g++-aarch64-linux-gnu and qemu-user are installed (./run test-isa installs
+# them; it also runs the kernel test suites of that build under qemu) — runs `loupe fingerprint` (every model type trained
 # a few tiny steps with dropout on, f32 and f64, hashed: weights, AdamW moments, losses) with
 # each, and compares every line with the others and with the committed table
 # tests/isa/fingerprints.txt, which other machines (and ISAs) produced. The native build
@@ -37,7 +39,33 @@ case "$(uname -m)" in
   *) say "no ISA variants known for $(uname -m)" ;;
 esac
 
+# The arm64 kernel suites run under qemu (meson's exe_wrapper); the whole-run check is the fingerprint.
+ARM_SUITES=(simd gemm reduce softmax attention elementwise einsum scan index tensor_core autograd_core nn_layers)
+arm64=0
+if [ "$(uname -m)" = x86_64 ] && command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then
+  arm64=1
+else
+  say "no aarch64 cross compiler or qemu-aarch64: the NEON build is skipped"
+fi
+
 declare -A bin
+# Runs build $1's loupe with the remaining arguments (the arm64 one under qemu).
+loupe_of() {
+  local name=$1
+  shift
+  if [ "$name" = arm64 ]; then qemu-aarch64 -L /usr/aarch64-linux-gnu "${bin[$name]}" "$@"; else "${bin[$name]}" "$@"; fi
+}
+if [ $arm64 = 1 ]; then
+  t0=$SECONDS
+  tests/isa/arm64_setup.sh
+  ninja -C build/isa-arm64 -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${ARM_SUITES[@]}") >&2
+  say "arm64 (aarch64 NEON, cross-compiled): built in $((SECONDS - t0)) s"
+  t0=$SECONDS
+  meson test -C build/isa-arm64 --no-rebuild --print-errorlogs --num-processes "$JOBS" --timeout-multiplier 4 \
+    "${ARM_SUITES[@]}" >&2 || { say "arm64: kernel suites FAILED under qemu"; exit 1; }
+  say "arm64: kernel suites (${ARM_SUITES[*]}) passed under qemu in $((SECONDS - t0)) s"
+  bin[arm64]=build/isa-arm64/tools/loupe
+fi
 for v in "${variants[@]}"; do
   name=${v%%:*} flags=${v#*:} dir=build/isa-$name
   [ -f "$dir/build.ninja" ] || meson setup "$dir" --buildtype=release -Dnative=false "-Dcpp_args=$flags" \
@@ -53,7 +81,7 @@ status=0
 names=("${!bin[@]}")
 for name in "${names[@]}"; do
   t0=$SECONDS
-  "${bin[$name]}" fingerprint > "$OUT/$name.txt"
+  loupe_of "$name" fingerprint > "$OUT/$name.txt"
   say "$name: fingerprint in $((SECONDS - t0)) s"
 done
 
@@ -80,10 +108,10 @@ if [ -n "$first_bad" ]; then
   done
   if [ -n "$other" ]; then
     for name in "$first_bad" "$other"; do
-      LOUPE_TRACE="$OUT/$name.$model.$dtype.jsonl" "${bin[$name]}" fingerprint --model "$model" --dtype "$dtype" --steps 2 >/dev/null
+      LOUPE_TRACE="$OUT/$name.$model.$dtype.jsonl" loupe_of "$name" fingerprint --model "$model" --dtype "$dtype" --steps 2 >/dev/null
     done
     say "first divergence of $model $dtype, $first_bad vs $other:"
-    "${bin[$first_bad]}" audit diff "$OUT/$first_bad.$model.$dtype.jsonl" "$OUT/$other.$model.$dtype.jsonl" >&2 || true
+    build/release/tools/loupe audit diff "$OUT/$first_bad.$model.$dtype.jsonl" "$OUT/$other.$model.$dtype.jsonl" >&2 || true
   else
     say "every build on this machine computes $model $dtype alike, and differently from $GOLDEN"
   fi
