@@ -1,6 +1,9 @@
 // loupe bench train --config C [--steps N] [--set k=v ...] [--json] [--op-times]
 // Training throughput of a config: N optimizer steps (after one untimed warm-up
-// step) with no evaluation and no output files; tokens/s and the peak RSS.
+// step) with no evaluation and no output files; tokens/s and the peak RSS, and the training MFU:
+// model FLOPs per token (3 × the forward's matmul + attention FLOPs: backward costs twice the
+// forward), the GFLOP/s that makes at the measured tokens/s, and its share of this machine's
+// FMA peak measured just before (tools/flops.h, tensor/kernels/peak.h).
 // --op-times also splits the wall time by op: an op hook stamps the clock each time an
 // op's forward or backward finishes and charges the time since the previous stamp to it.
 #include <sys/resource.h>
@@ -12,8 +15,11 @@
 
 #include "autograd/var.h"
 
+#include "models/model.h"
+#include "tensor/kernels/peak.h"
 #include "tensor/parallel.h"
 #include "tools/commands.h"
+#include "tools/flops.h"
 #include "tools/run_config.h"
 #include "tools/trainer.h"
 
@@ -47,6 +53,17 @@ static void run_bench_train(BenchTrainArgs& o) {
       last = now, last_backward = ev.backward;
     });
   auto sets = o.sets;
+  // The model FLOPs per token, from a model built from the same config, and the FMA peak, both
+  // before the timed run.
+  double train_flops_per_token = 0, peak = 0;
+  {
+    nlohmann::json cfg = tools::load_run_config(o.config, sets);
+    nlohmann::json m = cfg["model"];
+    if (!m.contains("vocab_size")) m["vocab_size"] = tools::open_data(cfg["data"]).tokenizer->vocab_size();
+    if (cfg["train"]["dtype"] != "f32" && !m.contains("dtype")) m["dtype"] = cfg["train"]["dtype"];
+    train_flops_per_token = 3.0 * tools::forward_flops_per_token(*models::build_model(m));
+    peak = kernels::measure_fma_peak(cfg["train"]["dtype"] == "f64", 0.3, get_num_threads()).gflops_all;
+  }
   // One warm-up step (allocations, packing buffers) then the timed ones.
   sets.push_back("train.max_iters=" + std::to_string(o.steps + 1));
   tools::TrainOptions t;
@@ -60,6 +77,7 @@ static void run_bench_train(BenchTrainArgs& o) {
   getrusage(RUSAGE_SELF, &ru);
   const double rss_mb = double(ru.ru_maxrss) / 1024.0;
   const int64_t tokens_per_step = r.tokens_per_step;
+  const double gflops = train_flops_per_token * r.tokens_per_sec / 1e9;
   if (o.json)
     std::printf("%s\n", nlohmann::json{{"bench", "train"}, {"config", o.config},
                                        {"steps", r.steps_this_run - 1}, {"threads", get_num_threads()},
@@ -67,7 +85,10 @@ static void run_bench_train(BenchTrainArgs& o) {
                                        {"tokens_per_step", tokens_per_step},
                                        {"tokens_per_sec", r.tokens_per_sec},
                                        {"ms_per_step", 1e3 * double(tokens_per_step) / r.tokens_per_sec},
-                                       {"peak_rss_mb", rss_mb}, {"last_loss", r.last_train_loss}}
+                                       {"peak_rss_mb", rss_mb}, {"last_loss", r.last_train_loss},
+                                       {"train_flops_per_token", train_flops_per_token},
+                                       {"gflops", gflops}, {"fma_peak_gflops", peak},
+                                       {"mfu_percent", 100.0 * gflops / peak}}
                             .dump()
                             .c_str());
   else
@@ -76,6 +97,10 @@ static void run_bench_train(BenchTrainArgs& o) {
                 o.config.c_str(), (long long)r.num_parameters, (long long)r.steps_this_run - 1,
                 (long long)tokens_per_step, get_num_threads(), r.tokens_per_sec,
                 1e3 * double(tokens_per_step) / r.tokens_per_sec, rss_mb);
+  if (!o.json)
+    std::printf("model %.3g FLOP per token (3 x forward matmul + attention), %.1f GFLOP/s: %.0f%% of the "
+                "measured FMA peak %.1f GFLOP/s (training MFU)\n",
+                train_flops_per_token, gflops, 100.0 * gflops / peak, peak);
   if (o.op_times) {
     std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(times.begin(), times.end());
     std::sort(rows.begin(), rows.end(),

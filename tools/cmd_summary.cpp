@@ -12,6 +12,7 @@
 #include "models/activation_probe.h"
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
+#include "tools/flops.h"
 #include "tools/run_config.h"
 #include "tools/trainer.h"
 
@@ -23,24 +24,6 @@ struct SummaryArgs {
   int64_t batch = 1;
   bool json = false;
 };
-
-// Forward FLOPs of one op event (multiply-adds count 2): matmuls and attention, the ops that
-// dominate; elementwise work is left out.
-static double op_flops(const OpEvent& ev) {
-  auto shape = [&](size_t k) { return ev.inputs[k]->shape(); };
-  if (std::string(ev.op) == "matmul" && ev.inputs.size() == 2) {
-    const Shape a = shape(0), b = shape(1);
-    const double M = a.size() >= 2 ? double(a[a.size() - 2]) : 1, K = double(a.back()), N = double(b.back());
-    double batch = 1;
-    for (size_t i = 0; i + 2 < a.size(); ++i) batch *= double(a[i]);
-    return 2 * batch * M * N * K;
-  }
-  if (std::string(ev.op) == "causal_attention") {  // q k and p v over the visible half of the keys
-    const Shape q = shape(0), k = shape(1), v = shape(2);
-    return 2.0 * double(q[0] * q[1] * q[2]) * double(k[2] + 1) / 2 * double(q[3] + v[3]);
-  }
-  return 0;
-}
 
 // "transformer.h.3.attn.c_attn" -> "transformer.h.3": the layer a module belongs to.
 static std::string layer_of(const std::string& path) {
@@ -89,7 +72,7 @@ static void run_summary(SummaryArgs& o) {
       out_shape[ev.module.substr(0, end)] = ev.outputs[0]->shape();
     }
     layer_bytes[layer_of(ev.module)] += double(ev.outputs[0]->numel() * int64_t(dtype_size(ev.outputs[0]->dtype())));
-    flops += op_flops(ev);
+    flops += tools::op_flops(ev);
   });
   {
     NoGrad ng;

@@ -69,26 +69,24 @@ struct Lanes {
   friend Lanes operator-(const Lanes& a) { return a.map([](B x) { return -x; }); }
 };
 
-// a·b + c with one rounding, lane by lane.
+// Three-operand lane-wise ops (each one rounding): a·b + c, c - a·b, a·b - c.
+template <typename T, typename F>
+Lanes<T> zip3(const Lanes<T>& a, const Lanes<T>& b, const Lanes<T>& c, F&& f) {
+  Lanes<T> y;
+  for (int k = 0; k < Lanes<T>::N; ++k) y.r[k] = f(a.r[k], b.r[k], c.r[k]);
+  return y;
+}
 template <typename T>
 Lanes<T> fma(const Lanes<T>& a, const Lanes<T>& b, const Lanes<T>& c) {
-  Lanes<T> y;
-  for (int k = 0; k < Lanes<T>::N; ++k) y.r[k] = xsimd::fma(a.r[k], b.r[k], c.r[k]);
-  return y;
+  return zip3(a, b, c, [](auto x, auto y, auto z) { return xsimd::fma(x, y, z); });
 }
-// c - a·b with one rounding.
 template <typename T>
 Lanes<T> fnma(const Lanes<T>& a, const Lanes<T>& b, const Lanes<T>& c) {
-  Lanes<T> y;
-  for (int k = 0; k < Lanes<T>::N; ++k) y.r[k] = xsimd::fnma(a.r[k], b.r[k], c.r[k]);
-  return y;
+  return zip3(a, b, c, [](auto x, auto y, auto z) { return xsimd::fnma(x, y, z); });
 }
-// a·b - c with one rounding.
 template <typename T>
 Lanes<T> fms(const Lanes<T>& a, const Lanes<T>& b, const Lanes<T>& c) {
-  Lanes<T> y;
-  for (int k = 0; k < Lanes<T>::N; ++k) y.r[k] = xsimd::fms(a.r[k], b.r[k], c.r[k]);
-  return y;
+  return zip3(a, b, c, [](auto x, auto y, auto z) { return xsimd::fms(x, y, z); });
 }
 template <typename T>
 Lanes<T> max(const Lanes<T>& a, const Lanes<T>& b) {
