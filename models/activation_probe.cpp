@@ -1,7 +1,6 @@
 #include "models/activation_probe.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
@@ -68,24 +67,16 @@ ActivationEstimate probe_activations(LanguageModel& model) {
   return e;
 }
 
-static std::string gib(double bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g GiB", bytes / double(1ull << 30));
-  return buf;
-}
-
 void check_training_memory(LanguageModel& model, int64_t batch, int64_t T, const std::string& what) {
   const double have = physical_memory_bytes();
   if (have <= 0) return;
   const ActivationEstimate e = probe_activations(model);
   const double act = e.bytes(batch, T);
-  const double state = training_state_bytes(double(model.num_parameters()), model.parameters().empty()
-                                                                                ? DType::F32
-                                                                                : model.parameters()[0].dtype());
-  LOUPE_CHECK(state + act <= have, what, ": batch_size ", batch, " × block_size ", T, " needs about ", gib(act),
+  const double state = training_state_bytes(model);
+  LOUPE_CHECK(state + act <= have, what, ": batch_size ", batch, " × block_size ", T, " needs about ", format_gib(act),
               " of activations per micro-batch (measured at batch 1, lengths ", e.probe_lengths[0], "..",
-              std::max({e.probe_lengths[0], e.probe_lengths[1], e.probe_lengths[2]}), ") plus ", gib(state),
-              " for weights, gradients and optimizer state; this machine has ", gib(have),
+              std::max({e.probe_lengths[0], e.probe_lengths[1], e.probe_lengths[2]}), ") plus ", format_gib(state),
+              " for weights, gradients and optimizer state; this machine has ", format_gib(have),
               ". Lower train.batch_size (raise train.grad_accum to keep the tokens per step) or model.block_size");
 }
 

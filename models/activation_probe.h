@@ -3,8 +3,8 @@
 // storage the graph really holds (tensor/allocator.h's peak), and quadratics in the sequence
 // length through those points extrapolate to the run's batch × block. Quadratic because an
 // attention that keeps its T × T scores grows with T², everything else with T; linear in the
-// batch, with a part that does not grow with it. The passes run with op hooks paused (no trace records, no event ids used), in the
-// model's current train/eval mode, and leave no gradients behind.
+// batch, with a part that does not grow with it. The passes run with op hooks paused (no trace
+// records, no event ids used), in the model's current train/eval mode, and leave no gradients.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -51,10 +51,15 @@ double physical_memory_bytes() {
   return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
 }
 
-static std::string gib(double bytes) {
+std::string format_gib(double bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g GiB", bytes / double(1ull << 30));
   return buf;
+}
+
+double training_state_bytes(const LanguageModel& model) {
+  const auto params = model.parameters();
+  return training_state_bytes(double(model.num_parameters()), params.empty() ? DType::F32 : params[0].dtype());
 }
 
 std::shared_ptr<LanguageModel> build_model(const nlohmann::json& cfg) {
@@ -67,8 +72,8 @@ std::shared_ptr<LanguageModel> build_model(const nlohmann::json& cfg) {
   const double params = info.count_parameters(cfg);
   const DType dt = cfg.value("dtype", std::string("f32")) == "f64" ? DType::F64 : DType::F32;
   const double need = training_state_bytes(params, dt), have = physical_memory_bytes();
-  LOUPE_CHECK(have <= 0 || need <= have, type, " config: ", params, " parameters need about ", gib(need),
-              " for weights, gradients and optimizer state; this machine has ", gib(have));
+  LOUPE_CHECK(have <= 0 || need <= have, type, " config: ", params, " parameters need about ", format_gib(need),
+              " for weights, gradients and optimizer state; this machine has ", format_gib(have));
   auto model = info.build(cfg);
   trace_note("model", model->config().dump());  // lets `loupe audit diff` tell traces of other models apart
   return model;

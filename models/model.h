@@ -57,8 +57,12 @@ std::shared_ptr<LanguageModel> build_model(const nlohmann::json& model_cfg);
 std::vector<std::string> registered_models();
 // Bytes of parameters + gradients + two optimizer moments for `params` parameters of `dtype`.
 double training_state_bytes(double params, DType dtype);
+// The same for a built model (its parameters' dtype).
+double training_state_bytes(const LanguageModel& model);
 // This machine's RAM in bytes (0 if it cannot be read).
 double physical_memory_bytes();
+// "1.23 GiB", for messages about memory.
+std::string format_gib(double bytes);
 
 // Registration from each model .cpp with a static registrar (the library is linked whole):
 //   static const ModelRegistrar reg = ModelRegistrar::of<GPT, GPTConfig>("gpt", "nanoGPT's GPT-2 ...");

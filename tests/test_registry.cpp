@@ -45,10 +45,8 @@ json tiny_model(const std::string& type, double dropout = 0.1) { return tools::t
 struct TinyRun : testing::ScratchDir {
   TinyRun() : ScratchDir("loupe_registry_") {}
   json config(const std::string& type, std::vector<std::string> sets = {}) const {
-    std::string text;
-    for (int i = 0; i < 40; ++i) text += "To be, or not to be, that is the question: whether 'tis nobler in the mind.\n";
     const json cfg = {{"model", tiny_model(type)},
-                      {"data", {{"corpus", file("corpus.txt", text)}, {"tokenizer", "char"}}},
+                      {"data", {{"corpus", file("corpus.txt", tools::tiny_corpus_text())}, {"tokenizer", "char"}}},
                       {"train", {{"batch_size", 3}, {"max_iters", 6}, {"lr", 3e-3}, {"warmup_iters", 2},
                                  {"lr_decay_iters", 6}, {"eval_interval", 3}, {"eval_iters", 1}, {"log_interval", 1},
                                  {"ckpt_interval", 100}, {"grad_accum", 2}}}};

@@ -57,10 +57,9 @@ static void run_bench_train(BenchTrainArgs& o) {
   // before the timed run.
   double train_flops_per_token = 0, peak = 0;
   {
-    nlohmann::json cfg = tools::load_run_config(o.config, sets);
-    nlohmann::json m = cfg["model"];
-    if (!m.contains("vocab_size")) m["vocab_size"] = tools::open_data(cfg["data"]).tokenizer->vocab_size();
-    if (cfg["train"]["dtype"] != "f32" && !m.contains("dtype")) m["dtype"] = cfg["train"]["dtype"];
+    const nlohmann::json cfg = tools::load_run_config(o.config, sets);
+    const nlohmann::json m =
+        tools::training_model_config(cfg, [&] { return tools::open_data(cfg["data"]).tokenizer->vocab_size(); });
     train_flops_per_token = 3.0 * tools::forward_flops_per_token(*models::build_model(m));
     peak = kernels::measure_fma_peak(cfg["train"]["dtype"] == "f64", 0.3, get_num_threads()).gflops_all;
   }

@@ -45,16 +45,14 @@ static void run_summary(SummaryArgs& o) {
   std::unique_ptr<tools::Checkpoint> ck;
   if (!o.ckpt.empty()) ck = std::make_unique<tools::Checkpoint>(tools::load_checkpoint(o.ckpt));
   nlohmann::json cfg = ck ? ck->config : tools::load_run_config(o.config, o.sets);
-  nlohmann::json mcfg = cfg["model"];
-  if (!mcfg.contains("vocab_size"))
-    mcfg["vocab_size"] = tools::open_data(cfg["data"]).tokenizer->vocab_size();
-  auto model = models::build_model(mcfg);
+  // The model as training builds it (the training-memory line counts its dtype's bytes).
+  auto model = models::build_model(
+      tools::training_model_config(cfg, [&] { return tools::open_data(cfg["data"]).tokenizer->vocab_size(); }));
   if (ck) model->load_state_dict(ck->model_state);
   const int64_t B = o.batch, T = model->block_size();
   // What one training micro-batch of this size holds (train mode: dropout masks included).
   const double act_bytes = models::probe_activations(*model).bytes(B, T);
-  const double state_bytes = models::training_state_bytes(double(model->num_parameters()),
-                                                           model->parameters().at(0).dtype());
+  const double state_bytes = models::training_state_bytes(*model);
   model->eval();
 
   std::map<std::string, Shape> module_shape;    // module path -> what its forward returned

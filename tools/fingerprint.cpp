@@ -25,13 +25,17 @@ json tiny_model_config(const std::string& type, double dropout) {
   return m;
 }
 
+std::string tiny_corpus_text() {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "To be, or not to be, that is the question: whether 'tis nobler in the mind.\n";
+  return text;
+}
+
 Fingerprint fingerprint(const std::string& type, const std::string& dtype, const std::string& scratch_dir,
                         int64_t steps) {
   const fs::path dir = fs::path(scratch_dir) / (type + "-" + dtype);
   fs::create_directories(dir);
-  std::string text;
-  for (int i = 0; i < 40; ++i) text += "To be, or not to be, that is the question: whether 'tis nobler in the mind.\n";
-  write_file_atomic((dir / "corpus.txt").string(), text);
+  write_file_atomic((dir / "corpus.txt").string(), tiny_corpus_text());
   const json cfg = {{"model", tiny_model_config(type)},
                     {"data", {{"corpus", (dir / "corpus.txt").string()}, {"tokenizer", "char"},
                               {"cache_dir", (dir / "cache").string()}}},

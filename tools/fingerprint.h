@@ -15,6 +15,8 @@ namespace loupe::tools {
 // The smallest config of `type` that still runs each of its paths (a few types get variants:
 // shishu's shared pairs, elita's wraps, grouped-query heads for llama and wiola).
 nlohmann::json tiny_model_config(const std::string& type, double dropout = 0.1);
+// The text those tiny runs train on (40 lines of Hamlet's question).
+std::string tiny_corpus_text();
 
 struct Fingerprint {
   std::string model, dtype;

@@ -46,6 +46,14 @@ Data open_data(const json& d, const text::Tokenizer* tokenizer) {
   return out;
 }
 
+json training_model_config(const json& run_cfg, const std::function<int64_t()>& tokenizer_vocab) {
+  json m = run_cfg["model"];
+  if (!m.contains("vocab_size")) m["vocab_size"] = tokenizer_vocab();
+  const json& dtype = run_cfg["train"]["dtype"];
+  if (dtype != "f32" && !m.contains("dtype")) m["dtype"] = dtype;
+  return m;
+}
+
 double estimate_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t batch,
                      int64_t block, int64_t iters, uint64_t seed) {
   NoGrad ng;
@@ -146,12 +154,11 @@ Setup set_up(const TrainOptions& opt) {
   std::unique_ptr<Checkpoint> ck = resume_checkpoint(opt, s.cfg);
 
   s.data = open_data(s.cfg["data"], ck ? ck->tokenizer.get() : nullptr);
+  s.cfg["model"] = training_model_config(s.cfg, [&] { return s.data.tokenizer->vocab_size(); });
   json& mcfg = s.cfg["model"];
-  if (!mcfg.contains("vocab_size")) mcfg["vocab_size"] = s.data.tokenizer->vocab_size();
   LOUPE_CHECK(mcfg["vocab_size"].get<int64_t>() >= s.data.tokenizer->vocab_size(), "model.vocab_size ",
               mcfg["vocab_size"].dump(), " is smaller than the tokenizer's ", s.data.tokenizer->vocab_size());
   const json& t = s.cfg["train"];
-  if (t["dtype"] != "f32" && !mcfg.contains("dtype")) mcfg["dtype"] = t["dtype"];
   // Checked before the model is built (a huge block_size would allocate a huge model first)
   // and again with the model's resolved block size, all before anything is written.
   if (mcfg.contains("block_size") && mcfg["block_size"].is_number_integer())

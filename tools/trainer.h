@@ -51,6 +51,11 @@ struct Data {
 };
 Data open_data(const nlohmann::json& data_cfg, const text::Tokenizer* tokenizer = nullptr);
 
+// The model section of a run config as `train` builds it: vocab_size from the tokenizer when the
+// section has none (`tokenizer_vocab` is called only then: opening the data can take a while),
+// and train.dtype when the model names no dtype.
+nlohmann::json training_model_config(const nlohmann::json& run_cfg, const std::function<int64_t()>& tokenizer_vocab);
+
 // Mean cross-entropy over `iters` fixed batches of a split (batch index i = 0..iters-1 of a
 // stream separate from training), in eval mode without a graph.
 double estimate_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t batch,

@@ -13,21 +13,19 @@
 #include "tensor/kernels/einsum.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
-#include "tensor/simd.h"
-
 #include "tensor/kernels/gemm.h"
-#include "tensor/kernels/lanes.h"
+#include "tensor/kernels/softmax.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
+#include "tensor/simd.h"
 
 namespace loupe {
 
 namespace einsum_detail {
 namespace {
-
-using kernels::Lanes;  // fixed logical width: the same sums on every ISA (lanes.h)
 
 // A tensor whose dims carry distinct labels, labels[d] naming dim d.
 struct Term {
@@ -148,42 +146,30 @@ Shape sizes_of(const Labels& ls, const std::vector<int64_t>& size) {
 }
 
 // ---------------------------------------------------------------- kernels
-// Sum of n elements p[0], p[s], ...: blocks of kBlock summed in Lanes (lanes.h: the same bits on
-// every ISA; strided blocks element by element), block totals added in f64 (accurate for long
-// f32 sums); a fixed order for any thread count.
+// Sum of n elements p[0], p[s], ...: blocks of kBlock (contiguous ones summed by kernels::row_sum,
+// in lanes.h's fixed order: the same bits on every ISA; strided ones element by element), block
+// totals added in f64 (accurate for long f32 sums); a fixed order for any thread count.
 template <typename T>
 T strided_sum(const T* p, int64_t n, int64_t s) {
-  using L = Lanes<T>;
-  constexpr int64_t kBlock = 256, W = L::size;
+  constexpr int64_t kBlock = 256;
   double total = 0;
   for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
     const int64_t b1 = std::min(n, b0 + kBlock);
-    int64_t i = b0;
     T acc = 0;
-    if (s == 1) {
-      L v(T(0));
-      for (; i + W <= b1; i += W) v += L::load(p + i);
-      if (i < b1) v += L::load_partial(p + i, b1 - i, T(0));
-      acc = hsum(v);
-    } else {
-      for (; i < b1; ++i) acc += p[i * s];
-    }
+    if (s == 1)
+      acc = kernels::row_sum(p + b0, b1 - b0);
+    else
+      for (int64_t i = b0; i < b1; ++i) acc += p[i * s];
     total += double(acc);
   }
   return T(total);
 }
 
+// Σ a[i·sa] b[i·sb]: contiguous operands by kernels::row_dot (lanes.h's order), strided ones as a
+// chain of FMAs in i order.
 template <typename T>
 T strided_dot(const T* a, int64_t sa, const T* b, int64_t sb, int64_t n) {
-  using L = Lanes<T>;
-  constexpr int64_t W = L::size;
-  if (sa == 1 && sb == 1) {
-    L v(T(0));
-    int64_t i = 0;
-    for (; i + W <= n; i += W) v = fma(L::load(a + i), L::load(b + i), v);
-    if (i < n) v = fma(L::load_partial(a + i, n - i, T(0)), L::load_partial(b + i, n - i, T(0)), v);
-    return hsum(v);
-  }
+  if (sa == 1 && sb == 1) return kernels::row_dot(a, b, n);
   T acc = 0;
   for (int64_t i = 0; i < n; ++i) acc = std::fma(a[i * sa], b[i * sb], acc);
   return acc;

@@ -12,11 +12,10 @@
 #include <cmath>
 #include <limits>
 
-#include "tensor/simd.h"
-
 #include "tensor/kernels/lanes.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
+#include "tensor/simd.h"
 
 namespace loupe {
 namespace kernels {
@@ -99,7 +98,7 @@ template double row_logsumexp<double>(const double*, int64_t);
 
 namespace {
 
-using kernels::Lanes;
+using kernels::exp1;
 using kernels::log1;
 using kernels::row_dot;
 using kernels::row_exp_sum;
@@ -151,11 +150,8 @@ void log_softmax_backward_row(const T* y, const T* g, T* dx, int64_t n) {
   int64_t i = 0;
   for (; i + W <= n; i += W)
     xsimd::fnma(xsimd::exp(B::load_unaligned(y + i)), B(sg), B::load_unaligned(g + i)).store_unaligned(dx + i);
-  if (i < n) {  // the tail through the same vector exp (std::exp may round differently)
-    using L = Lanes<T>;
-    const L e = L::load_partial(y + i, n - i, T(0)).map([](auto v) { return xsimd::exp(v); });
-    fnma(e, L(sg), L::load_partial(g + i, n - i, T(0))).store_partial(dx + i, n - i);
-  }
+  // The tail as the lanes: xsimd's exp (exp1) and one rounding for g - e·sg.
+  for (; i < n; ++i) dx[i] = std::fma(-exp1(y[i]), sg, g[i]);
 }
 
 int64_t wrap_dim(const Tensor& x, int64_t dim, const char* op) {
