@@ -17,9 +17,9 @@ struct Frame {
 
 struct RunContext {
   uint64_t seed = 0;
-  int64_t step = 0;
+  int64_t step = 0, micro = 0;
   std::vector<Frame> scopes;
-  std::unordered_map<std::string, uint64_t> calls;  // "path#site" -> draws this step
+  std::unordered_map<std::string, uint64_t> calls;  // "path#site" -> draws this micro-batch
 };
 
 RunContext& ctx() {
@@ -42,9 +42,17 @@ uint64_t mix(uint64_t seed, std::string_view s) {
 }  // namespace
 
 void set_step(uint64_t run_seed, int64_t step) {
-  LOUPE_CHECK(step >= 0, "set_step: step must be >= 0, got ", step);
+  LOUPE_CHECK(step >= 0 && step < (int64_t(1) << 32), "set_step: step must be in [0, 2^32), got ", step);
   auto& c = ctx();
-  c.seed = run_seed, c.step = step;
+  c.seed = run_seed, c.step = step, c.micro = 0;
+  c.calls.clear();
+}
+
+void set_micro_batch(int64_t micro) {
+  LOUPE_CHECK(micro >= 0 && micro < (int64_t(1) << 16), "set_micro_batch: micro-batch must be in [0, 2^16), got ",
+              micro);
+  auto& c = ctx();
+  c.micro = micro;
   c.calls.clear();
 }
 
@@ -69,9 +77,9 @@ RandomKey next_random_key(std::string_view site) {
   key += '#';
   key += site;
   const uint64_t index = c.calls[key]++;
-  constexpr uint64_t kCallBits = 24;
-  LOUPE_CHECK(index < (uint64_t(1) << kCallBits), "random op '", key, "': more than 2^24 draws in step ", c.step);
-  return RandomKey{mix(c.seed, key), (uint64_t(c.step) << kCallBits) + index};
+  LOUPE_CHECK(index < (uint64_t(1) << 16), "random op '", key, "': more than 2^16 draws in micro-batch ", c.micro,
+              " of step ", c.step);
+  return RandomKey{mix(c.seed, key), (uint64_t(c.step) << 32) + (uint64_t(c.micro) << 16) + index};
 }
 
 }  // namespace loupe

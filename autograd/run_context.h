@@ -4,9 +4,11 @@
 // pass runs on one thread (its kernels may fan out with OpenMP; they never read this).
 //
 // Randomness without stored state: a random op (dropout, attention dropout) asks for its
-// Philox key here. The key is a pure function of (run seed, step, module path, site, call
-// index of that path and site within the step), so a run resumed at step s draws exactly the
-// masks of a run that never stopped, on any number of threads, and nothing is checkpointed.
+// Philox key here. The key is a pure function of (run seed, step, micro-batch, module path, site,
+// call index of that path and site within the micro-batch), so a run resumed at step s draws
+// exactly the masks of a run that never stopped, on any number of threads or ranks (a rank
+// running micro-batch m of a step draws what one process draws there), and nothing is
+// checkpointed.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -18,6 +20,9 @@ namespace loupe {
 // Sets the run seed and step; resets the per-step call indices. Until called: seed 0, step 0.
 void set_step(uint64_t run_seed, int64_t step);
 int64_t current_step();
+// Sets the micro-batch of the step (0 after set_step) and resets the call indices: the trainer
+// calls it before each micro-batch's forward, with its index m in the step (tools/step_gradient.h).
+void set_micro_batch(int64_t micro);
 
 // ---- module scopes ----
 // The innermost running module's dotted path ("" outside any module call).
@@ -36,7 +41,7 @@ class ModuleScope {
 
 // ---- random streams ----
 // The Philox (seed, stream) of the next draw at `site` in the current module: the seed mixes
-// the run seed with the path and site, the stream is step · 2²⁴ + the call index.
+// the run seed with the path and site, the stream is step · 2³² + micro-batch · 2¹⁶ + call index.
 struct RandomKey {
   uint64_t seed = 0, stream = 0;
 };

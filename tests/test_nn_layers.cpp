@@ -225,6 +225,21 @@ TEST(Module, CallsEnterTheModulePath) {
   EXPECT_NE(k1.stream, k1b.stream);  // second call of that path in this step
   set_step(1, 0);
   EXPECT_EQ(key_at("transformer.h.1").stream, k1.stream);
+  // Each micro-batch of a step has its own draws, the same however many came before it (a rank
+  // running micro-batch 1 alone draws what one process draws there after micro-batch 0).
+  set_micro_batch(1);
+  const RandomKey m1 = key_at("transformer.h.1");
+  EXPECT_EQ(m1.seed, k1.seed);
+  EXPECT_NE(m1.stream, k1.stream);
+  EXPECT_NE(m1.stream, k1b.stream);
+  set_step(1, 0);
+  key_at("transformer.h.1"), key_at("transformer.h.1");
+  set_micro_batch(1);
+  EXPECT_EQ(key_at("transformer.h.1").stream, m1.stream);
+  set_step(2, 0);
+  EXPECT_NE(key_at("transformer.h.1").seed, k1.seed);  // another run seed
+  set_step(1, 1);
+  EXPECT_NE(key_at("transformer.h.1").stream, k1.stream);  // another step
 }
 
 // ------------------------------------------------------------------ rope

@@ -2,6 +2,7 @@
 // type a few steps at a tiny size with dropout on and prints one line per (model, dtype) with
 // the hash of its final weights and AdamW state and its last losses (tools/fingerprint.h). Equal
 // lines on two machines mean bitwise-equal training; README "Same bits everywhere" lists ours.
+// --configs-only writes those runs' configs instead (tests/mpi_cli.py trains them under mpirun).
 #include <unistd.h>
 
 #include <cstdio>
@@ -20,6 +21,7 @@ struct FingerprintArgs {
   std::vector<std::string> models, dtypes{"f32", "f64"};
   int64_t steps = 6;
   std::string dir;
+  bool configs_only = false;
 };
 
 void run_fingerprint(const FingerprintArgs& a) {
@@ -29,6 +31,13 @@ void run_fingerprint(const FingerprintArgs& a) {
   const auto types = a.models.empty() ? models::registered_models() : a.models;
   for (const auto& t : types) models::model_info(t);  // an unknown type is an error naming the known ones
   for (const auto& d : a.dtypes) LOUPE_CHECK(d == "f32" || d == "f64", "fingerprint: --dtype must be f32 or f64, got ", d);
+  if (a.configs_only) {  // the runs' configs, to train them another way (e.g. under mpirun)
+    LOUPE_CHECK(!own_dir, "fingerprint --configs-only: give --dir");
+    for (const auto& d : a.dtypes)
+      for (const auto& t : types)
+        std::printf("%s\n", tools::write_tiny_run_config(t, d, (dir / (t + "-" + d)).string(), a.steps).c_str());
+    return;
+  }
   try {
     for (const auto& d : a.dtypes)
       for (const auto& t : types) {
@@ -53,6 +62,8 @@ void register_fingerprint(CLI::App& app) {
   sub->add_option("--dtype", a->dtypes, "f32 and/or f64 (default: both)");
   sub->add_option("--steps", a->steps, "training steps (default 6)")->check(CLI::Range(1, 1000));
   sub->add_option("--dir", a->dir, "keep the runs here (default: a temporary directory, removed)");
+  sub->add_flag("--configs-only", a->configs_only,
+                "only write each run's config.json and corpus under --dir and print the configs' paths");
   actions().push_back({sub, [a] { run_fingerprint(*a); }});
 }
 

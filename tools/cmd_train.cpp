@@ -21,6 +21,7 @@ struct TrainArgs {
 
 static void run_train(TrainArgs& o) {
   namespace fs = std::filesystem;
+  tools::Cluster::world();  // joins the MPI job first (or says this loupe was built without MPI)
   if (o.out.empty()) {
     LOUPE_CHECK(!o.config.empty(), "train: give --config or --out");
     o.out = (fs::path("runs") / fs::path(o.config).stem()).string();
@@ -41,7 +42,9 @@ static void run_train(TrainArgs& o) {
   t.progress = !o.quiet;
   t.stop_after = o.stop_after;
   t.anomaly = o.anomaly;
+  t.cluster = &tools::Cluster::world();
   const auto r = tools::train(t);
+  if (!t.cluster->is_root()) return;
   std::printf("trained %lld steps (%lld this run) in %.1fs: last loss %.4f, val loss %.4f, "
               "%.0f tokens/s; checkpoint %s\n",
               (long long)r.steps_done, (long long)r.steps_this_run, r.seconds,

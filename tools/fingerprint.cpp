@@ -31,9 +31,9 @@ std::string tiny_corpus_text() {
   return text;
 }
 
-Fingerprint fingerprint(const std::string& type, const std::string& dtype, const std::string& scratch_dir,
-                        int64_t steps) {
-  const fs::path dir = fs::path(scratch_dir) / (type + "-" + dtype);
+std::string write_tiny_run_config(const std::string& type, const std::string& dtype, const std::string& dir_name,
+                                  int64_t steps) {
+  const fs::path dir(dir_name);
   fs::create_directories(dir);
   write_file_atomic((dir / "corpus.txt").string(), tiny_corpus_text());
   const json cfg = {{"model", tiny_model_config(type)},
@@ -43,8 +43,14 @@ Fingerprint fingerprint(const std::string& type, const std::string& dtype, const
                                {"lr_decay_iters", steps}, {"eval_interval", steps}, {"eval_iters", 1},
                                {"log_interval", 1}, {"ckpt_interval", 1000}, {"grad_accum", 2}, {"dtype", dtype}}}};
   write_file_atomic((dir / "config.json").string(), cfg.dump(2));
+  return (dir / "config.json").string();
+}
+
+Fingerprint fingerprint(const std::string& type, const std::string& dtype, const std::string& scratch_dir,
+                        int64_t steps) {
+  const fs::path dir = fs::path(scratch_dir) / (type + "-" + dtype);
   TrainOptions o;
-  o.config = load_run_config((dir / "config.json").string(), {});
+  o.config = load_run_config(write_tiny_run_config(type, dtype, dir.string(), steps), {});
   o.out_dir = (dir / "run").string();
   o.progress = false;
   const TrainResult r = train(o);

@@ -25,6 +25,11 @@ struct Fingerprint {
   double val_loss = 0;
 };
 
+// Writes the run config of that tiny run (and its corpus) into `dir`; returns the config's path.
+// Its batch is 3 rows × grad_accum 2.
+std::string write_tiny_run_config(const std::string& type, const std::string& dtype, const std::string& dir,
+                                  int64_t steps = 6);
+
 // Trains `type` for `steps` steps in `scratch_dir` (its files are left there) on a fixed text.
 Fingerprint fingerprint(const std::string& type, const std::string& dtype, const std::string& scratch_dir,
                         int64_t steps = 6);

@@ -10,15 +10,19 @@
 #include <set>
 #include <sstream>
 
+#include <xxhash.h>
+
 #include "autograd/anomaly.h"
 #include "autograd/ops.h"
 #include "models/activation_probe.h"
 #include "optim/clip.h"
+#include "tensor/parallel.h"
 #include "optim/factory.h"
 #include "optim/schedule.h"
 #include "tools/checkpoint.h"
 #include "tools/loss_plot.h"
 #include "tools/run_config.h"
+#include "tools/step_gradient.h"
 
 namespace loupe::tools {
 
@@ -55,17 +59,22 @@ json training_model_config(const json& run_cfg, const std::function<int64_t()>& 
 }
 
 double estimate_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t batch,
-                     int64_t block, int64_t iters, uint64_t seed) {
+                     int64_t block, int64_t iters, uint64_t seed, Cluster& cluster) {
   NoGrad ng;
   const bool was_training = model.is_training();
   model.eval();
-  double sum = 0;
-  Tensor x, y;
-  for (int64_t i = 0; i < iters; ++i) {
-    ds.batch(split, batch, block, seed, uint64_t(i), x, y);
-    sum += lm_loss(model.forward(x), y).item();
-  }
+  std::vector<double> losses(size_t(iters), 0.0);  // batch i's loss on its rank, 0 elsewhere
+  cluster.all_or_none([&] {
+    Tensor x, y;
+    for (int64_t i = cluster.rank(); i < iters; i += cluster.size()) {
+      ds.batch(split, batch, block, seed, uint64_t(i), x, y);
+      losses[size_t(i)] = lm_loss(model.forward(x), y).item();
+    }
+  });
   model.train(was_training);
+  cluster.share(losses);
+  double sum = 0;
+  for (double l : losses) sum += l;
   return sum / double(iters);
 }
 
@@ -128,9 +137,13 @@ struct Setup {
   std::unique_ptr<optim::Optimizer> optimizer;
   std::vector<Var> params;
   optim::LrSchedule sched;
+  // B: rows of one micro-batch (train.batch_size / ranks); accum: micro-steps per step on each rank.
   int64_t start = 0, B = 0, T = 0, accum = 1, max_iters = 0;
   uint64_t seed = 0;
   std::string title;
+  Cluster* cluster = nullptr;
+  std::unique_ptr<StepGradient> grad;  // the fold over micro-batches and ranks (none: one micro-batch, one rank)
+  int64_t micro_per_step() const { return accum * cluster->size(); }
 };
 
 // --resume: the checkpoint's model and data must be the config's; the train section may change.
@@ -147,8 +160,7 @@ std::unique_ptr<Checkpoint> resume_checkpoint(const TrainOptions& opt, json& cfg
   return ck;
 }
 
-Setup set_up(const TrainOptions& opt) {
-  Setup s;
+void set_up_rank(Setup& s, const TrainOptions& opt) {
   s.cfg = opt.config;
   LOUPE_CHECK(!opt.out_dir.empty() || !opt.resume, "train: --resume needs an output directory");
   std::unique_ptr<Checkpoint> ck = resume_checkpoint(opt, s.cfg);
@@ -168,7 +180,12 @@ Setup set_up(const TrainOptions& opt) {
   s.model->train();
   s.data.dataset->check_block(s.model->block_size());
 
-  s.B = t["batch_size"], s.T = s.model->block_size(), s.accum = t["grad_accum"], s.max_iters = t["max_iters"];
+  const int64_t ranks = s.cluster->size(), batch = t["batch_size"];
+  LOUPE_CHECK(batch % ranks == 0, "train.batch_size ", batch, " does not divide by the ", ranks,
+              " ranks (it is the global batch: each rank takes batch_size / ranks rows)");
+  s.B = batch / ranks, s.T = s.model->block_size(), s.accum = t["grad_accum"], s.max_iters = t["max_iters"];
+  LOUPE_CHECK(s.micro_per_step() <= 65536, "train.grad_accum ", s.accum, " × ", ranks,
+              " ranks is more than 65536 micro-batches per step");
   models::check_training_memory(*s.model, s.B, s.T, "train");  // before the optimizer's state exists
   s.seed = t["seed"].get<uint64_t>();
   const auto named = s.model->named_parameters();
@@ -184,8 +201,32 @@ Setup set_up(const TrainOptions& opt) {
     s.optimizer->load_state_dict(ck->optim_state);
     s.start = ck->step;
   }
+  if (s.micro_per_step() > 1) s.grad = std::make_unique<StepGradient>(s.params);
   s.title = s.cfg["model"]["type"].get<std::string>() + ", " + std::to_string(s.model->num_parameters()) +
             " parameters, " + s.data.tokenizer->type() + " tokens";
+}
+
+// What every rank must share: the run config (model resolved) and the data it tokenised.
+uint64_t setup_hash(const Setup& s) {
+  const auto& ds = *s.data.dataset;
+  const std::string all = s.cfg.dump() + s.data.tokenizer->to_json().dump() + std::to_string(ds.size()) + "/" +
+                          std::to_string(ds.split_size(text::Split::Train));
+  return XXH64(all.data(), all.size(), 0);
+}
+
+// Rank 0 sets up first (it may tokenise the corpus into the cache, which the others then read),
+// then the other ranks; a failure on any rank stops all of them with its message.
+Setup set_up(const TrainOptions& opt) {
+  Setup s;
+  s.cluster = opt.cluster ? opt.cluster : &Cluster::single();
+  Cluster& c = *s.cluster;
+  c.all_or_none([&] {
+    if (c.is_root()) set_up_rank(s, opt);
+  });
+  c.all_or_none([&] {
+    if (!c.is_root()) set_up_rank(s, opt);
+  });
+  c.check_same(setup_hash(s), "the run (config, tokenizer or token data)");
   return s;
 }
 
@@ -194,7 +235,7 @@ Setup set_up(const TrainOptions& opt) {
 struct Outputs {
   std::string dir;
   Metrics metrics;
-  Outputs(const TrainOptions& opt, const Setup& s) : dir(opt.out_dir) {
+  Outputs(const TrainOptions& opt, const Setup& s) : dir(s.cluster->is_root() ? opt.out_dir : "") {
     if (dir.empty()) return;
     fs::create_directories(dir);
     metrics.path = (fs::path(dir) / "metrics.jsonl").string();
@@ -227,13 +268,17 @@ struct Outputs {
 // The live progress line on stderr (rewritten in place on a terminal, one line per log step otherwise).
 struct Progress {
   bool on, tty;
-  Progress(const TrainOptions& opt, const Setup& s) : on(opt.progress), tty(::isatty(2)) {
-    if (on)
-      std::fprintf(stderr, "loupe train: %s, %lld train / %lld val tokens, %s from step %lld to %lld\n",
-                   s.title.c_str(), (long long)s.data.dataset->split_size(text::Split::Train),
-                   (long long)s.data.dataset->split_size(text::Split::Val),
-                   opt.out_dir.empty() ? "(no output)" : opt.out_dir.c_str(), (long long)s.start,
-                   (long long)s.max_iters);
+  Progress(const TrainOptions& opt, const Setup& s)
+      : on(opt.progress && s.cluster->is_root()), tty(::isatty(2)), ranks(s.cluster->size()) {
+    if (!on) return;
+    std::fprintf(stderr, "loupe train: %s, %lld train / %lld val tokens, %s from step %lld to %lld\n",
+                 s.title.c_str(), (long long)s.data.dataset->split_size(text::Split::Train),
+                 (long long)s.data.dataset->split_size(text::Split::Val),
+                 opt.out_dir.empty() ? "(no output)" : opt.out_dir.c_str(), (long long)s.start,
+                 (long long)s.max_iters);
+    if (ranks > 1)
+      std::fprintf(stderr, "loupe train: %d ranks × %d threads, %lld rows each per micro-batch, %lld micro-batches per step\n",
+                   ranks, get_num_threads(), (long long)s.B, (long long)s.micro_per_step());
   }
   void eval(int64_t step, double tr, double va) const {
     if (on) std::fprintf(stderr, "%sstep %lld: train loss %.4f, val loss %.4f\n", tty ? "\r\033[K" : "", (long long)step, tr, va);
@@ -242,9 +287,10 @@ struct Progress {
             const std::vector<std::pair<std::string, double>>& stats) const {
     std::string extra;
     for (const auto& [name, value] : stats) extra += " | " + name + " " + format_stat(value);
-    std::fprintf(stderr, "%sstep %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s%s | ETA %s%s", tty ? "\r\033[K" : "",
-                 (long long)it + 1, (long long)max_iters, loss, lr, tps, extra.c_str(), human_duration(eta).c_str(),
-                 tty ? "" : "\n");
+    const std::string where = ranks > 1 ? " on " + std::to_string(ranks) + " ranks" : "";
+    std::fprintf(stderr, "%sstep %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s%s%s | ETA %s%s", tty ? "\r\033[K" : "",
+                 (long long)it + 1, (long long)max_iters, loss, lr, tps, where.c_str(), extra.c_str(),
+                 human_duration(eta).c_str(), tty ? "" : "\n");
     std::fflush(stderr);
   }
   // Within a long step (many micro-batches): at most every 2 s, which micro-batch it is on, so a
@@ -266,33 +312,49 @@ struct Progress {
     if (on && tty) std::fprintf(stderr, "\n");
   }
   mutable Clock::time_point last_micro = Clock::now();
+  int ranks = 1;
 };
 
 struct StepResult {
   double loss = 0, grad_norm = 0, lr = 0;
 };
 
-// One optimizer step, as nanoGPT's train.py: lr from the schedule; grad_accum micro-batches
-// (batch index it·accum + micro), loss/accum backward; clip the global grad norm; step.
+// One optimizer step, as nanoGPT's train.py: lr from the schedule; M = grad_accum · ranks
+// micro-batches m (batch index it·M + m; this rank runs m = a·ranks + rank), loss/M backward,
+// the gradients folded in m order; clip the global grad norm; step.
 StepResult train_step(Setup& s, int64_t it, double clip, bool want_norm, const Progress& progress) {
   StepResult r;
-  set_step(s.seed, it);  // dropout masks are keyed by (seed, step, module path, call)
+  Cluster& c = *s.cluster;
+  set_step(s.seed, it);  // dropout masks are keyed by (seed, step, micro-batch, module path, call)
   r.lr = s.sched(it);
   s.optimizer->set_lr(r.lr);
+  const int64_t M = s.micro_per_step();
+  std::vector<double> losses(size_t(M), 0.0);  // micro-batch m's loss on its rank, 0 elsewhere
   Tensor x, y;
-  double loss_sum = 0;
-  for (int64_t micro = 0; micro < s.accum; ++micro) {
-    if (s.accum > 1) progress.micro(it, micro, s.accum);
-    s.data.dataset->batch(text::Split::Train, s.B, s.T, s.seed, uint64_t(it * s.accum + micro), x, y);
-    Var loss = lm_loss(s.model->forward(x), y);
-    loss_sum += loss.item();
-    (s.accum == 1 ? loss : loss * (1.0 / double(s.accum))).backward();
+  for (int64_t a = 0; a < s.accum; ++a) {
+    const int64_t m = a * c.size() + c.rank();
+    if (M > 1) progress.micro(it, m, M);
+    c.all_or_none([&] {
+      set_micro_batch(m);
+      s.data.dataset->batch(text::Split::Train, s.B, s.T, s.seed, uint64_t(it * M + m), x, y);
+      Var loss = lm_loss(s.model->forward(x), y);
+      losses[size_t(m)] = loss.item();
+      (M == 1 ? loss : loss * (1.0 / double(M))).backward();
+    });
+    if (s.grad) s.grad->add(c, a == 0);
   }
-  r.loss = loss_sum / double(s.accum);
+  if (s.grad) s.grad->install();
+  c.share(losses);
+  for (double l : losses) r.loss += l;
+  r.loss /= double(M);
   r.grad_norm = clip > 0 || want_norm ? optim::grad_global_norm(s.params) : 0.0;
   s.optimizer->step(clip > 0 ? optim::clip_coefficient(r.grad_norm, clip) : 1.0);
   s.optimizer->zero_grad();
-  LOUPE_CHECK(std::isfinite(r.loss), "train: loss is ", r.loss, " at step ", it, " (lr ", r.lr, ")");
+  // Every rank holds the same loss, so every rank stops here; rank 0 reports it.
+  if (!std::isfinite(r.loss))
+    throw ClusterError("train: loss is " + std::to_string(r.loss) + " at step " + std::to_string(it) + " (lr " +
+                           std::to_string(r.lr) + ")",
+                       c.is_root());
   return r;
 }
 
@@ -311,7 +373,9 @@ TrainResult train(const TrainOptions& opt) {
 
   TrainResult res;
   res.num_parameters = s.model->num_parameters();
-  res.tokens_per_step = s.B * s.T * s.accum;
+  res.tokens_per_step = s.B * s.T * s.micro_per_step();
+  res.ranks = s.cluster->size();
+  double comm_seconds = 0;
   const auto run_start = Clock::now();
   double train_seconds = 0;
   int64_t tokens_done = 0;
@@ -319,8 +383,8 @@ TrainResult train(const TrainOptions& opt) {
     if (!opt.evaluate) return;
     set_step(s.seed, step);  // traces name the step an evaluation belongs to
     const uint64_t es = eval_seed(s.seed);
-    const double tr = estimate_loss(*s.model, *s.data.dataset, text::Split::Train, s.B, s.T, eval_iters, es);
-    const double va = estimate_loss(*s.model, *s.data.dataset, text::Split::Val, s.B, s.T, eval_iters, es);
+    const double tr = estimate_loss(*s.model, *s.data.dataset, text::Split::Train, s.B, s.T, eval_iters, es, *s.cluster);
+    const double va = estimate_loss(*s.model, *s.data.dataset, text::Split::Val, s.B, s.T, eval_iters, es, *s.cluster);
     res.val_loss = va;
     progress.eval(step, tr, va);
     out.eval_row({{"step", step}, {"train_loss", tr}, {"val_loss", va}}, s.title);
@@ -331,9 +395,11 @@ TrainResult train(const TrainOptions& opt) {
     if (opt.stop_after >= 0 && it >= opt.stop_after) break;  // before evaluating: the resumed run evaluates here
     if (it % eval_interval == 0) evaluate(it);
     const auto t0 = Clock::now();
+    const double comm0 = s.cluster->comm_seconds;
     const StepResult st = train_step(s, it, clip, !out.dir.empty(), progress);
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (res.steps_this_run++ >= opt.untimed_steps) train_seconds += dt, tokens_done += res.tokens_per_step;
+    if (res.steps_this_run++ >= opt.untimed_steps)
+      train_seconds += dt, tokens_done += res.tokens_per_step, comm_seconds += s.cluster->comm_seconds - comm0;
     res.last_train_loss = st.loss;
     const double tps = double(tokens_done) / std::max(train_seconds, 1e-9);
     const auto stats = s.model->step_stats();  // of the last micro-batch
@@ -353,6 +419,9 @@ TrainResult train(const TrainOptions& opt) {
   out.checkpoint(s, it);
   res.steps_done = it;
   res.tokens_per_sec = double(tokens_done) / std::max(train_seconds, 1e-9);
+  const int64_t timed_steps = tokens_done / std::max<int64_t>(res.tokens_per_step, 1);
+  res.comm_seconds_per_step = timed_steps > 0 ? comm_seconds / double(timed_steps) : 0;
+  res.reduced_bytes_per_step = s.grad && res.ranks > 1 ? s.grad->bytes() * uint64_t(s.accum) : 0;
   res.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
   return res;
 }

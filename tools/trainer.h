@@ -5,8 +5,16 @@
 //     lr = schedule(it); grad_accum micro-batches (batch index it·accum + micro),
 //     loss/accum backward; clip the global grad norm; optimizer step
 //     every ckpt_interval and at the end: checkpoint (model + optimizer + step)
-// Everything random is keyed by (seed, step), so a run stopped and resumed from its
+// Everything random is keyed by (seed, step, micro-batch), so a run stopped and resumed from its
 // checkpoint ends with bitwise the same weights as one that never stopped.
+//
+// Data parallel (under mpirun, tools/cluster.h): train.batch_size is the global batch; each of the
+// N ranks takes batch_size / N rows of every micro-step, i.e. micro-batch m = a·N + r of the
+// step's grad_accum · N, and the gradients are folded in m order (tools/step_gradient.h). So N
+// ranks with (batch_size B, grad_accum A) give bitwise the run of one process with
+// (batch_size B/N, grad_accum A·N), and a checkpoint resumes on any rank count that keeps
+// B/N and A·N. Rank 0 alone writes files and the progress line; evaluation batches are split
+// over the ranks (batch i on rank i mod N) and summed in i order.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -16,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/model.h"
+#include "tools/cluster.h"
 #include "tools/text/dataset.h"
 
 namespace loupe::tools {
@@ -29,6 +38,7 @@ struct TrainOptions {
   bool evaluate = true;    // periodic evaluation (bench turns it off)
   int64_t untimed_steps = 0;  // first steps of this run left out of tokens_per_sec (warm-up)
   bool anomaly = false;       // stop at the first NaN/Inf an op makes (autograd/anomaly.h); dumps to out_dir/anomaly
+  Cluster* cluster = nullptr; // the job's ranks (Cluster::world() under mpirun); nullptr = one process
 };
 
 struct TrainResult {
@@ -37,9 +47,12 @@ struct TrainResult {
   double last_train_loss = 0;   // loss of the last step
   double val_loss = -1;         // last evaluation (-1: none)
   double tokens_per_sec = 0;    // training steps only (no eval), this run, after untimed_steps
-  int64_t tokens_per_step = 0;  // batch · block · grad_accum
+  int64_t tokens_per_step = 0;  // batch · block · grad_accum (the global batch, over all ranks)
   double seconds = 0;
   int64_t num_parameters = 0;
+  int ranks = 1;
+  double comm_seconds_per_step = 0;  // this rank's gradient reduction (and waiting), timed steps
+  uint64_t reduced_bytes_per_step = 0;  // gradient bytes each rank folds per step (0 on one process without accumulation)
 };
 
 TrainResult train(const TrainOptions& opt);
@@ -57,9 +70,10 @@ Data open_data(const nlohmann::json& data_cfg, const text::Tokenizer* tokenizer 
 nlohmann::json training_model_config(const nlohmann::json& run_cfg, const std::function<int64_t()>& tokenizer_vocab);
 
 // Mean cross-entropy over `iters` fixed batches of a split (batch index i = 0..iters-1 of a
-// stream separate from training), in eval mode without a graph.
+// stream separate from training), in eval mode without a graph. On a cluster, rank r evaluates
+// the batches i ≡ r (mod N) and the losses are summed in i order: the same mean on any rank count.
 double estimate_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t batch,
-                     int64_t block, int64_t iters, uint64_t seed);
+                     int64_t block, int64_t iters, uint64_t seed, Cluster& cluster = Cluster::single());
 
 // Mean cross-entropy of logits [B, T, V] against targets [B, T].
 Var lm_loss(const Var& logits, const Tensor& targets);

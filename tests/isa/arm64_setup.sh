@@ -38,4 +38,4 @@ endian = 'little'
 INI
 # -O1 (as the sanitizer build): quick to compile; IEEE arithmetic gives the -O3 bits.
 meson setup "$dir" --cross-file "$deps/cross.ini" --buildtype=plain -Dcpp_args=-O1 -Dnative=false \
-  -Dbenchmarks=disabled >/dev/null
+  -Dbenchmarks=disabled -Dmpi=disabled >/dev/null
