@@ -11,7 +11,7 @@
 
 namespace loupe::nn {
 
-// Writes to `path + ".tmp"`, fsyncs, then renames over `path`: a crash never leaves a half-written file.
+// Writes to a temporary file next to `path` (tensor/file_io.h), fsyncs, then renames over `path`: a crash never leaves a half-written file.
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -40,7 +41,10 @@ static bool write_all(int fd, std::string_view bytes) {
 }
 
 void write_file_atomic(const std::string& path, const std::vector<std::string_view>& parts) {
-  const std::string tmp = path + ".tmp";
+  // A name of its own per writer: processes (MPI ranks building the same token cache) or threads
+  // writing the same path at once each rename a whole file over it; the last rename wins.
+  static std::atomic<uint64_t> writes{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes++);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   LOUPE_CHECK(fd >= 0, "cannot write '", tmp, "': ", std::strerror(errno));
   bool ok = true;

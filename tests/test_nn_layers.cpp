@@ -2,11 +2,15 @@
 // (forward + backward kernels, awkward widths, strided inputs), dropout, RoPE,
 // Linear, Embedding, MLP, SwiGLU; 1-vs-2-thread bitwise equality; Module
 // naming/state dicts; safetensors round trips and corrupt files.
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
@@ -22,6 +26,7 @@
 #include "nn/swiglu.h"
 #include <nlohmann/json.hpp>
 
+#include "tensor/file_io.h"
 #include "tensor/parallel.h"
 #include "tensor/rng.h"
 #include "tests/testing.h"
@@ -515,6 +520,31 @@ TEST(Module, SharedParameterAppearsOnceUnderItsFirstName) {
 }
 
 // ------------------------------------------------------------------ safetensors
+// Two MPI ranks (or threads) may build the same token cache at once: every writer renames a
+// whole file of its own over the path, so the reader sees one writer's bytes, never an error.
+TEST(FileIO, ConcurrentAtomicWritersOfOnePath) {
+  const std::string path = ::testing::TempDir() + "loupe_concurrent.bin";
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 8; ++i) bodies.push_back(std::string(size_t(200000 + i), char('a' + i)));
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 8; ++i)
+    writers.emplace_back([&, i] {
+      try {
+        for (int rep = 0; rep < 4; ++rep) write_file_atomic(path, bodies[size_t(i)]);
+      } catch (const std::exception&) {
+        ++failures;
+      }
+    });
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  const std::string got = read_file(path);
+  EXPECT_TRUE(std::find(bodies.begin(), bodies.end(), got) != bodies.end()) << "torn file of " << got.size() << " bytes";
+  for (const auto& e : std::filesystem::directory_iterator(::testing::TempDir()))
+    EXPECT_EQ(e.path().filename().string().rfind("loupe_concurrent.bin.tmp", 0), std::string::npos) << e.path();
+  std::remove(path.c_str());
+}
+
 TEST(Safetensors, RoundTripAllDtypesAndMetadata) {
   const std::string path = ::testing::TempDir() + "loupe_rt.safetensors";
   std::map<std::string, Tensor> t = {
@@ -525,8 +555,9 @@ TEST(Safetensors, RoundTripAllDtypesAndMetadata) {
       {"empty", Tensor::zeros({0, 4})},
   };
   nn::save_safetensors(path, t, {{"step", "12"}, {"note", "héllo"}});
-  std::ifstream tmp(path + ".tmp");
-  EXPECT_FALSE(tmp.good()) << "temporary file left behind";
+  for (const auto& e : std::filesystem::directory_iterator(::testing::TempDir()))
+    EXPECT_EQ(e.path().filename().string().rfind("loupe_rt.safetensors.tmp", 0), std::string::npos)
+        << "temporary file left behind: " << e.path();
   std::map<std::string, std::string> meta;
   auto back = nn::load_safetensors(path, &meta);
   ASSERT_EQ(back.size(), t.size());

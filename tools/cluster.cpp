@@ -119,6 +119,10 @@ template <class T> void Cluster::chain_sum(T* mine, T* acc, size_t n, bool acc_v
     return;
   }
 #ifdef LOUPE_HAVE_MPI
+  {
+    CommTimer wait{wait_seconds};  // so that comm_seconds is the reduction alone
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
   CommTimer timer{comm_seconds};
   reduced_bytes += n * sizeof(T);
   // The partial sum travels in `acc`: rank 0 starts it, rank r receives it from r − 1, adds its

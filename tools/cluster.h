@@ -61,9 +61,9 @@ class Cluster {
   // Every rank must pass the same value (e.g. the hash of its config), or all throw naming it.
   void check_same(uint64_t value, const std::string& what);
 
-  // Seconds spent in this rank's communication (including waiting for slower ranks) and the
-  // gradient bytes it reduced, since the last reset.
-  double comm_seconds = 0;
+  // Seconds this rank spent waiting for the others to reach a gradient reduction (their
+  // micro-batch took longer), then in the reduction itself, and the gradient bytes it reduced.
+  double wait_seconds = 0, comm_seconds = 0;
   uint64_t reduced_bytes = 0;
 
   // Stops every rank at once (MPI_Abort), for an error only this rank knows about.

@@ -4,6 +4,9 @@
 // model FLOPs per token (3 × the forward's matmul + attention FLOPs: backward costs twice the
 // forward), the GFLOP/s that makes at the measured tokens/s, and its share of this machine's
 // FMA peak measured just before (tools/flops.h, tensor/kernels/peak.h).
+// Under mpirun (data parallel, tools/cluster.h) each rank measures its own share of the FMA peak
+// and rank 0 prints the cluster's tokens/s, each rank's time in the gradient reduction per step
+// and the bytes each rank reduces per step.
 // --op-times also splits the wall time by op: an op hook stamps the clock each time an
 // op's forward or backward finishes and charges the time since the previous stamp to it.
 #include <sys/resource.h>
@@ -33,6 +36,7 @@ struct BenchTrainArgs {
 };
 
 static void run_bench_train(BenchTrainArgs& o) {
+  tools::Cluster& cluster = tools::Cluster::world();
   // (op, pass) -> seconds and calls. Time between a backward and the next
   // forward (optimizer step, next batch) has its own row.
   using Clock = std::chrono::steady_clock;
@@ -57,11 +61,19 @@ static void run_bench_train(BenchTrainArgs& o) {
   // before the timed run.
   double train_flops_per_token = 0, peak = 0;
   {
-    const nlohmann::json cfg = tools::load_run_config(o.config, sets);
-    const nlohmann::json m =
-        tools::training_model_config(cfg, [&] { return tools::open_data(cfg["data"]).tokenizer->vocab_size(); });
-    train_flops_per_token = 3.0 * tools::forward_flops_per_token(*models::build_model(m));
+    nlohmann::json cfg;
+    cluster.all_or_none([&] {  // a bad config or corpus stops every rank, reported once
+      cfg = tools::load_run_config(o.config, sets);
+      const nlohmann::json m =
+          tools::training_model_config(cfg, [&] { return tools::open_data(cfg["data"]).tokenizer->vocab_size(); });
+      train_flops_per_token = 3.0 * tools::forward_flops_per_token(*models::build_model(m));
+    });
     peak = kernels::measure_fma_peak(cfg["train"]["dtype"] == "f64", 0.3, get_num_threads()).gflops_all;
+    std::vector<double> peaks(size_t(cluster.size()), 0.0);  // every rank measured its own cores
+    peaks[size_t(cluster.rank())] = peak;
+    cluster.share(peaks);
+    peak = 0;
+    for (double p : peaks) peak += p;
   }
   // One warm-up step (allocations, packing buffers) then the timed ones.
   sets.push_back("train.max_iters=" + std::to_string(o.steps + 1));
@@ -70,8 +82,15 @@ static void run_bench_train(BenchTrainArgs& o) {
   t.progress = false;
   t.evaluate = false;
   t.untimed_steps = 1;
+  t.cluster = &cluster;
   const auto r = tools::train(t);
   if (hook >= 0) remove_op_hook(hook);
+  std::vector<double> comm_ms(size_t(cluster.size()), 0.0), wait_ms(size_t(cluster.size()), 0.0);
+  comm_ms[size_t(cluster.rank())] = 1e3 * r.comm_seconds_per_step;
+  wait_ms[size_t(cluster.rank())] = 1e3 * r.wait_seconds_per_step;
+  cluster.share(comm_ms);
+  cluster.share(wait_ms);
+  if (!cluster.is_root()) return;  // rank 0 reports for the cluster
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   const double rss_mb = double(ru.ru_maxrss) / 1024.0;
@@ -87,7 +106,9 @@ static void run_bench_train(BenchTrainArgs& o) {
                                        {"peak_rss_mb", rss_mb}, {"last_loss", r.last_train_loss},
                                        {"train_flops_per_token", train_flops_per_token},
                                        {"gflops", gflops}, {"fma_peak_gflops", peak},
-                                       {"mfu_percent", 100.0 * gflops / peak}}
+                                       {"mfu_percent", 100.0 * gflops / peak}, {"ranks", r.ranks},
+                                       {"comm_ms_per_step_by_rank", comm_ms}, {"wait_ms_per_step_by_rank", wait_ms},
+                                       {"reduced_bytes_per_step", r.reduced_bytes_per_step}}
                             .dump()
                             .c_str());
   else
@@ -96,6 +117,19 @@ static void run_bench_train(BenchTrainArgs& o) {
                 o.config.c_str(), (long long)r.num_parameters, (long long)r.steps_this_run - 1,
                 (long long)tokens_per_step, get_num_threads(), r.tokens_per_sec,
                 1e3 * double(tokens_per_step) / r.tokens_per_sec, rss_mb);
+  if (!o.json && r.ranks > 1) {
+    std::string by_rank;
+    char buf[64];
+    for (size_t i = 0; i < comm_ms.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%s%zu: %.2f + %.2f", i ? ", " : "", i, comm_ms[i], wait_ms[i]);
+      by_rank += buf;
+    }
+    std::printf("%d ranks: %.0f tokens/s in all, %.0f per rank; ms per step in the gradient reduction + waiting "
+                "for the slowest rank, by rank: %s; %.2f MB reduced per step by each rank; peak RSS above is "
+                "rank 0's\n",
+                r.ranks, r.tokens_per_sec, r.tokens_per_sec / r.ranks, by_rank.c_str(),
+                double(r.reduced_bytes_per_step) / 1e6);
+  }
   if (!o.json)
     std::printf("model %.3g FLOP per token (3 x forward matmul + attention), %.1f GFLOP/s: %.0f%% of the "
                 "measured FMA peak %.1f GFLOP/s (training MFU)\n",

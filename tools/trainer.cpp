@@ -375,7 +375,7 @@ TrainResult train(const TrainOptions& opt) {
   res.num_parameters = s.model->num_parameters();
   res.tokens_per_step = s.B * s.T * s.micro_per_step();
   res.ranks = s.cluster->size();
-  double comm_seconds = 0;
+  double comm_seconds = 0, wait_seconds = 0;
   const auto run_start = Clock::now();
   double train_seconds = 0;
   int64_t tokens_done = 0;
@@ -395,11 +395,12 @@ TrainResult train(const TrainOptions& opt) {
     if (opt.stop_after >= 0 && it >= opt.stop_after) break;  // before evaluating: the resumed run evaluates here
     if (it % eval_interval == 0) evaluate(it);
     const auto t0 = Clock::now();
-    const double comm0 = s.cluster->comm_seconds;
+    const double comm0 = s.cluster->comm_seconds, wait0 = s.cluster->wait_seconds;
     const StepResult st = train_step(s, it, clip, !out.dir.empty(), progress);
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     if (res.steps_this_run++ >= opt.untimed_steps)
-      train_seconds += dt, tokens_done += res.tokens_per_step, comm_seconds += s.cluster->comm_seconds - comm0;
+      train_seconds += dt, tokens_done += res.tokens_per_step, comm_seconds += s.cluster->comm_seconds - comm0,
+      wait_seconds += s.cluster->wait_seconds - wait0;
     res.last_train_loss = st.loss;
     const double tps = double(tokens_done) / std::max(train_seconds, 1e-9);
     const auto stats = s.model->step_stats();  // of the last micro-batch
@@ -421,6 +422,7 @@ TrainResult train(const TrainOptions& opt) {
   res.tokens_per_sec = double(tokens_done) / std::max(train_seconds, 1e-9);
   const int64_t timed_steps = tokens_done / std::max<int64_t>(res.tokens_per_step, 1);
   res.comm_seconds_per_step = timed_steps > 0 ? comm_seconds / double(timed_steps) : 0;
+  res.wait_seconds_per_step = timed_steps > 0 ? wait_seconds / double(timed_steps) : 0;
   res.reduced_bytes_per_step = s.grad && res.ranks > 1 ? s.grad->bytes() * uint64_t(s.accum) : 0;
   res.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
   return res;

@@ -51,7 +51,8 @@ struct TrainResult {
   double seconds = 0;
   int64_t num_parameters = 0;
   int ranks = 1;
-  double comm_seconds_per_step = 0;  // this rank's gradient reduction (and waiting), timed steps
+  double comm_seconds_per_step = 0;  // this rank's gradient reduction per timed step
+  double wait_seconds_per_step = 0;  // this rank's wait for the slowest rank per timed step
   uint64_t reduced_bytes_per_step = 0;  // gradient bytes each rank folds per step (0 on one process without accumulation)
 };
 
