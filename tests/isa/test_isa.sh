@@ -71,7 +71,7 @@ for v in "${variants[@]}"; do
   # -O1: quick to compile, and the bits must not depend on the optimisation level either (the
   # native build is -O3); only the CLI is built.
   [ -f "$dir/build.ninja" ] || meson setup "$dir" --buildtype=plain -Dnative=false "-Dcpp_args=-O1 $flags" \
-    -Dtests=false -Dbenchmarks=disabled -Dmpi=disabled >/dev/null
+    -Dtests=false -Dbenchmarks=disabled -Dmpi=disabled -Dshared_lib=false >/dev/null
   t0=$SECONDS
   ninja -C "$dir" -j "$JOBS" tools/loupe >&2
   say "$name ($flags): built in $((SECONDS - t0)) s"
