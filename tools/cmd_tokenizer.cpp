@@ -1,7 +1,7 @@
 // loupe tokenizer train --vocab N --input F --out tok.json    learn a byte-level BPE
 // loupe tokenizer encode --tok tok.json [--input F | TEXT]     print token ids
 // loupe tokenizer decode --tok tok.json [IDS... | stdin]       print the text
-// (--tok may also be "char:F": the character tokenizer of corpus F.)
+// (--tok may also be "char:F": the character tokenizer of corpus F, or "gpt2": GPT-2's.)
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +11,7 @@
 #include "tensor/error.h"
 #include "tools/commands.h"
 #include "tools/text/bpe.h"
+#include "tools/text/gpt2.h"
 #include "tools/text/tokenizer.h"
 
 namespace loupe::cli {
@@ -18,6 +19,7 @@ namespace loupe::cli {
 static std::unique_ptr<text::Tokenizer> open_tokenizer(const std::string& spec) {
   if (spec.rfind("char:", 0) == 0)
     return std::make_unique<text::CharTokenizer>(text::CharTokenizer::from_corpus(read_file(spec.substr(5))));
+  if (spec == "gpt2") return std::make_unique<text::Gpt2Tokenizer>(text::Gpt2Tokenizer::from_data_dir());
   return text::load_tokenizer(spec);
 }
 
@@ -91,13 +93,13 @@ void register_tokenizer(CLI::App& app) {
   actions().push_back({tr, [o] { run_tokenizer_train(*o); }});
 
   auto* en = tk->add_subcommand("encode", "print the token ids of a text");
-  en->add_option("--tok,-t", o->tok, "tokenizer JSON (or char:CORPUS)")->required();
+  en->add_option("--tok,-t", o->tok, "tokenizer JSON, char:CORPUS or gpt2")->required();
   en->add_option("--input,-i", o->input, "file to encode (default: TEXT, or stdin)");
   en->add_option("text", o->text, "text to encode");
   actions().push_back({en, [o, en] { run_tokenizer_encode(*o, en); }});
 
   auto* de = tk->add_subcommand("decode", "print the text of token ids");
-  de->add_option("--tok,-t", o->tok, "tokenizer JSON (or char:CORPUS)")->required();
+  de->add_option("--tok,-t", o->tok, "tokenizer JSON, char:CORPUS or gpt2")->required();
   de->add_option("ids", o->ids, "token ids (default: read from stdin)");
   actions().push_back({de, [o] { run_tokenizer_decode(*o); }});
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "tensor/error.h"
+#include "tools/text/gpt2.h"
 #include "tensor/rng.h"
 #include "tools/text/bpe.h"
 
@@ -152,6 +153,7 @@ void TokenDataset::batch(Split s, int64_t batch, int64_t block, uint64_t seed, u
 
 std::unique_ptr<Tokenizer> tokenizer_for_corpus(const std::string& spec, const std::string& corpus_path,
                                                 int64_t bpe_vocab, const std::string& cache_dir) {
+  if (spec == "gpt2") return std::make_unique<Gpt2Tokenizer>(Gpt2Tokenizer::from_data_dir());
   if (spec == "char") return std::make_unique<CharTokenizer>(CharTokenizer::from_corpus(read_file(corpus_path)));
   if (spec == "bpe") {
     const std::string corpus = read_file(corpus_path);
@@ -165,7 +167,7 @@ std::unique_ptr<Tokenizer> tokenizer_for_corpus(const std::string& spec, const s
     save_tokenizer(*tok, path.string());
     return tok;
   }
-  LOUPE_CHECK(spec.size() > 5 && spec.substr(spec.size() - 5) == ".json", "data.tokenizer: expected \"char\", \"bpe\" or a "
+  LOUPE_CHECK(spec.size() > 5 && spec.substr(spec.size() - 5) == ".json", "data.tokenizer: expected \"char\", \"bpe\", \"gpt2\" or a "
               "tokenizer .json file, got '", spec, "'");
   return load_tokenizer(spec);
 }

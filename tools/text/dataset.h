@@ -71,7 +71,7 @@ class TokenDataset {
 
 // The tokenizer a data config names: "char" (the corpus alphabet), "bpe" (trained on the corpus
 // with `bpe_vocab` ids, cached as <stem>.bpe<N>-<corpus hash>.json next to the token files),
-// or the path of a tokenizer JSON file.
+// "gpt2" (GPT-2's published tokenizer, find_gpt2_dir()), or the path of a tokenizer JSON file.
 std::unique_ptr<Tokenizer> tokenizer_for_corpus(const std::string& spec, const std::string& corpus_path,
                                                 int64_t bpe_vocab, const std::string& cache_dir = "");
 

@@ -10,6 +10,7 @@
 #include "tensor/error.h"
 #include "tools/json_int.h"
 #include "tools/text/bpe.h"
+#include "tools/text/gpt2.h"
 
 namespace loupe::text {
 
@@ -149,7 +150,8 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const nlohmann::json& j, const st
       return std::make_unique<CharTokenizer>(std::move(syms));
     }
     if (type == "bpe") return std::make_unique<BpeTokenizer>(BpeTokenizer::from_json(j));
-    LOUPE_CHECK(false, "unknown tokenizer type '", type, "' (known: char, bpe)");
+    if (type == "gpt2") return std::make_unique<Gpt2Tokenizer>(Gpt2Tokenizer::from_json(j));
+    LOUPE_CHECK(false, "unknown tokenizer type '", type, "' (known: char, bpe, gpt2)");
   } catch (const nlohmann::json::exception& e) {
     throw Error(detail::cat("tokenizer ", what, ": ", e.what()));
   } catch (const Error& e) {

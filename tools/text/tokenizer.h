@@ -4,7 +4,8 @@
 //         where the text is not valid UTF-8).
 //   bpe:  byte-level byte-pair encoding trained by loupe (tools/text/bpe.h): ids 0..255 are
 //         the bytes, each merge adds one id; decode(encode(x)) == x for any bytes.
-// Both save to / load from a small JSON file with a "type" field.
+//   gpt2: GPT-2's published byte-level BPE, 50,257 ids (tools/text/gpt2.h).
+// Each saves to / load from a small JSON file with a "type" field.
 #pragma once
 #include "tensor/file_io.h"
 #include <cstdint>
