@@ -1,5 +1,6 @@
-// loupe eval --ckpt DIR [--iters N] [--split val|train] [--seed S] [--json]
-// Mean cross-entropy of a checkpoint on fixed batches of a split, and its perplexity exp(loss).
+// loupe eval --ckpt DIR [--iters N] [--split val|train] [--seed S] [--whole] [--json]
+// Mean cross-entropy of a checkpoint on fixed batches of a split, and its perplexity exp(loss);
+// --whole: over every token of the split instead (consecutive block_size windows, no sampling).
 // The batches are drawn from the config's seed unless --seed picks another draw (to see how
 // much an estimate from few batches moves with the batches drawn).
 #include <cmath>
@@ -16,7 +17,7 @@ struct EvalArgs {
   std::string ckpt, split = "val";
   int64_t iters = 0, batch = 0;
   int64_t seed = -1;
-  bool json = false, anomaly = false;
+  bool json = false, anomaly = false, whole = false;
 };
 
 static void run_eval(EvalArgs& o) {
@@ -29,6 +30,18 @@ static void run_eval(EvalArgs& o) {
   const int64_t iters = o.iters > 0 ? o.iters : t.at("eval_iters").get<int64_t>();
   const int64_t batch = o.batch > 0 ? o.batch : t.at("batch_size").get<int64_t>();
   const auto split = o.split == "val" ? text::Split::Val : text::Split::Train;
+  if (o.whole) {
+    int64_t tokens = 0;
+    const double loss = tools::split_loss(*model, *data.dataset, split, model->block_size(), batch, &tokens);
+    if (o.json)
+      std::printf("%s\n", nlohmann::json{{"split", o.split}, {"loss", loss}, {"perplexity", std::exp(loss)},
+                                         {"step", ck.step}, {"tokens", tokens}, {"whole", true}}.dump().c_str());
+    else
+      std::printf("%s loss %.4f, perplexity %.3f (step %lld, every one of %lld tokens, windows of %lld)\n",
+                  o.split.c_str(), loss, std::exp(loss), (long long)ck.step, (long long)tokens,
+                  (long long)model->block_size());
+    return;
+  }
   const uint64_t draw_seed =
       (o.seed >= 0 ? uint64_t(o.seed) : t.at("seed").get<uint64_t>()) ^ 0x9E3779B97F4A7C15ULL;
   const double loss = tools::estimate_loss(*model, *data.dataset, split, batch,
@@ -53,6 +66,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--split", o->split, "val or train")->check(CLI::IsMember({"val", "train"}));
   sub->add_option("--seed", o->seed, "seed of the batch draw (default: the one training evaluated with)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--whole", o->whole, "every token of the split (consecutive block_size windows) instead of sampled batches");
   sub->add_flag("--json", o->json, "print one JSON object");
   add_reference_flag(sub);
   sub->add_flag("--anomaly", o->anomaly, "stop at the first NaN/Inf an op makes, naming it (inputs dumped to ./anomaly)");

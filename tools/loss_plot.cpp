@@ -22,7 +22,7 @@ static std::string fmt(const char* f, double v) {
   return buf;
 }
 
-std::string loss_svg(const std::vector<LossSeries>& series, const std::string& title) {
+std::string loss_svg(const std::vector<LossSeries>& series, const std::string& title, const std::string& x_label) {
   const double W = 720, H = 440, L = 64, R = 20, T = 40, B = 48;  // size and margins
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
   for (auto& s : series)
@@ -53,7 +53,7 @@ std::string loss_svg(const std::vector<LossSeries>& series, const std::string& t
          fmt(" y=\"%.1f\" text-anchor=\"end\">", py(y) + 4) + fmt("%g", y) + "</text>\n";
   s += fmt("<rect x=\"%g\"", L) + fmt(" y=\"%g\"", T) + fmt(" width=\"%g\"", W - L - R) +
        fmt(" height=\"%g\" fill=\"none\" stroke=\"#333\"/>\n", H - T - B);
-  s += fmt("<text x=\"%g\"", (L + W - R) / 2) + fmt(" y=\"%g\" text-anchor=\"middle\">step</text>\n", H - 10);
+  s += fmt("<text x=\"%g\"", (L + W - R) / 2) + fmt(" y=\"%g\" text-anchor=\"middle\">", H - 10) + x_label + "</text>\n";
   s += fmt("<text x=\"14\" y=\"%g\" text-anchor=\"middle\" ", (T + H - B) / 2) +
        fmt("transform=\"rotate(-90 14 %g)\">loss</text>\n", (T + H - B) / 2);
   // Series and legend.
@@ -62,11 +62,13 @@ std::string loss_svg(const std::vector<LossSeries>& series, const std::string& t
     std::string pts;
     for (auto [x, y] : ser.points)
       if (std::isfinite(y)) pts += fmt("%.1f,", px(x)) + fmt("%.1f ", py(y));
-    s += "<polyline fill=\"none\" stroke=\"" + ser.color + "\" stroke-width=\"1.5\" points=\"" + pts + "\"/>\n";
+    s += "<polyline fill=\"none\" stroke=\"" + ser.color + fmt("\" stroke-width=\"%g\"", ser.width) +
+         (ser.dash.empty() ? "" : " stroke-dasharray=\"" + ser.dash + "\"") + " points=\"" + pts + "\"/>\n";
     if (ser.markers)
       for (auto [x, y] : ser.points)
         if (std::isfinite(y))
           s += fmt("<circle cx=\"%.1f\"", px(x)) + fmt(" cy=\"%.1f\" r=\"3\" fill=\"", py(y)) + ser.color + "\"/>\n";
+    if (!ser.legend) continue;
     s += fmt("<line x1=\"%g\"", W - R - 130) + fmt(" x2=\"%g\"", W - R - 110) + fmt(" y1=\"%g\"", ly - 4) +
          fmt(" y2=\"%g\" stroke=\"", ly - 4) + ser.color + "\" stroke-width=\"2\"/>" + fmt("<text x=\"%g\"", W - R - 104) +
          fmt(" y=\"%g\">", ly) + ser.name + "</text>\n";

@@ -76,6 +76,13 @@ nlohmann::json training_model_config(const nlohmann::json& run_cfg, const std::f
 double estimate_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t batch,
                      int64_t block, int64_t iters, uint64_t seed, Cluster& cluster = Cluster::single());
 
+// Mean cross-entropy over every token of a split: the split cut into consecutive windows of
+// `block` tokens (the last one shorter), each predicting its next tokens from the window
+// alone, `batch` windows per forward. Deterministic, no sampling: what `loupe compare` and
+// `loupe eval --whole` report. Returns the loss and, in *tokens, how many tokens it averages.
+double split_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t block,
+                  int64_t batch, int64_t* tokens = nullptr);
+
 // Mean cross-entropy of logits [B, T, V] against targets [B, T].
 Var lm_loss(const Var& logits, const Tensor& targets);
 

@@ -1,0 +1,327 @@
+// loupe compare -c A.json -c B.json ... [--set k=v ...] [--seeds 3] (--tokens N | --steps N | --minutes M) --out DIR
+// Trains every config × seed on an equal budget, evaluates each on the whole validation split and
+// writes DIR/compare.md, DIR/curves.svg and DIR/compare.json (tools/compare.h).
+//
+// Budget: --steps N runs N optimizer steps; --tokens N runs ceil(N / tokens per step) steps of each
+// config; --minutes M runs M minutes divided by the config's seconds per step, measured once over
+// 3 steps and kept in DIR/runs/<config>/budget.json (so every seed, and a resumed compare, runs the
+// same steps). Each run's schedule is fitted to its steps: max_iters = lr_decay_iters = steps,
+// warm-up at most a tenth of them, 20 evaluations (the curve) unless --set train.eval_interval
+// says otherwise. Seed k (0-based) trains with train.seed + k.
+//
+// Each run trains in a child `loupe train` (its own peak RSS) in DIR/runs/<config>/seed<k>/, next
+// to the run config it was given (run.json). A run with a result.json for the same run config is
+// reused; one with a checkpoint but no result (interrupted) resumes bit-exactly; a directory that
+// holds another config's run is an error, never overwritten.
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tensor/error.h"
+#include "tensor/file_io.h"
+#include "tensor/parallel.h"
+#include "tools/bench_generate.h"
+#include "tools/checkpoint.h"
+#include "tools/commands.h"
+#include "tools/compare.h"
+#include "tools/run_config.h"
+#include "tools/trainer.h"
+
+extern char** environ;
+
+namespace loupe::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct CompareArgs {
+  std::vector<std::string> configs, sets;
+  int seeds = 3;
+  int64_t tokens = 0, steps = 0;
+  double minutes = 0;
+  std::string out;
+  bool quiet = false;
+  int max_runs = -1;
+};
+
+static std::string shell_word(const std::string& a) {
+  const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+") ==
+                                       std::string::npos;
+  return plain ? a : "'" + a + "'";
+}
+
+// The command that reproduces this comparison (without --max-runs and --quiet, which change nothing).
+static std::string command_line(const CompareArgs& o) {
+  std::string c = "loupe compare";
+  for (auto& f : o.configs) c += " -c " + shell_word(f);
+  for (auto& s : o.sets) c += " --set " + shell_word(s);
+  c += " --seeds " + std::to_string(o.seeds);
+  if (o.steps > 0) c += " --steps " + std::to_string(o.steps);
+  if (o.tokens > 0) c += " --tokens " + std::to_string(o.tokens);
+  if (o.minutes > 0) c += " --minutes " + shell_word(detail::cat(o.minutes));
+  return c + " --out " + shell_word(o.out);
+}
+
+static std::string self_exe() {
+  std::error_code ec;
+  const auto p = fs::read_symlink("/proc/self/exe", ec);
+  LOUPE_CHECK(!ec, "compare: cannot find the loupe binary (/proc/self/exe): ", ec.message());
+  return p.string();
+}
+
+static std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+static json read_json(const fs::path& p) {
+  try {
+    return json::parse(read_file(p.string()));
+  } catch (const json::exception& e) {
+    throw Error(detail::cat("compare: '", p.string(), "' is not valid JSON: ", e.what()));
+  }
+}
+
+// Runs `loupe train ...` as a child; returns its peak RSS. Throws if it fails.
+static int64_t run_child(const std::vector<std::string>& args, const std::string& what) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+  LOUPE_CHECK(rc == 0, "compare: cannot start ", args[0], ": ", std::strerror(rc));
+  int status = 0;
+  struct rusage ru {};
+  while (wait4(pid, &status, 0, &ru) < 0) LOUPE_CHECK(errno == EINTR, "compare: wait4: ", std::strerror(errno));
+  LOUPE_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "compare: ", what, " failed (",
+              WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                : "signal " + std::to_string(WTERMSIG(status)),
+              "); its directory is kept: run the same compare again to resume it");
+  return int64_t(ru.ru_maxrss) * 1024;
+}
+
+// Median of the tokens/s the trainer logged for each step it logged (metrics.jsonl).
+static double median_tokens_per_sec(const fs::path& metrics) {
+  std::ifstream in(metrics);
+  std::vector<double> v;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const json j = json::parse(line);
+    if (j.contains("tokens_per_sec") && j.at("step").get<int64_t>() > 0) v.push_back(j["tokens_per_sec"].get<double>());
+  }
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+static std::vector<std::pair<int64_t, double>> val_curve(const fs::path& metrics, int64_t tokens_per_step) {
+  std::ifstream in(metrics);
+  std::vector<std::pair<int64_t, double>> c;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const json j = json::parse(line);
+    if (j.contains("val_loss")) c.emplace_back(j.at("step").get<int64_t>() * tokens_per_step, j["val_loss"].get<double>());
+  }
+  return c;
+}
+
+static int64_t tokens_per_step(const json& cfg) {
+  const auto& t = cfg.at("train");
+  return t.at("batch_size").get<int64_t>() * t.at("grad_accum").get<int64_t>() *
+         cfg.at("model").at("block_size").get<int64_t>();
+}
+
+// Seconds per step of a config, over 3 steps after one untimed (the trainer in bench mode).
+static double seconds_per_step(const json& cfg) {
+  tools::TrainOptions t;
+  t.config = cfg;
+  t.config["train"]["max_iters"] = 4;
+  t.progress = false;
+  t.evaluate = false;
+  t.untimed_steps = 1;
+  const auto r = tools::train(t);
+  LOUPE_CHECK(r.tokens_per_sec > 0, "compare: could not time a step");
+  return double(r.tokens_per_step) / r.tokens_per_sec;
+}
+
+static void run_compare(CompareArgs& o) {
+  LOUPE_CHECK(!o.configs.empty(), "compare: give at least one --config");
+  const int budgets = (o.tokens > 0) + (o.steps > 0) + (o.minutes > 0);
+  LOUPE_CHECK(budgets == 1, "compare: give exactly one budget: --tokens N, --steps N or --minutes M");
+  LOUPE_CHECK(o.seeds >= 1, "compare: --seeds must be at least 1, got ", o.seeds);
+  const fs::path out(o.out);
+  fs::create_directories(out / "runs");
+
+  tools::CompareReport report;
+  report.command = command_line(o);
+  report.machine = cpu_model() + ", " + std::to_string(get_num_threads()) + " threads";
+  report.budget = o.steps > 0   ? std::to_string(o.steps) + " steps per run"
+                  : o.tokens > 0 ? std::to_string(o.tokens) + " tokens per run (whole steps, rounded up)"
+                                 : detail::cat(o.minutes, " minutes per run (as steps: the minutes over the config's measured seconds per step)");
+
+  // Plan: each config's run config, name and steps.
+  struct Plan {
+    json cfg;
+    std::string name, path;
+    int64_t steps = 0;
+  };
+  std::vector<Plan> plans;
+  for (const auto& path : o.configs) {
+    Plan p;
+    p.path = path;
+    p.cfg = tools::load_run_config(path, o.sets);
+    p.name = fs::path(path).stem().string();
+    for (int k = 2; std::any_of(plans.begin(), plans.end(), [&](const Plan& q) { return q.name == p.name; }); ++k)
+      p.name = fs::path(path).stem().string() + "-" + std::to_string(k);
+    const int64_t tps = tokens_per_step(p.cfg);
+    if (o.steps > 0) p.steps = o.steps;
+    if (o.tokens > 0) p.steps = (o.tokens + tps - 1) / tps;
+    if (o.minutes > 0) {
+      const fs::path bfile = out / "runs" / p.name / "budget.json";
+      json b;
+      if (fs::exists(bfile)) b = read_json(bfile);
+      if (b.is_object() && b.value("minutes", -1.0) == o.minutes && b.value("config", json()) == p.cfg) {
+        p.steps = b.at("steps").get<int64_t>();
+      } else {
+        if (!o.quiet) std::fprintf(stderr, "[compare] timing %s ...\n", p.name.c_str());
+        const double sps = seconds_per_step(p.cfg);
+        p.steps = std::max<int64_t>(1, int64_t(o.minutes * 60.0 / sps));
+        fs::create_directories(bfile.parent_path());
+        write_file_atomic(bfile.string(), json{{"minutes", o.minutes}, {"seconds_per_step", sps}, {"steps", p.steps},
+                                               {"config", p.cfg}}.dump(1) + "\n");
+      }
+    }
+    // The schedule fitted to the budget (explicit --set of eval_interval wins).
+    auto& t = p.cfg["train"];
+    t["max_iters"] = p.steps;
+    t["lr_decay_iters"] = p.steps;
+    t["warmup_iters"] = std::min(t["warmup_iters"].get<int64_t>(), p.steps / 10);
+    const bool eval_set = std::any_of(o.sets.begin(), o.sets.end(),
+                                      [](const std::string& s) { return s.rfind("train.eval_interval=", 0) == 0; });
+    if (!eval_set) t["eval_interval"] = std::max<int64_t>(1, p.steps / 20);
+    t["ckpt_interval"] = t["eval_interval"];
+    plans.push_back(std::move(p));
+  }
+
+  const std::string exe = self_exe();
+  const int total = int(plans.size()) * o.seeds;
+  int index = 0, trained = 0, waiting = 0;
+  for (auto& p : plans) {
+    tools::CompareConfig cc;
+    cc.name = p.name, cc.path = p.path, cc.steps = p.steps, cc.tokens_per_step = tokens_per_step(p.cfg);
+    for (int k = 0; k < o.seeds; ++k) {
+      ++index;
+      json cfg = p.cfg;
+      const uint64_t seed = cfg["train"]["seed"].get<uint64_t>() + uint64_t(k);
+      cfg["train"]["seed"] = seed;
+      const fs::path dir = out / "runs" / p.name / ("seed" + std::to_string(k));
+      const fs::path run_json = dir / "run.json", result_json = dir / "result.json";
+      fs::create_directories(dir);
+      if (fs::exists(run_json)) {
+        LOUPE_CHECK(read_json(run_json) == cfg, "compare: '", dir.string(), "' holds a run of another config or budget; "
+                    "remove it or give another --out");
+      } else {
+        LOUPE_CHECK(!fs::exists(tools::checkpoint_path(dir.string())), "compare: '", dir.string(),
+                    "' has a checkpoint but no run.json; remove it or give another --out");
+        write_file_atomic(run_json.string(), cfg.dump(1) + "\n");
+      }
+      if (fs::exists(result_json)) {
+        const json r = read_json(result_json);
+        cc.runs.push_back(tools::CompareRun::from_json(r.at("run")));
+        cc.parameters = r.at("parameters").get<int64_t>();
+        if (k == 0) cc.kv_cache_bytes = r.at("kv_cache_bytes").get<int64_t>(), cc.gen_ms_per_token = r.at("gen_ms_per_token").get<double>();
+        if (!o.quiet) std::fprintf(stderr, "[compare %d/%d] %s seed %llu: done before (val loss %.4f)\n", index, total,
+                                   p.name.c_str(), (unsigned long long)seed, cc.runs.back().val_loss);
+        continue;
+      }
+      if (o.max_runs >= 0 && trained >= o.max_runs) {  // --max-runs: the same command continues later
+        ++waiting;
+        continue;
+      }
+      const bool resume = fs::exists(tools::checkpoint_path(dir.string()));
+      if (!o.quiet)
+        std::fprintf(stderr, "[compare %d/%d] %s seed %llu: %s %lld steps (%lld tokens)\n", index, total, p.name.c_str(),
+                     (unsigned long long)seed, resume ? "resuming," : "training", (long long)p.steps,
+                     (long long)(p.steps * cc.tokens_per_step));
+      double wall_before = 0;
+      const fs::path wall_file = dir / "wall_seconds";
+      if (fs::exists(wall_file)) wall_before = std::stod(read_file(wall_file.string()));
+      std::vector<std::string> args{exe, "train", "-c", run_json.string(), "--out", dir.string()};
+      if (resume) args.push_back("--resume");
+      if (o.quiet) args.push_back("-q");
+      const auto t0 = std::chrono::steady_clock::now();
+      const int64_t rss = run_child(args, detail::cat("training ", p.name, " seed ", seed, " in ", dir.string()));
+      ++trained;
+      const double wall = wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      write_file_atomic(wall_file.string(), std::to_string(wall) + "\n");
+
+      // Evaluate: the whole validation split; decode speed and cache at batch 1.
+      const auto ck = tools::load_checkpoint(dir.string());
+      LOUPE_CHECK(ck.step == p.steps, "compare: ", dir.string(), " stopped at step ", ck.step, " of ", p.steps);
+      auto model = tools::model_from_checkpoint(ck);
+      auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
+      tools::CompareRun run;
+      run.seed_index = k, run.seed = seed, run.peak_rss_bytes = rss, run.wall_seconds = wall;
+      run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),
+                                       ck.config["train"]["batch_size"].get<int64_t>(), &run.val_tokens);
+      run.tokens_per_sec = median_tokens_per_sec(dir / "metrics.jsonl");
+      run.curve = val_curve(dir / "metrics.jsonl", cc.tokens_per_step);
+      const int64_t block = model->block_size(), gen = std::min<int64_t>(32, block / 2);
+      const auto g = bench_generate(*model, 1, block - gen, gen);
+      cc.parameters = model->num_parameters();
+      if (k == 0) cc.kv_cache_bytes = g.cache_bytes, cc.gen_ms_per_token = g.latency_median_ms;
+      write_file_atomic(result_json.string(),
+                        json{{"run", run.to_json()}, {"parameters", cc.parameters}, {"kv_cache_bytes", g.cache_bytes},
+                             {"gen_ms_per_token", g.latency_median_ms}}.dump(1) + "\n");
+      cc.runs.push_back(run);
+      if (!o.quiet)
+        std::fprintf(stderr, "[compare %d/%d] %s seed %llu: val loss %.4f over %lld tokens, %.0f tokens/s, %.0f s\n",
+                     index, total, p.name.c_str(), (unsigned long long)seed, run.val_loss, (long long)run.val_tokens,
+                     run.tokens_per_sec, wall);
+    }
+    if (!cc.runs.empty()) report.configs.push_back(std::move(cc));
+  }
+  if (waiting > 0) {
+    report.budget += detail::cat(" (partial: ", waiting, " of ", total, " runs not trained yet)");
+    if (!o.quiet)
+      std::fprintf(stderr, "[compare] --max-runs %d: %d runs left; run the same command again to continue\n", o.max_runs,
+                   waiting);
+  }
+  write_file_atomic((out / "compare.md").string(), tools::compare_markdown(report));
+  write_file_atomic((out / "curves.svg").string(), tools::compare_svg(report));
+  write_file_atomic((out / "compare.json").string(), tools::compare_json(report).dump(1) + "\n");
+  std::printf("%s", tools::compare_markdown(report).c_str());
+  if (!o.quiet) std::fprintf(stderr, "[compare] wrote %s/compare.md, curves.svg, compare.json\n", o.out.c_str());
+}
+
+void register_compare(CLI::App& app) {
+  auto o = std::make_shared<CompareArgs>();
+  auto* sub = app.add_subcommand("compare", "train configs × seeds on an equal budget and compare them");
+  sub->add_option("--config,-c", o->configs, "run config (repeat for each)")->required();
+  sub->add_option("--set", o->sets, "override a key of every config: section.key=value");
+  sub->add_option("--seeds", o->seeds, "seeds per config (train.seed, +1, +2, ...)");
+  sub->add_option("--tokens", o->tokens, "budget: tokens seen per run")->check(CLI::PositiveNumber);
+  sub->add_option("--steps", o->steps, "budget: optimizer steps per run")->check(CLI::PositiveNumber);
+  sub->add_option("--minutes", o->minutes, "budget: wall-clock minutes per run (converted to steps once)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--out,-o", o->out, "output directory")->required();
+  sub->add_option("--max-runs", o->max_runs, "train at most this many runs now (the same command continues)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--quiet,-q", o->quiet, "no progress output");
+  actions().push_back({sub, [o] { run_compare(*o); }});
+}
+
+}  // namespace loupe::cli
