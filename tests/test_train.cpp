@@ -193,6 +193,44 @@ TEST(Train, LossEstimateDependsOnlyOnTheDrawSeed) {
   EXPECT_TRUE(std::isfinite(a) && std::isfinite(b));
 }
 
+// split_loss: every token of the split once, whatever the batch; against a per-token sum in f64.
+TEST(Train, SplitLossAveragesEveryTokenOfTheSplit) {
+  TempDir d;
+  run(write_and_load(d, tiny_config(d)), d.sub("run"));
+  const auto ck = tools::load_checkpoint(d.sub("run"));
+  auto model = tools::model_from_checkpoint(ck);
+  model->eval();
+  auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
+  const auto& ds = *data.dataset;
+  const int64_t n = ds.split_size(text::Split::Val) - 1, block = 16;
+  ASSERT_NE(n % block, 0) << "the test wants a short last window";
+  // Reference: window by window, each token's -log softmax summed in f64.
+  double ref = 0;
+  {
+    NoGrad ng;
+    for (int64_t w = 0; w < n; w += block) {
+      const int64_t T = std::min(block, n - w);
+      Tensor x = Tensor::empty({1, T}, DType::I64);
+      for (int64_t t = 0; t < T; ++t) x.data<int64_t>()[t] = ds.token(text::Split::Val, w + t);
+      const Tensor logits = model->forward(x).value().to(DType::F64).contiguous();
+      const int64_t V = logits.size(-1);
+      const double* p = logits.data<double>();
+      for (int64_t t = 0; t < T; ++t) {
+        double mx = -INFINITY, z = 0;
+        for (int64_t v = 0; v < V; ++v) mx = std::max(mx, p[t * V + v]);
+        for (int64_t v = 0; v < V; ++v) z += std::exp(p[t * V + v] - mx);
+        ref += std::log(z) + mx - p[t * V + ds.token(text::Split::Val, w + t + 1)];
+      }
+    }
+  }
+  for (int64_t batch : {1, 3, 64}) {
+    int64_t tokens = 0;
+    const double l = tools::split_loss(*model, ds, text::Split::Val, block, batch, &tokens);
+    EXPECT_EQ(tokens, n);
+    EXPECT_NEAR(l, ref / double(n), 1e-5) << "batch " << batch;
+  }
+}
+
 TEST(Sample, SampleTokenRule) {
   const std::vector<double> logits = {0.0, std::log(3.0), -1.0};
   EXPECT_EQ(tools::sample_token(logits, 0.0, 0, 0.99), 1);  // greedy
