@@ -24,6 +24,10 @@ const ConfigKeys<ElitaConfig>& ElitaConfig::keys() {
       .integer("wraps", &C::wraps, 1, "recurrent wrapping: apply the layer stack this many times", 64)
       .integer("logits_ffn_hidden", &C::logits_ffn_hidden, 0, "width of the logits feed-forward (0: off)", int64_t(1) << 20)
       .number("norm_eps", &C::norm_eps, 0, 1, "epsilon of the parameter-free layer norm")
+      .choice("pos_scale", &C::pos_scale, {"n", "n-1"}, "positions of the sines: i / n, or i / (n - 1) as the author's code")
+      .number("logit_clip", &C::logit_clip, 0, 1e6, "clip each logit group to [-c, c] before exp (author's code: 20; 0: off)")
+      .choice("init", &C::init, {"loupe", "keras"}, "fans of value/out/W3 init: loupe's 2-D matrices or Keras' 3-D kernels")
+      .boolean("query_term", &C::query_term, "the query logit k3.x_i (false: the author's plotted run)")
       .dropout_seed_dtype("dropout on each residual branch");
   return t;
 }
@@ -32,6 +36,7 @@ ElitaConfig ElitaConfig::from_json(const nlohmann::json& j) {
   ElitaConfig c;
   keys().read(j, c);
   LOUPE_CHECK(c.vocab_size > 0, "elita config: \"vocab_size\" is required");
+  LOUPE_CHECK(c.pos_scale == "n" || c.block_size > 1, "elita config: \"pos_scale\": \"n-1\" needs block_size > 1");
   return c;
 }
 
@@ -46,7 +51,7 @@ DecoderSpec ElitaConfig::spec() const {
 double ElitaConfig::count_parameters() const {
   const double d = double(n_embd), H = double(n_head), d2 = double(pos_width), d3 = double(head_width);
   const double s = double(ff_scale), V = double(vocab_size), Hl = double(logits_ffn_hidden);
-  const double attn = 3 * H * d + 5 * H * d2 + 2 * H * d3 * d;
+  const double attn = (query_term ? 3 : 2) * H * d + 5 * H * d2 + 2 * H * d3 * d;
   const double ff = d * d + d + s * d + s + d * s * d + d;
   const double logits = Hl > 0 ? 2 * V * Hl + Hl + V : 0;
   return skeleton_parameters(spec()) + (wraps > 1 ? double(wraps) * d : 0) + double(n_layer) * (attn + ff) + logits;
@@ -60,11 +65,12 @@ Var elita_norm(const Var& x, double eps) {
   return layer_norm(x, Var(Tensor::ones({x.size(-1)}, x.dtype())), Var(), eps);
 }
 
-// Σ_k c[h,k] · sin(p_t · a[h,k] + b[h,k]) for positions p_t = (pos_offset + t) / n: [T, H].
-static Var position_logits(const Var& a, const Var& b, const Var& c, int64_t pos_offset, int64_t T, int64_t n,
+// Σ_k c[h,k] · sin(p_t · a[h,k] + b[h,k]) for positions p_t = (pos_offset + t) / n: [T, H]
+// (n = block_size, or block_size − 1 with pos_scale "n-1").
+static Var position_logits(const Var& a, const Var& b, const Var& c, int64_t pos_offset, int64_t T, double n,
                            DType dt) {
   std::vector<double> p(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) p[size_t(t)] = double(pos_offset + t) / double(n);
+  for (int64_t t = 0; t < T; ++t) p[size_t(t)] = double(pos_offset + t) / n;
   const Var pos(Tensor::from_vector(p, {T, 1, 1}, dt));
   return sum(sin(pos * unsqueeze(a, 0) + unsqueeze(b, 0)) * unsqueeze(c, 0), {2});
 }
@@ -97,13 +103,20 @@ static void report_elita_attention(const Tensor& a, const Tensor& g, const Tenso
 Var elita_attention2(const Var& x, const ElitaAttentionWeights& w, const ElitaConfig& c, int64_t pos_offset,
                      ElitaState* state) {
   const int64_t B = x.size(0), T = x.size(1), d = x.size(2), H = c.n_head, d3 = c.head_width;
-  // Scalar logits of every head: [B, T, 3, H] = x · [k1; k2; k3]ᵀ.
-  const Var k = reshape(linear(x, reshape(w.keys, {3 * H, d})), {B, T, 3, H});
-  const Var p1 = position_logits(w.a1, w.b1, w.c, pos_offset, T, c.block_size, x.dtype());  // [T, H]
-  const Var p2 = position_logits(w.a2, w.b2, w.c, pos_offset, T, c.block_size, x.dtype());
-  const Var a = select(k, 2, 0) + p1;  // key side:   k1·x_j + c·p1_j
-  const Var dg = select(k, 2, 1);      // diagonal:   k2·x_i
-  const Var g = select(k, 2, 2) + p2;  // query side: c·p2_i + k3·x_i
+  // Scalar logits of every head: [B, T, nk, H] = x · [k1; k2; k3]ᵀ (k3 only with the query term).
+  const int64_t nk = w.keys.size(0);
+  const Var k = reshape(linear(x, reshape(w.keys, {nk * H, d})), {B, T, nk, H});
+  const double n = c.pos_scale == "n-1" ? double(c.block_size - 1) : double(c.block_size);
+  const Var p1 = position_logits(w.a1, w.b1, w.c, pos_offset, T, n, x.dtype());  // [T, H]
+  const Var p2 = position_logits(w.a2, w.b2, w.c, pos_offset, T, n, x.dtype());
+  Var a = select(k, 2, 0) + p1;                                   // key side:   k1·x_j + c·p1_j
+  Var dg = select(k, 2, 1);                                       // diagonal:   k2·x_i
+  Var g = nk == 3 ? select(k, 2, 2) + p2 : expand(p2, {B, T, H});  // query side: c·p2_i (+ k3·x_i)
+  if (c.logit_clip > 0) {
+    // The author's code clips each group before exp; beyond the bounds the gradient is zero.
+    const Var lo(Tensor::scalar(-c.logit_clip, x.dtype())), hi(Tensor::scalar(c.logit_clip, x.dtype()));
+    for (Var* z : {&a, &dg, &g}) *z = minimum(maximum(*z, lo), hi);
+  }
   const Var v = reshape(linear(x, w.value), {B, T, H, d3});
   Var y;
   if (state) {
@@ -135,7 +148,7 @@ class ElitaAttention : public nn::Module {
  public:
   explicit ElitaAttention(const ElitaConfig& c) : cfg(c) {
     const int64_t d = c.n_embd, H = c.n_head, d2 = c.pos_width, d3 = c.head_width;
-    keys = register_parameter("keys", Tensor::zeros({3, H, d}, c.dtype));
+    keys = register_parameter("keys", Tensor::zeros({c.query_term ? 3 : 2, H, d}, c.dtype));
     for (const char* n : {"a1", "b1", "a2", "b2", "c"}) pos.push_back(register_parameter(n, Tensor::zeros({H, d2}, c.dtype)));
     value = register_module("value", std::make_shared<nn::Linear>(d, H * d3, false, c.dtype));
     proj = register_module("proj", std::make_shared<nn::Linear>(H * d3, d, false, c.dtype));
@@ -218,18 +231,23 @@ ElitaModel::ElitaModel(const ElitaConfig& c) : ConfiguredDecoder(c, c.spec()) {
   if (c.logits_ffn_hidden > 0) logits_ffn_ = register_module("logits_ffn", std::make_shared<LogitsFfn>(c));
   // The author's Keras initialisers, drawn with the streams seed, seed + 1, ... in parameter order:
   // wte N(0, 0.02); Attention2's keys and sines U(−0.05, 0.05); matrices Glorot-uniform, limit
-  // √(6 / (fan_in + fan_out)); biases and the wrap bias 0.
+  // √(6 / (fan_in + fan_out)); biases and the wrap bias 0. init "loupe" takes the fans of the 2-D
+  // matrices loupe stores; init "keras" those of the author's kernels, where Keras multiplies both
+  // fans of a 3-D kernel by its leading dims: value and out [H, d, d3] → (H·d, H·d3), W3 [d, s, d]
+  // → (s·d, d·d) (limit 0.036 instead of 0.102 at d = 64, s = 8).
   uint64_t seed = c.seed;
   const int64_t d = c.n_embd, d3 = c.head_width, s = c.ff_scale;
   for (auto& [name, p] : named_parameters()) {
     if (p.dim() < 2 || name.ends_with("wrap_bias")) continue;
     auto glorot = [&](int64_t fan_in, int64_t fan_out) { return std::sqrt(6.0 / double(fan_in + fan_out)); };
+    const bool keras = c.init == "keras";
+    const int64_t H = c.n_head;
     double lim = 0.05;
-    if (name.ends_with("value.weight")) lim = glorot(d, d3);
-    else if (name.ends_with("proj.weight")) lim = glorot(d3, d);
+    if (name.ends_with("value.weight")) lim = keras ? glorot(H * d, H * d3) : glorot(d, d3);
+    else if (name.ends_with("proj.weight")) lim = keras ? glorot(H * d, H * d3) : glorot(d3, d);
     else if (name.ends_with("ff.w1")) lim = glorot(d, d);
     else if (name.ends_with("ff.w2")) lim = glorot(d, s);
-    else if (name.ends_with("ff.w3")) lim = glorot(d * s, d);
+    else if (name.ends_with("ff.w3")) lim = keras ? glorot(s * d, d * d) : glorot(d * s, d);
     else if (name.ends_with("logits_ffn.wa")) lim = glorot(c.vocab_size, c.logits_ffn_hidden);
     else if (name.ends_with("logits_ffn.wb")) lim = glorot(c.logits_ffn_hidden, c.vocab_size);
     p.mutable_value().copy_(name.ends_with("wte.weight") ? Tensor::normal(p.shape(), 0.0, 0.02, seed++, c.dtype)

@@ -36,6 +36,11 @@ struct ElitaConfig {
   int64_t wraps = 1;          // recurrent wrapping: run the layer stack this many times (1 = off)
   int64_t logits_ffn_hidden = 0;  // width of the logits feed-forward (0 = off)
   double norm_eps = 1e-5;
+  // The author's code (main.py) where it differs from his README (docs/models/elita.md):
+  std::string pos_scale = "n";  // positions i / n ("n") or i / (n − 1) ("n-1": main.py's linspace(0, 1, n))
+  double logit_clip = 0;        // clip each logit group to [−c, c] before exp (main.py: 20); 0 = exact
+  std::string init = "loupe";   // "keras": value/out as [H, d, d3] kernels and W3 as [d, s, d] (Glorot fans)
+  bool query_term = true;       // k3·x_i in the query side (false: the author's plotted run, no k3)
   double dropout = 0.0;       // on each residual branch
   uint64_t seed = 1337;       // initial weights
   DType dtype = DType::F32;   // parameter dtype (f64 for gradchecks)
@@ -48,7 +53,8 @@ struct ElitaConfig {
 };
 
 struct ElitaAttentionWeights {
-  Var keys;                  // [3, H, d]: rows k1 (key logit), k2 (diagonal), k3 (query logit)
+  Var keys;                  // [3, H, d]: rows k1 (key logit), k2 (diagonal), k3 (query logit; absent
+                             // without query_term: [2, H, d])
   Var a1, b1, a2, b2, c;     // [H, d2] each
   Var value;                 // [H·d3, d]
   Var proj;                  // [d, H·d3]

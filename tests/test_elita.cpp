@@ -1,6 +1,7 @@
 // ELiTA's Attention2 core (tensor/kernels/elita_attention.cpp, autograd/ops/elita_attention.cpp):
 // stabilised O(n) scan vs the naive O(n²) masked softmax in f64, overflow-prone inputs, causality,
 // running a sequence in pieces (generation) vs in one go, strided inputs, threads, misuse.
+#include <algorithm>
 #include <cmath>
 #include <array>
 #include <limits>
@@ -239,7 +240,9 @@ Tensor random_ids(int64_t B, int64_t T, int64_t V, uint64_t seed) {
 }
 
 // Attention2 written as the O(n²) definition: for each head, the softmax over
-// {k2·x_i} ∪ {k1·x_j + c·sin(p_j a1 + b1) + c·sin(p_i a2 + b2) + k3·x_i : j ≤ i}, p = pos / n.
+// {k2·x_i} ∪ {k1·x_j + c·sin(p_j a1 + b1) + c·sin(p_i a2 + b2) + k3·x_i : j ≤ i}, p = pos / n
+// (pos / (n − 1) with pos_scale "n-1"; no k3·x_i without the query term; with logit_clip each
+// group — key side, diagonal, query side — clipped to [−clip, clip], as the author's code).
 Tensor naive_attention2(const Tensor& x, const models::ElitaAttentionWeights& w, const models::ElitaConfig& c,
                         int64_t pos0) {
   const int64_t B = x.size(0), T = x.size(1), d = x.size(2), H = c.n_head, d3 = c.head_width, d2 = c.pos_width;
@@ -249,8 +252,10 @@ Tensor naive_attention2(const Tensor& x, const models::ElitaAttentionWeights& w,
     for (int64_t e = 0; e < d; ++e) s += K.at({r, h, e}) * x.at({b, t, e});
     return s;
   };
+  const double n = c.pos_scale == "n-1" ? double(c.block_size - 1) : double(c.block_size);
+  auto clip = [&](double z) { return c.logit_clip > 0 ? std::clamp(z, -c.logit_clip, c.logit_clip) : z; };
   auto pos = [&](const Var& a, const Var& bb, int64_t h, int64_t t) {
-    double s = 0, p = double(pos0 + t) / double(c.block_size);
+    double s = 0, p = double(pos0 + t) / n;
     for (int64_t k = 0; k < d2; ++k)
       s += w.c.value().at({h, k}) * std::sin(p * a.value().at({h, k}) + bb.value().at({h, k}));
     return s;
@@ -260,10 +265,11 @@ Tensor naive_attention2(const Tensor& x, const models::ElitaAttentionWeights& w,
     for (int64_t i = 0; i < T; ++i) {
       std::vector<double> heads(size_t(H * d3), 0.0);
       for (int64_t h = 0; h < H; ++h) {
-        std::vector<double> logit{dot_k(1, h, b, i)};
+        std::vector<double> logit{clip(dot_k(1, h, b, i))};
         std::vector<int64_t> src{i};
+        const double query = clip(pos(w.a2, w.b2, h, i) + (c.query_term ? dot_k(2, h, b, i) : 0.0));
         for (int64_t j = 0; j <= i; ++j) {
-          logit.push_back(dot_k(0, h, b, j) + pos(w.a1, w.b1, h, j) + pos(w.a2, w.b2, h, i) + dot_k(2, h, b, i));
+          logit.push_back(clip(dot_k(0, h, b, j) + pos(w.a1, w.b1, h, j)) + query);
           src.push_back(j);
         }
         double mx = -1e300, z = 0;
@@ -301,6 +307,73 @@ TEST(ElitaModel, Attention2MatchesNaiveQuadraticDefinition) {
     Var y = models::elita_attention2(Var(x), m.attention_weights(1), m.cfg(), pos0);
     EXPECT_TRUE(all_close(y.value(), naive_attention2(x, m.attention_weights(1), m.cfg(), pos0), 1e-10, 1e-12));
   }
+}
+
+// The author's-code switches (configs/elita-author.json), one at a time and together, against the
+// same O(n²) definition; clipping bites here (|logits| up to ~1 with these weights, clip 0.3).
+TEST(ElitaModel, AuthorCodeSwitchesMatchTheNaiveDefinition) {
+  Tensor x = rand64({2, 7, 8}, 311, -2, 2);
+  for (int variant = 0; variant < 4; ++variant) {
+    models::ElitaConfig c = tiny_elita(DType::F64);
+    if (variant == 0 || variant == 3) c.pos_scale = "n-1";
+    if (variant == 1 || variant == 3) c.query_term = false;
+    if (variant == 2 || variant == 3) c.logit_clip = 0.3;
+    models::ElitaModel m(c);
+    auto w = m.attention_weights(1);
+    for (int64_t i = 0; i < w.keys.numel(); ++i)  // larger keys, so some groups pass the clip
+      w.keys.mutable_value().data<double>()[i] *= 8;
+    EXPECT_EQ(w.keys.size(0), c.query_term ? 3 : 2) << variant;
+    Var y = models::elita_attention2(Var(x), w, m.cfg(), 3);
+    EXPECT_TRUE(all_close(y.value(), naive_attention2(x, w, m.cfg(), 3), 1e-10, 1e-12)) << "variant " << variant;
+  }
+  // The clip changes the result (it is not a no-op at these logits).
+  models::ElitaConfig c = tiny_elita(DType::F64);
+  models::ElitaModel m0(c);
+  c.logit_clip = 0.3;
+  models::ElitaModel m1(c);
+  for (auto* m : {&m0, &m1})
+    for (int64_t i = 0; i < m->attention_weights(1).keys.numel(); ++i)
+      m->attention_weights(1).keys.mutable_value().data<double>()[i] *= 8;
+  EXPECT_FALSE(all_close(models::elita_attention2(Var(x), m0.attention_weights(1), m0.cfg(), 3).value(),
+                         models::elita_attention2(Var(x), m1.attention_weights(1), m1.cfg(), 3).value(), 1e-6, 1e-6));
+}
+
+// Keras' Glorot fans for the author's 3-D kernels: W3 [d, s, d] -> limit sqrt(6 / (s·d + d·d)).
+TEST(ElitaModel, KerasInitUsesTheKernelFans) {
+  models::ElitaConfig c = tiny_elita(DType::F64);
+  c.n_embd = 64, c.ff_scale = 8, c.n_layer = 1;
+  c.init = "keras";
+  models::ElitaModel keras(c);
+  c.init = "loupe";
+  models::ElitaModel plain(c);
+  auto max_abs = [](const Tensor& t) {
+    double m = 0;
+    for (double v : t.to(DType::F64).to_vector()) m = std::max(m, std::abs(v));
+    return m;
+  };
+  const double lk = max_abs(keras.feedforward_weights(0).w3.value()), lp = max_abs(plain.feedforward_weights(0).w3.value());
+  EXPECT_LE(lk, std::sqrt(6.0 / (8 * 64 + 64 * 64)));  // 0.036
+  EXPECT_GT(lk, 0.9 * std::sqrt(6.0 / (8 * 64 + 64 * 64)));
+  EXPECT_GT(lp, 0.9 * std::sqrt(6.0 / (8 * 64 + 64)));  // 0.102
+  const double H = double(c.n_head), d3 = double(c.head_width);
+  EXPECT_LE(max_abs(keras.attention_weights(0).value.value()), std::sqrt(6.0 / (H * 64 + H * d3)));
+}
+
+TEST(ElitaModel, AuthorSwitchesGradcheckF64) {
+  models::ElitaConfig cfg = tiny_elita(DType::F64);
+  cfg.pos_scale = "n-1", cfg.query_term = false, cfg.logit_clip = 0.3;
+  models::ElitaModel m(cfg);
+  const auto& a = m.attention_weights(0);
+  const models::ElitaConfig c = m.cfg();
+  Tensor keys = a.keys.value().clone();
+  for (int64_t i = 0; i < keys.numel(); ++i) keys.data<double>()[i] *= 8;
+  EXPECT_TRUE(loupe::testing::gradcheck_ok(
+      [&c](const std::vector<Var>& v) {
+        models::ElitaAttentionWeights w{v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
+        return models::elita_attention2(v[0], w, c, 2);
+      },
+      {rand64({2, 5, 8}, 313), keys, a.a1.value(), a.b1.value(), a.a2.value(), a.b2.value(), a.c.value(),
+       a.value.value(), a.proj.value()}));
 }
 
 TEST(ElitaModel, FeedForward2MatchesLoops) {
