@@ -83,22 +83,9 @@ void BpeTokenizer::encode_chunk(std::string_view chunk, std::vector<int32_t>& ou
 }
 
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
-  std::vector<int32_t> out;
-  out.reserve(text.size() / 2 + 1);
-  // Words repeat a lot in natural text: encode each distinct chunk once.
-  std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;  // chunk -> (begin, len) in out
-  for (auto chunk : pretokenize(text)) {
-    auto it = cache.find(chunk);
-    if (it != cache.end()) {
-      const auto [b, len] = it->second;
-      for (size_t k = 0; k < len; ++k) out.push_back(out[b + k]);
-      continue;
-    }
-    const size_t b = out.size();
-    encode_chunk(chunk, out);
-    cache.emplace(chunk, std::make_pair(b, out.size() - b));
-  }
-  return out;
+  // Words repeat a lot in natural text: encode_chunks encodes each distinct chunk once.
+  return encode_chunks(pretokenize(text), text.size() / 2 + 1,
+                       [this](std::string_view chunk, std::vector<int32_t>& out) { encode_chunk(chunk, out); });
 }
 
 std::string BpeTokenizer::decode(const std::vector<int32_t>& ids) const {

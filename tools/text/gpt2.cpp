@@ -306,24 +306,8 @@ void Gpt2Tokenizer::encode_chunk(std::string_view chunk, std::vector<int32_t>& o
 
 std::vector<int32_t> Gpt2Tokenizer::encode(std::string_view text) const {
   const std::string valid = replace_invalid_utf8(text);
-  std::vector<int32_t> ids;
-  ids.reserve(valid.size() / 3);
-  std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;  // chunk -> its ids in `ids`
-  for (std::string_view chunk : gpt2_pretokenize(valid)) {
-    auto it = cache.find(chunk);
-    if (it != cache.end()) {
-      const auto [at, n] = it->second;
-      for (size_t k = 0; k < n; ++k) {
-        const int32_t id = ids[at + k];  // a copy: push_back may move the storage
-        ids.push_back(id);
-      }
-      continue;
-    }
-    const size_t at = ids.size();
-    encode_chunk(chunk, ids);
-    cache.emplace(chunk, std::make_pair(at, ids.size() - at));
-  }
-  return ids;
+  return encode_chunks(gpt2_pretokenize(valid), valid.size() / 3 + 1,
+                       [this](std::string_view chunk, std::vector<int32_t>& out) { encode_chunk(chunk, out); });
 }
 
 std::string Gpt2Tokenizer::decode(const std::vector<int32_t>& ids) const {

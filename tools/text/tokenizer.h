@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +47,29 @@ class CharTokenizer : public Tokenizer {
   std::vector<std::string> symbols_;
   int32_t byte_id_[256];  // id of a one-byte symbol, or -1
 };
+
+// Ids of a text cut into chunks that merges never cross (BPE's pre-tokenisation): each distinct
+// chunk is encoded once by encode_chunk(chunk, out), which appends its ids; repeats copy them.
+template <class EncodeChunk>
+std::vector<int32_t> encode_chunks(const std::vector<std::string_view>& chunks, size_t reserve, EncodeChunk&& encode_chunk) {
+  std::vector<int32_t> out;
+  out.reserve(reserve);
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> seen;  // chunk -> (first id, count) in out
+  for (std::string_view chunk : chunks) {
+    if (auto it = seen.find(chunk); it != seen.end()) {
+      const auto [at, n] = it->second;
+      for (size_t k = 0; k < n; ++k) {
+        const int32_t id = out[at + k];  // a copy: push_back may move the storage
+        out.push_back(id);
+      }
+      continue;
+    }
+    const size_t at = out.size();
+    encode_chunk(chunk, out);
+    seen.emplace(chunk, std::make_pair(at, out.size() - at));
+  }
+  return out;
+}
 
 // Splits text into characters: whole valid UTF-8 sequences, otherwise single bytes.
 std::vector<std::string_view> split_chars(std::string_view text);
