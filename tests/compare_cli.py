@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-LOUPE, ROOT = sys.argv[1], sys.argv[2]
+LOUPE, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 failures = []
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-LOUPE, ROOT = sys.argv[1], sys.argv[2]
+LOUPE, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 REF = os.environ.get("LOUPE_GPT2_REF", os.path.join(ROOT, "build", "gpt2-ref"))
 REF_JS = os.path.join(ROOT, "tests", "gpt2", "reference_encode.js")
 failures = []
