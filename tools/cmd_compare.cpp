@@ -113,29 +113,21 @@ static int64_t run_child(const std::vector<std::string>& args, const std::string
   return int64_t(ru.ru_maxrss) * 1024;
 }
 
-// Median of the tokens/s the trainer logged for each step it logged (metrics.jsonl).
-static double median_tokens_per_sec(const fs::path& metrics) {
+// From one read of metrics.jsonl: the median of the tokens/s the trainer logged (steps after
+// the first) and the val-loss curve against tokens seen.
+static void read_metrics(const fs::path& metrics, int64_t tokens_per_step, tools::CompareRun& run) {
   std::ifstream in(metrics);
-  std::vector<double> v;
+  std::vector<double> tps;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     const json j = json::parse(line);
-    if (j.contains("tokens_per_sec") && j.at("step").get<int64_t>() > 0) v.push_back(j["tokens_per_sec"].get<double>());
+    const int64_t step = j.at("step").get<int64_t>();
+    if (j.contains("tokens_per_sec") && step > 0) tps.push_back(j["tokens_per_sec"].get<double>());
+    if (j.contains("val_loss")) run.curve.emplace_back(step * tokens_per_step, j["val_loss"].get<double>());
   }
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-static std::vector<std::pair<int64_t, double>> val_curve(const fs::path& metrics, int64_t tokens_per_step) {
-  std::ifstream in(metrics);
-  std::vector<std::pair<int64_t, double>> c;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const json j = json::parse(line);
-    if (j.contains("val_loss")) c.emplace_back(j.at("step").get<int64_t>() * tokens_per_step, j["val_loss"].get<double>());
-  }
-  return c;
+  std::sort(tps.begin(), tps.end());
+  const size_t n = tps.size();
+  run.tokens_per_sec = n == 0 ? 0 : n % 2 ? tps[n / 2] : 0.5 * (tps[n / 2 - 1] + tps[n / 2]);
 }
 
 static int64_t tokens_per_step(const json& cfg) {
@@ -277,8 +269,7 @@ static void run_compare(CompareArgs& o) {
       run.seed_index = k, run.seed = seed, run.peak_rss_bytes = rss, run.wall_seconds = wall;
       run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),
                                        ck.config["train"]["batch_size"].get<int64_t>(), &run.val_tokens);
-      run.tokens_per_sec = median_tokens_per_sec(dir / "metrics.jsonl");
-      run.curve = val_curve(dir / "metrics.jsonl", cc.tokens_per_step);
+      read_metrics(dir / "metrics.jsonl", cc.tokens_per_step, run);
       const int64_t block = model->block_size(), gen = std::min<int64_t>(32, block / 2);
       const auto g = bench_generate(*model, 1, block - gen, gen);
       cc.parameters = model->num_parameters();
@@ -300,10 +291,11 @@ static void run_compare(CompareArgs& o) {
       std::fprintf(stderr, "[compare] --max-runs %d: %d runs left; run the same command again to continue\n", o.max_runs,
                    waiting);
   }
-  write_file_atomic((out / "compare.md").string(), tools::compare_markdown(report));
+  const std::string md = tools::compare_markdown(report);
+  write_file_atomic((out / "compare.md").string(), md);
   write_file_atomic((out / "curves.svg").string(), tools::compare_svg(report));
   write_file_atomic((out / "compare.json").string(), tools::compare_json(report).dump(1) + "\n");
-  std::printf("%s", tools::compare_markdown(report).c_str());
+  std::printf("%s", md.c_str());
   if (!o.quiet) std::fprintf(stderr, "[compare] wrote %s/compare.md, curves.svg, compare.json\n", o.out.c_str());
 }
 
