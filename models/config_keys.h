@@ -44,7 +44,8 @@ class ConfigKeys {
   static constexpr int64_t kMaxInteger = int64_t(1) << 30;
   ConfigKeys& integer(const std::string& name, int64_t Cfg::*m, int64_t lo, const std::string& doc,
                       int64_t hi = kMaxInteger) {
-    const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    std::string range = "[";  // appended, not "[" + ...: GCC 12 warns falsely (-Wrestrict) on that
+    range.append(std::to_string(lo)).append(", ").append(std::to_string(hi)).append("]");
     return add(name, "integer", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
       check(model, v.is_number_integer(), name, "an integer", v);
       const int64_t x = v.get<int64_t>();
@@ -59,7 +60,8 @@ class ConfigKeys {
     }, [=](const Cfg& c) { return json(c.*m); });
   }
   ConfigKeys& number(const std::string& name, double Cfg::*m, double lo, double hi, const std::string& doc) {
-    const std::string range = "[" + fmt(lo) + ", " + fmt(hi) + "]";
+    std::string range = "[";
+    range.append(fmt(lo)).append(", ").append(fmt(hi)).append("]");
     return add(name, "number", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
       check(model, v.is_number(), name, "a number", v);
       const double x = v.get<double>();

@@ -114,13 +114,28 @@ try:
     r = compare("-c", cfgs["gpt-t"], "--seeds", "1", "--steps", "5", "--out", os.path.join(tmp, "d"))
     check(r.returncode == 0 and report(os.path.join(tmp, "d"))["configs"][0]["tokens"] == 5 * 256, "--steps 5")
 
-    # 5. Bad input: a clear message and a non-zero exit.
+    # 5. Per-config overrides: one file, two rows (an ablation), each named after its override.
+    f = os.path.join(tmp, "f")
+    r = compare("-c", cfgs["gpt-t"], "-c", cfgs["gpt-t"] + ":model.n_layer=2,train.lr=0.001", "--seeds", "1",
+                "--steps", "3", "--out", f)
+    ok = r.returncode == 0
+    if ok:
+        names = [c["name"] for c in report(f)["configs"]]
+        with open(os.path.join(f, "runs", "gpt-t.n_layer=2.lr=0.001", "seed0", "run.json")) as fh:
+            rj = json.load(fh)
+        ok = names == ["gpt-t", "gpt-t.n_layer=2.lr=0.001"] and rj["model"]["n_layer"] == 2 and rj["train"]["lr"] == 0.001
+        ok = ok and report(f)["configs"][1]["parameters"] > report(f)["configs"][0]["parameters"]
+    check(ok, "-c FILE:section.key=value rows" + (": " + r.stderr[-300:] if r.returncode else ""))
+
+    # 6. Bad input: a clear message and a non-zero exit.
     for args, want in (
         ((*both, "--out", os.path.join(tmp, "e")), "exactly one budget"),
         ((*both, "--steps", "3", "--tokens", "9", "--out", os.path.join(tmp, "e")), "exactly one budget"),
         (("-c", os.path.join(tmp, "missing.json"), "--steps", "3", "--out", os.path.join(tmp, "e")), "missing.json"),
         ((*both, "--steps", "3", "--seeds", "0", "--out", os.path.join(tmp, "e")), "--seeds"),
         ((*both, "--seeds", "2", "--steps", "3", "--out", a), "holds a run of another config"),
+        (("-c", cfgs["gpt-t"] + ":n_layer=2", "--steps", "3", "--out", os.path.join(tmp, "e")), "not section.key=value"),
+        (("-c", cfgs["gpt-t"] + ":model.n_layr=2", "--steps", "3", "--out", os.path.join(tmp, "e")), "n_layr"),
     ):
         r = compare(*args)
         check(r.returncode != 0 and want in r.stderr, f"refused ({want}): {r.stderr.strip()[-150:]}")

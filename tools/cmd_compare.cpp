@@ -1,4 +1,6 @@
 // loupe compare -c A.json -c B.json ... [--set k=v ...] [--seeds 3] (--tokens N | --steps N | --minutes M) --out DIR
+// A config may carry its own overrides: -c A.json:model.gcla=false[,section.key=value...] (an
+// ablation row without a file of its own; named A.gcla=false). They apply after --set.
 // Trains every config × seed on an equal budget, evaluates each on the whole validation split and
 // writes DIR/compare.md, DIR/curves.svg and DIR/compare.json (tools/compare.h).
 //
@@ -28,6 +30,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "models/model.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/parallel.h"
@@ -171,13 +174,36 @@ static void run_compare(CompareArgs& o) {
     int64_t steps = 0;
   };
   std::vector<Plan> plans;
-  for (const auto& path : o.configs) {
+  for (const auto& spec : o.configs) {
     Plan p;
-    p.path = path;
-    p.cfg = tools::load_run_config(path, o.sets);
-    p.name = fs::path(path).stem().string();
+    p.path = spec;
+    // "FILE.json:k=v,k=v": the file, then its own overrides.
+    std::string path = spec;
+    std::vector<std::string> sets = o.sets;
+    std::string base = fs::path(spec).stem().string();
+    if (const size_t at = spec.find(".json:"); at != std::string::npos) {
+      path = spec.substr(0, at + 5);
+      base = fs::path(path).stem().string();
+      std::stringstream list(spec.substr(at + 6));
+      for (std::string kv; std::getline(list, kv, ',');) {
+        const size_t eq = kv.find('='), dot = kv.rfind('.', eq);
+        LOUPE_CHECK(eq != std::string::npos && dot != std::string::npos && dot > 0 && eq > dot + 1, "compare: -c '", spec,
+                    "': override '", kv, "' is not section.key=value");
+        sets.push_back(kv);
+        base += "." + kv.substr(dot + 1);
+      }
+    }
+    p.cfg = tools::load_run_config(path, sets);
+    try {  // the model keys too, before any run starts (the registry parses them to count parameters)
+      json m = p.cfg.at("model");
+      if (!m.contains("vocab_size")) m["vocab_size"] = 256;  // the data gives it; any value checks the rest
+      models::model_info(m.at("type").get<std::string>()).count_parameters(m);
+    } catch (const std::exception& e) {
+      throw Error(detail::cat("compare: -c '", spec, "': ", e.what()));
+    }
+    p.name = base;
     for (int k = 2; std::any_of(plans.begin(), plans.end(), [&](const Plan& q) { return q.name == p.name; }); ++k)
-      p.name = fs::path(path).stem().string() + "-" + std::to_string(k);
+      p.name = base + "-" + std::to_string(k);
     const int64_t tps = tokens_per_step(p.cfg);
     if (o.steps > 0) p.steps = o.steps;
     if (o.tokens > 0) p.steps = (o.tokens + tps - 1) / tps;
@@ -302,7 +328,8 @@ static void run_compare(CompareArgs& o) {
 void register_compare(CLI::App& app) {
   auto o = std::make_shared<CompareArgs>();
   auto* sub = app.add_subcommand("compare", "train configs × seeds on an equal budget and compare them");
-  sub->add_option("--config,-c", o->configs, "run config (repeat for each)")->required();
+  sub->add_option("--config,-c", o->configs, "run config, optionally FILE.json:section.key=value[,...] (repeat for each)")
+      ->required();
   sub->add_option("--set", o->sets, "override a key of every config: section.key=value");
   sub->add_option("--seeds", o->seeds, "seeds per config (train.seed, +1, +2, ...)");
   sub->add_option("--tokens", o->tokens, "budget: tokens seen per run")->check(CLI::PositiveNumber);
