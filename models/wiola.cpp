@@ -182,7 +182,7 @@ Var srpe_rotate(const Var& x, int64_t pos0, const Var& alpha, const SrpeBands& b
     rad.set({t, 0, 0}, r);
     for (int64_t i = 0; i < nc; ++i) {
       const double a = (i < bands.n_rel ? double(p) : double(p / segment)) * theta(i);
-      cos_c.set({t, 0, i}, (radial_on ? r : 1.0) * std::cos(a)), sin_c.set({t, 0, i}, (radial_on ? r : 1.0) * std::sin(a));
+      cos_c.set({t, 0, i}, r * std::cos(a)), sin_c.set({t, 0, i}, r * std::sin(a));  // A = 0: r is exactly 1
     }
     for (int64_t i = 0; i < nh; ++i) {
       const double a = double(p) * theta(nc + i);
@@ -224,8 +224,7 @@ Var atm_attention(const Var& q, const Var& k, const Var& v, int64_t q_offset, do
         merged[size_t(r * np + j)] = ab >= threshold * std::sqrt(aa * bb) && aa > 0 && bb > 0;
       }
   }
-  // Additive masks: 0 where visible, −1e9 (exp underflows to exactly 0) where not; log 2 on merged entries.
-  constexpr double hidden = -1e9;
+  // Additive masks: 0 where visible, kHidden where not; log 2 on merged entries.
   Tensor mask_o = Tensor::empty({B, H, Tq, Tk}, dt), mask_m = Tensor::empty({B, H, Tq, np}, dt);
   int64_t n_merged = 0, saved = 0, full = 0;
   LOUPE_DISPATCH(dt, T, {
@@ -236,11 +235,11 @@ Var atm_attention(const Var& q, const Var& k, const Var& v, int64_t q_offset, do
         full += t + 1;
         for (int64_t j = 0; j < Tk; ++j) {
           const bool pair_merged = j / 2 < np && merged[size_t(r * np + j / 2)] && t >= (j / 2) * 2 + 1;
-          mo[(r * Tq + i) * Tk + j] = T(j <= t && !pair_merged ? 0.0 : hidden);
+          mo[(r * Tq + i) * Tk + j] = T(j <= t && !pair_merged ? 0.0 : kHidden);
         }
         for (int64_t m = 0; m < np; ++m) {
           const bool vis = merged[size_t(r * np + m)] && t >= 2 * m + 1;
-          mm[(r * Tq + i) * np + m] = T(vis ? std::log(2.0) : hidden);
+          mm[(r * Tq + i) * np + m] = T(vis ? std::log(2.0) : kHidden);
           saved += vis;
         }
       }

@@ -56,6 +56,24 @@ Tensor random_ids(int64_t B, int64_t T, int64_t V, uint64_t seed) {
   return Tensor::from_ints(v, {B, T});
 }
 
+// Σ_n softmax(logit)_n · val_n in plain loops (the references' attention step).
+std::vector<double> softmax_mix(const std::vector<double>& logit, const std::vector<std::vector<double>>& val) {
+  double mx = -1e300, z = 0;
+  for (double l : logit) mx = std::max(mx, l);
+  for (double l : logit) z += std::exp(l - mx);
+  std::vector<double> out(val.empty() ? 0 : val[0].size(), 0.0);
+  for (size_t n = 0; n < logit.size(); ++n)
+    for (size_t e = 0; e < out.size(); ++e) out[e] += std::exp(logit[n] - mx) / z * val[n][e];
+  return out;
+}
+
+// (W x[b, t])[row] in plain loops: a projection's one output of the GCLA references.
+double row_dot(const Tensor& W, const Tensor& x, int64_t b, int64_t t, int64_t row) {
+  double s = 0;
+  for (int64_t e = 0; e < x.size(2); ++e) s += W.at({row, e}) * x.at({b, t, e});
+  return s;
+}
+
 // Keys whose odd positions copy the even ones (plus a little noise) in some pairs: those
 // pairs have cosine ≈ 1, the others ≈ random, far from τ = 0.9 either way.
 Tensor keys_with_duplicates(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t seed) {
@@ -107,14 +125,8 @@ Tensor naive_atm(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_of
           logit.push_back(s / std::sqrt(double(D)) + bias);
           val.push_back(vv);
         }
-        double mx = -1e300, z = 0;
-        for (double l : logit) mx = std::max(mx, l);
-        for (double l : logit) z += std::exp(l - mx);
-        for (int64_t e = 0; e < D; ++e) {
-          double acc = 0;
-          for (size_t n = 0; n < logit.size(); ++n) acc += std::exp(logit[n] - mx) / z * val[n][size_t(e)];
-          out.set({b, h, i, e}, acc);
-        }
+        const std::vector<double> mix = softmax_mix(logit, val);
+        for (int64_t e = 0; e < D; ++e) out.set({b, h, i, e}, mix[size_t(e)]);
       }
     }
   return out;
@@ -266,17 +278,12 @@ TEST(Wiola, GatedCrossLayerAttention) {
     return models::gated_cross_layer(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
   };
   Tensor y = f({Var(in[0]), Var(in[1]), Var(in[2]), Var(in[3]), Var(in[4]), Var(in[5]), Var(in[6]), Var(in[7])}).value();
-  auto proj = [&](const Tensor& W, const Tensor& x, int64_t b, int64_t t, int64_t row) {
-    double s = 0;
-    for (int64_t e = 0; e < d; ++e) s += W.at({row, e}) * x.at({b, t, e});
-    return s;
-  };
   for (int64_t b = 0; b < 2; ++b)
     for (int64_t t = 0; t < 3; ++t) {
       std::vector<double> q(static_cast<size_t>(r)), s1(static_cast<size_t>(r)), s2(static_cast<size_t>(r));
       for (int64_t i = 0; i < r; ++i)
-        q[size_t(i)] = proj(in[3], in[0], b, t, i), s1[size_t(i)] = proj(in[4], in[1], b, t, i),
-        s2[size_t(i)] = proj(in[5], in[2], b, t, i);
+        q[size_t(i)] = row_dot(in[3], in[0], b, t, i), s1[size_t(i)] = row_dot(in[4], in[1], b, t, i),
+        s2[size_t(i)] = row_dot(in[5], in[2], b, t, i);
       double l1 = 0, l2 = 0;
       for (int64_t i = 0; i < r; ++i) l1 += q[size_t(i)] * s1[size_t(i)], l2 += q[size_t(i)] * s2[size_t(i)];
       l1 /= std::sqrt(double(r)), l2 /= std::sqrt(double(r));
@@ -299,11 +306,6 @@ TEST(Wiola, CausalCacheCrossLayerAttention) {
     return models::gated_cross_layer_causal(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
   };
   Tensor y = f({Var(in[0]), Var(in[1]), Var(in[2]), Var(in[3]), Var(in[4]), Var(in[5]), Var(in[6]), Var(in[7])}).value();
-  auto proj = [&](const Tensor& W, const Tensor& x, int64_t b, int64_t t, int64_t row) {
-    double s = 0;
-    for (int64_t e = 0; e < d; ++e) s += W.at({row, e}) * x.at({b, t, e});
-    return s;
-  };
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) {
       std::vector<double> logit;
@@ -313,19 +315,16 @@ TEST(Wiola, CausalCacheCrossLayerAttention) {
           std::vector<double> sv;
           double l = 0;
           for (int64_t i = 0; i < r; ++i) {
-            sv.push_back(proj(in[4 + k], in[1 + k], b, j, i));
-            l += proj(in[3], in[0], b, t, i) * sv.back();
+            sv.push_back(row_dot(in[4 + k], in[1 + k], b, j, i));
+            l += row_dot(in[3], in[0], b, t, i) * sv.back();
           }
           logit.push_back(l / std::sqrt(double(r)));
           val.push_back(sv);
         }
-      double mx = -1e300, z = 0;
-      for (double l : logit) mx = std::max(mx, l);
-      for (double l : logit) z += std::exp(l - mx);
+      const std::vector<double> mix = softmax_mix(logit, val);
       for (int64_t o = 0; o < d; ++o) {
         double acc = 0;
-        for (size_t n = 0; n < logit.size(); ++n)
-          for (int64_t i = 0; i < r; ++i) acc += std::exp(logit[n] - mx) / z * in[6].at({o, i}) * val[n][size_t(i)];
+        for (int64_t i = 0; i < r; ++i) acc += in[6].at({o, i}) * mix[size_t(i)];
         EXPECT_NEAR(y.at({b, t, o}), acc / (1 + std::exp(-in[7].at({o}))), 1e-12) << b << " " << t << " " << o;
       }
     }
