@@ -12,6 +12,7 @@
 #include "tensor/error.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/gemm_blocking.h"
+#include "tensor/kernels/transpose_block.h"
 #include "tensor/parallel.h"
 
 using namespace loupe;
@@ -238,6 +239,62 @@ TEST(Gemm, BatchedBroadcastAndThreads) {
     EXPECT_TRUE(same_bits(d1, d2)) << "batch " << batch;
   }
   set_num_threads(2);
+}
+
+// Packing only moves values, so how A and B are stored (row-major, transposed, padded) must not
+// change a single bit of C: the transposed layouts go through the register-block transposes of
+// transpose_block.h (16 x 16 on AVX-512, 8 x 8 on AVX2), the others through plain copies.
+template <typename T>
+void check_layouts_same_bits(int64_t m, int64_t n, int64_t k) {
+  SCOPED_TRACE(::testing::Message() << "m=" << m << " n=" << n << " k=" << k);
+  const auto a = random_values<T>(size_t(m * k), uint64_t(m * 7 + k)), b = random_values<T>(size_t(k * n), uint64_t(n * 5 + k));
+  std::vector<T> first;
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1;  // padded leading dimensions
+    std::vector<T> as(size_t((ta ? k : m) * lda)), bs(size_t((tb ? n : k) * ldb)), c(size_t(m * n));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t p = 0; p < k; ++p) as[size_t(ta ? p * lda + i : i * lda + p)] = a[size_t(i * k + p)];
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < n; ++j) bs[size_t(tb ? j * ldb + p : p * ldb + j)] = b[size_t(p * n + j)];
+    gemm_rowmajor<T>(ta, tb, m, n, k, T(1), as.data(), lda, bs.data(), ldb, T(0), c.data(), n);
+    if (t == 0)
+      first = c;
+    else
+      EXPECT_TRUE(same_bits(first, c)) << "ta=" << ta << " tb=" << tb << " differs from the row-major layouts";
+  }
+}
+
+TEST(Gemm, StorageLayoutDoesNotChangeBits) {
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 9, 8}, {17, 33, 16}, {31, 65, 129},
+                         {65, 17, 400}, {129, 47, 47}, {6, 16, 24}, {14, 32, 48}})
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      check_layouts_same_bits<float>(m, n, k);
+      check_layouts_same_bits<double>(m, n, k);
+    }
+  set_num_threads(2);
+}
+
+// transpose_block moves block x block floats; rows past `rows` read as zeros, and each column's
+// values past `width` are never written (GEMM's A panels are MR < block wide).
+TEST(Gemm, TransposeBlockMovesEveryValueAndNothingElse) {
+  constexpr int TB = kTransposeBlock;
+  if (TB == 0) GTEST_SKIP() << "this instruction set has no register transpose (scalar packing only)";
+  const int64_t ss = TB + 3;
+  const auto src = random_values<float>(size_t(TB * ss), 9);
+  for (int rows = 0; rows <= TB; ++rows)
+    for (int width = 1; width <= TB; ++width) {
+      const int64_t ds = width + 2;
+      std::vector<float> dst(size_t(TB * ds + 4), -7.0f);
+      transpose_block(src.data(), ss, rows, dst.data(), ds, width);
+      for (int64_t c = 0; c < TB; ++c)
+        for (int64_t r = 0; r < ds; ++r) {
+          const float want = r >= width ? -7.0f : r < rows ? src[size_t(r * ss + c)] : 0.0f;
+          ASSERT_EQ(dst[size_t(c * ds + r)], want) << "rows=" << rows << " width=" << width << " column " << c << " row " << r;
+        }
+      for (size_t i = size_t(TB * ds); i < dst.size(); ++i) ASSERT_EQ(dst[i], -7.0f) << "written past the last column";
+    }
 }
 
 TEST(Gemm, BatchedRejectsSharedOutput) {

@@ -164,15 +164,16 @@ TEST(TensorCore, CounterRngIsKeyedAndDistributed) {
   EXPECT_EQ(r[3], 0x9b00dbd8u);
 }
 
-// Blocks made 16 at a time (AVX-512) are the scalar Philox blocks, word for word: odd counts,
-// a first block whose low 32 bits wrap inside a group of 16, keys and streams with high bits set.
+// Blocks made a vector at a time (16 with AVX-512, 8 with AVX2) are the scalar Philox blocks,
+// word for word: odd counts, a first block whose low 32 bits wrap inside a vector's group, keys
+// and streams with high bits set.
 TEST(TensorCore, PhiloxBlocksMatchTheScalarGenerator) {
   const uint64_t seeds[] = {0, 1337, 0xFEDCBA9876543210ull}, streams[] = {0, 7, 0x0123456789ABCDEFull};
   const uint64_t firsts[] = {0, 5, 0xFFFFFFF8ull, 0x1234567800000003ull};
   for (uint64_t seed : seeds)
     for (uint64_t stream : streams)
       for (uint64_t first : firsts)
-        for (int64_t n : {1, 15, 16, 37, 64}) {
+        for (int64_t n : {1, 7, 8, 9, 15, 16, 37, 64}) {
           std::vector<uint32_t> out(size_t(4 * n));
           philox4x32_blocks(seed, stream, first, n, out.data());
           for (int64_t b = 0; b < n; ++b) {

@@ -70,14 +70,16 @@ void mm(int64_t M, int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, c
 
 // dst[c·kBc + j] = src_row(j)[c] for j < nj (rows at stride st), zero for nj <= j < kBc: a key
 // or value tile transposed, so that q·k over a tile is a broadcast-FMA over keys. f32 moves
-// 16 x 16 blocks through registers (transpose_block.h) where the width allows.
+// square blocks through registers (transpose_block.h: 16 x 16 on AVX-512, 8 x 8 on AVX2)
+// where the width allows.
 template <typename T>
 void pack_transposed(const T* src, int64_t st, int64_t nj, int64_t width, T* dst) {
   int64_t c0 = 0;
-  if constexpr (std::is_same_v<T, float> && kHaveTranspose16)
-    for (; c0 + 16 <= width; c0 += 16)
-      for (int64_t j0 = 0; j0 < kBc; j0 += 16)  // rows past nj are written as zeros
-        transpose16(src + j0 * st + c0, st, int(std::clamp<int64_t>(nj - j0, 0, 16)), dst + c0 * kBc + j0, kBc, 16);
+  constexpr int TB = kTransposeBlock;
+  if constexpr (std::is_same_v<T, float> && TB > 0 && kBc % TB == 0)
+    for (; c0 + TB <= width; c0 += TB)
+      for (int64_t j0 = 0; j0 < kBc; j0 += TB)  // rows past nj are written as zeros
+        transpose_block(src + j0 * st + c0, st, int(std::clamp<int64_t>(nj - j0, 0, TB)), dst + c0 * kBc + j0, kBc, TB);
   for (int64_t c = c0; c < width; ++c) {
     T* drow = dst + c * kBc;
     for (int64_t j = 0; j < nj; ++j) drow[j] = src[j * st + c];

@@ -29,8 +29,8 @@ struct DropoutMask {
     }
     return uint64_t(words[index % 4]) >= threshold;
   }
-  // keep(i0 + j) for j < n as flags, from whole blocks made 16 at a time (philox4x32_blocks),
-  // in pieces of kPiece indices.
+  // keep(i0 + j) for j < n as flags, from whole blocks made a vector at a time (philox4x32_blocks:
+  // 16 blocks with AVX-512, 8 with AVX2), in pieces of kPiece indices.
   void keep_run(uint64_t i0, int64_t n, bool* flags) const {
     constexpr int64_t kPiece = 1024;
     alignas(64) uint32_t w[kPiece + 8];

@@ -64,10 +64,11 @@ void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) 
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
     const int64_t mr = std::min<int64_t>(MR, mc - i0);
     const T* src = a + i0 * rs;
-    if (cs == 1) {  // rows contiguous: a transpose, 16 columns at a time where possible
+    if (cs == 1) {  // rows contiguous: a transpose, in register blocks where possible
       int64_t p0 = 0;
-      if constexpr (std::is_same_v<T, float> && kHaveTranspose16 && MR <= 16)
-        for (; p0 + 16 <= kc; p0 += 16) transpose16(src + p0, rs, int(mr), dst + p0 * MR, MR, MR);
+      constexpr int TB = kTransposeBlock;
+      if constexpr (std::is_same_v<T, float> && TB > 0 && MR <= TB)
+        for (; p0 + TB <= kc; p0 += TB) transpose_block(src + p0, rs, int(mr), dst + p0 * MR, MR, MR);
       for (int64_t i = 0; i < mr; ++i)
         for (int64_t p = p0; p < kc; ++p) dst[p * MR + i] = src[i * rs + p];
     } else {  // e.g. Aᵀ (rs == 1): each column holds MR contiguous values
@@ -102,13 +103,15 @@ void pack_b(int64_t nc, int64_t kc, const T* b, int64_t rs, int64_t cs, T* dst) 
         for (int64_t j = 0; j < nr; ++j) dst[p * NR + j] = src[p * rs + j];
         for (int64_t j = nr; j < NR; ++j) dst[p * NR + j] = T(0);
       }
-    } else {  // e.g. Bᵀ (rs == 1): read along columns; a transpose of 16 x 16 blocks where possible
+    } else {  // e.g. Bᵀ (rs == 1): read along columns; a transpose in register blocks where possible
       int64_t p0 = 0;
-      if constexpr (std::is_same_v<T, float> && kHaveTranspose16 && NR % 16 == 0)
+      constexpr int TB = kTransposeBlock;
+      if constexpr (std::is_same_v<T, float> && TB > 0 && NR % TB == 0)
         if (rs == 1)
-          for (; p0 + 16 <= kc; p0 += 16)
-            for (int64_t jb = 0; jb < NR; jb += 16)
-              transpose16(src + jb * cs + p0, cs, int(std::clamp<int64_t>(nr - jb, 0, 16)), dst + p0 * NR + jb, NR, 16);
+          for (; p0 + TB <= kc; p0 += TB)
+            for (int64_t jb = 0; jb < NR; jb += TB)
+              transpose_block(src + jb * cs + p0, cs, int(std::clamp<int64_t>(nr - jb, 0, TB)), dst + p0 * NR + jb,
+                              NR, TB);
       for (int64_t j = 0; j < nr; ++j)
         for (int64_t p = p0; p < kc; ++p) dst[p * NR + j] = src[j * cs + p * rs];
       for (int64_t p = 0; p < kc; ++p)

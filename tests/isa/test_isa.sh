@@ -3,9 +3,9 @@
 # determinism circle 3). Builds loupe for each variant — x86-64-v3 (AVX2 + FMA) always on x86,
 # x86-64-v4 (AVX-512) where the CPU has it, aarch64 NEON cross-compiled and run under
 # qemu-aarch64 where g++-aarch64-linux-gnu and qemu-user are installed (./run test-isa installs
-# them; it also runs the kernel test suites of that build under qemu) — runs `loupe fingerprint` (every model type trained
-# a few tiny steps with dropout on, f32 and f64, hashed: weights, AdamW moments, losses) with
-# each, and compares every line with the others and with the committed table
+# them) — runs the kernel test suites of each build (the arm64 one under qemu), then runs
+# `loupe fingerprint` (every model type trained a few tiny steps with dropout on, f32 and f64,
+# hashed: weights, AdamW moments, losses) with each, and compares every line with the others and with the committed table
 # tests/isa/fingerprints.txt, which other machines (and ISAs) produced. The native build
 # (build/release, -march=native) is checked too when it exists. Exit 0 only if all agree; on a
 # difference, traces the first differing model in two builds and prints `loupe audit diff`: the
@@ -39,8 +39,10 @@ case "$(uname -m)" in
   *) say "no ISA variants known for $(uname -m)" ;;
 esac
 
-# The arm64 kernel suites run under qemu (meson's exe_wrapper); the whole-run check is the fingerprint.
-ARM_SUITES=(simd gemm reduce softmax attention elementwise einsum scan index tensor_core autograd_core nn_layers)
+# The kernel suites, run by every variant's build (the arm64 one under qemu, meson's exe_wrapper):
+# each instruction set's own paths (register transposes, vector Philox, ...) against the naive
+# references; the whole-run check is the fingerprint.
+KERNEL_SUITES=(simd gemm reduce softmax attention elementwise einsum scan index tensor_core autograd_core nn_layers)
 arm64=0
 if [ "$(uname -m)" = x86_64 ] && command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then
   arm64=1
@@ -58,23 +60,31 @@ loupe_of() {
 if [ $arm64 = 1 ]; then
   t0=$SECONDS
   tests/isa/arm64_setup.sh
-  ninja -C build/isa-arm64 -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${ARM_SUITES[@]}") >&2
+  ninja -C build/isa-arm64 -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${KERNEL_SUITES[@]}") >&2
   say "arm64 (aarch64 NEON, cross-compiled): built in $((SECONDS - t0)) s"
   t0=$SECONDS
   meson test -C build/isa-arm64 --no-rebuild --print-errorlogs --num-processes "$JOBS" --timeout-multiplier 4 \
-    "${ARM_SUITES[@]}" >&2 || { say "arm64: kernel suites FAILED under qemu"; exit 1; }
-  say "arm64: kernel suites (${ARM_SUITES[*]}) passed under qemu in $((SECONDS - t0)) s"
+    "${KERNEL_SUITES[@]}" >&2 || { say "arm64: kernel suites FAILED under qemu"; exit 1; }
+  say "arm64: kernel suites (${KERNEL_SUITES[*]}) passed under qemu in $((SECONDS - t0)) s"
   bin[arm64]=build/isa-arm64/tools/loupe
 fi
 for v in "${variants[@]}"; do
   name=${v%%:*} flags=${v#*:} dir=build/isa-$name
   # -O1: quick to compile, and the bits must not depend on the optimisation level either (the
-  # native build is -O3); only the CLI is built.
-  [ -f "$dir/build.ninja" ] || meson setup "$dir" --buildtype=plain -Dnative=false "-Dcpp_args=-O1 $flags" \
-    -Dtests=false -Dbenchmarks=disabled -Dmpi=disabled -Dshared_lib=false >/dev/null
+  # native build is -O3); the CLI and the kernel suites are built.
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" -Dtests=true >/dev/null
+  else
+    meson setup "$dir" --buildtype=plain -Dnative=false "-Dcpp_args=-O1 $flags" \
+      -Dtests=true -Dbenchmarks=disabled -Dmpi=disabled -Dshared_lib=false >/dev/null
+  fi
   t0=$SECONDS
-  ninja -C "$dir" -j "$JOBS" tools/loupe >&2
+  ninja -C "$dir" -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${KERNEL_SUITES[@]}") >&2
   say "$name ($flags): built in $((SECONDS - t0)) s"
+  t0=$SECONDS
+  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$JOBS" "${KERNEL_SUITES[@]}" >&2 ||
+    { say "$name: kernel suites FAILED"; exit 1; }
+  say "$name: kernel suites passed in $((SECONDS - t0)) s"
   bin[$name]=$dir/tools/loupe
 done
 [ -x build/release/tools/loupe ] && bin[native]=build/release/tools/loupe

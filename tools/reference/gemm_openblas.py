@@ -9,7 +9,7 @@ OPENBLAS_L2_SIZE unset, so OpenBLAS picks its own kernel and blocking for this C
 The thread count is set with OPENBLAS_NUM_THREADS, which OpenBLAS reads once at
 load time; the script therefore re-runs itself once per thread count.
 
-Usage: python3 tools/reference/gemm_openblas.py [--threads 1 2] [--json] [--shapes square|tiny|all]
+Usage: python3 tools/reference/gemm_openblas.py [--threads 1 2] [--json] [--shapes square|tiny|train|all]
 The machine may be shared: the best of several timed repetitions is reported.
 """
 import argparse
@@ -19,9 +19,16 @@ import subprocess
 import sys
 import time
 
-SQUARE = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048)]
-# Tiny-transformer shapes (M, K, N): qkv, attention out, MLP down, lm head, a larger batch qkv.
-TINY = [(768, 128, 384), (768, 128, 128), (768, 512, 128), (768, 128, 65), (16384, 384, 1152)]
+# (M, K, N, op(A) = Aᵀ, op(B) = Bᵀ): `loupe bench gemm --m M --n N --k K [--ta] [--tb]`.
+SQUARE = [(256, 256, 256, False, False), (512, 512, 512, False, False), (1024, 1024, 1024, False, False),
+          (2048, 2048, 2048, False, False)]
+# Tiny-transformer shapes: qkv, attention out, MLP down, lm head, a larger batch qkv.
+TINY = [(768, 128, 384, False, False), (768, 128, 128, False, False), (768, 512, 128, False, False),
+        (768, 128, 65, False, False), (16384, 384, 1152, False, False)]
+# Training shapes as loupe's matmul calls them (issue 12's table): x·Wᵀ forward (Bᵀ), the weight
+# gradient dYᵀ·X (Aᵀ), gpt-shakespeare's long-K MLP down projection and qkv, its weight gradient.
+TRAIN = [(1024, 1024, 1024, False, False), (768, 128, 384, False, True), (512, 768, 128, True, False),
+         (16384, 1536, 384, False, True), (16384, 384, 1152, False, True), (384, 16384, 1536, True, False)]
 
 
 def blas_library():
@@ -34,11 +41,14 @@ def blas_library():
         return "unknown"
 
 
-def bench(m, k, n, min_seconds=0.5):
+def bench(m, k, n, ta, tb, min_seconds=0.5):
     import numpy as np
 
-    a = (np.arange(m * k, dtype=np.float32) % 17 - 8).reshape(m, k) / 8
-    b = (np.arange(k * n, dtype=np.float32) % 13 - 6).reshape(k, n) / 6
+    # A transposed operand is stored transposed and read through a view: numpy hands OpenBLAS
+    # the transpose flag (no copy), as loupe's packing reads the strides.
+    a = (np.arange(m * k, dtype=np.float32) % 17 - 8).reshape((k, m) if ta else (m, k)) / 8
+    b = (np.arange(k * n, dtype=np.float32) % 13 - 6).reshape((n, k) if tb else (k, n)) / 6
+    a, b = (a.T if ta else a), (b.T if tb else b)
     c = np.empty((m, n), dtype=np.float32)
     np.matmul(a, b, out=c)  # warm up
     threads = max(1, int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
@@ -64,13 +74,15 @@ def child(shapes, as_json):
     np.ones((4, 4), dtype=np.float32) @ np.ones((4, 4), dtype=np.float32)  # load BLAS
     if not as_json:
         print(f"# numpy {np.__version__}, BLAS: {blas_library()}, OPENBLAS_NUM_THREADS={threads}")
-    for m, k, n in shapes:
-        best, median, reps, best_cpu = bench(m, k, n)
+    for m, k, n, ta, tb in shapes:
+        best, median, reps, best_cpu = bench(m, k, n, ta, tb)
         if as_json:
-            print(json.dumps({"bench": "gemm_openblas", "m": m, "n": n, "k": k, "threads": threads,
-                              "gflops": best, "gflops_median": median, "gflops_cpu": best_cpu, "reps": reps}))
+            print(json.dumps({"bench": "gemm_openblas", "m": m, "n": n, "k": k, "ta": ta, "tb": tb,
+                              "threads": threads, "gflops": best, "gflops_median": median,
+                              "gflops_cpu": best_cpu, "reps": reps}))
         else:
-            print(f"openblas f32 m={m} n={n} k={k} threads={threads}: {best:.1f} GFLOP/s best, "
+            ops = (" Aᵀ" if ta else "") + (" Bᵀ" if tb else "")
+            print(f"openblas f32 m={m} n={n} k={k}{ops} threads={threads}: {best:.1f} GFLOP/s best, "
                   f"{median:.1f} median ({reps} reps); by CPU time {best_cpu:.1f} GFLOP/s")
         sys.stdout.flush()
 
@@ -78,11 +90,11 @@ def child(shapes, as_json):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--shapes", choices=["square", "tiny", "all"], default="all")
+    p.add_argument("--shapes", choices=["square", "tiny", "train", "all"], default="all")
     p.add_argument("--json", action="store_true")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
-    shapes = {"square": SQUARE, "tiny": TINY, "all": SQUARE + TINY}[args.shapes]
+    shapes = {"square": SQUARE, "tiny": TINY, "train": TRAIN, "all": SQUARE + TINY + TRAIN}[args.shapes]
     if args.child:
         return child(shapes, args.json)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
