@@ -8,17 +8,13 @@ namespace loupe {
 
 LOUPE_REGISTER_OP("dropout");
 
-// out[i] = in[i] * keep(i) / (1 - p), in chunks of 4096 elements (DropoutMask::keep_run).
+// out[i] = in[i] * keep(i) / (1 - p), in chunks of 4096 elements (DropoutMask::apply).
 template <typename T>
 static void apply_mask(const T* in, T* out, int64_t n, double p, uint64_t seed, uint64_t counter) {
   constexpr int64_t kChunk = 4096;
   const T scale = T(1.0 / (1.0 - p));
   const kernels::DropoutMask mask(seed, counter, p);
-  parallel_for(n, kChunk, [&](int64_t i0, int64_t i1) {
-    bool keep[kChunk];
-    mask.keep_run(uint64_t(i0), i1 - i0, keep);
-    for (int64_t i = i0; i < i1; ++i) out[i] = keep[i - i0] ? in[i] * scale : T(0);
-  });
+  parallel_for(n, kChunk, [&](int64_t i0, int64_t i1) { mask.apply(uint64_t(i0), i1 - i0, in + i0, out + i0, scale); });
 }
 
 Var dropout(const Var& x, double p, uint64_t seed, uint64_t counter) {

@@ -150,11 +150,7 @@ void attention_forward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> k
           exp_scaled_masked(sr, scale, m_new, vis);
           l[r] += row_sum(sr, vis);
           m[r] = m_new;
-          if (drop) {
-            bool keep[kBc];
-            mask.keep_run(uint64_t(((b * d.H + h) * d.Tq + i0 + r) * d.Tk + j0), vis, keep);
-            for (int64_t j = 0; j < vis; ++j) sr[j] = keep[j] ? sr[j] * keep_scale : T(0);
-          }
+          if (drop) mask.apply(uint64_t(((b * d.H + h) * d.Tq + i0 + r) * d.Tk + j0), vis, sr, sr, keep_scale);
         }
         mm(rows, Dv, nj, s.data(), kBc, int64_t(1), v.at(b, hk, j0), v.st, acc.data(), Dv);  // O += P V
       }
@@ -213,9 +209,11 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
               } else {
                 bool keep[kBc];
                 mask.keep_run(uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk + j0), vis, keep);
+#pragma GCC ivdep  // selects, not branches (the keep pattern is random); element j alone
                 for (int64_t j = 0; j < vis; ++j) {  // dsr[j] is dL/d(dropped P_ij)
-                  dsr[j] = pr[j] * ((keep[j] ? dsr[j] * keep_scale : T(0)) - Dr) * scale;
-                  pr[j] = keep[j] ? pr[j] * keep_scale : T(0);  // the dropped P, for dV
+                  const T dk = dsr[j] * keep_scale, pk = pr[j] * keep_scale;
+                  dsr[j] = pr[j] * ((keep[j] ? dk : T(0)) - Dr) * scale;
+                  pr[j] = keep[j] ? pk : T(0);  // the dropped P, for dV
                 }
               }
               std::fill(dsr + vis, dsr + kBc, T(0));
