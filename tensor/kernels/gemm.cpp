@@ -130,6 +130,10 @@ void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T al
                   int64_t rso) {
   using V = xsimd::batch<T>;
   constexpr int W = int(V::size), NR = NRS;
+  // The tile of C is read (or written) only after the k loop: fetch its lines now, so that a C
+  // evicted since the last K block arrives while the FMAs run (a hint; it never faults).
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) __builtin_prefetch(out + i * rso), __builtin_prefetch(out + i * rso + NV * W - 1);
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
