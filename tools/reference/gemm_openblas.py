@@ -10,6 +10,7 @@ The thread count is set with OPENBLAS_NUM_THREADS, which OpenBLAS reads once at
 load time; the script therefore re-runs itself once per thread count.
 
 Usage: python3 tools/reference/gemm_openblas.py [--threads 1 2] [--json] [--shapes square|tiny|train|all]
+       [--coretype Haswell]
 The machine may be shared: the best of several timed repetitions is reported.
 """
 import argparse
@@ -73,7 +74,8 @@ def child(shapes, as_json):
     threads = int(os.environ.get("OPENBLAS_NUM_THREADS", "0"))
     np.ones((4, 4), dtype=np.float32) @ np.ones((4, 4), dtype=np.float32)  # load BLAS
     if not as_json:
-        print(f"# numpy {np.__version__}, BLAS: {blas_library()}, OPENBLAS_NUM_THREADS={threads}")
+        print(f"# numpy {np.__version__}, BLAS: {blas_library()}, OPENBLAS_NUM_THREADS={threads}, "
+              f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(its own choice)')}")
     for m, k, n, ta, tb in shapes:
         best, median, reps, best_cpu = bench(m, k, n, ta, tb)
         if as_json:
@@ -92,6 +94,8 @@ def main():
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--shapes", choices=["square", "tiny", "train", "all"], default="all")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--coretype", help="force OpenBLAS's kernel family (e.g. Haswell: its AVX2 kernels, to set "
+                   "beside loupe's -march=x86-64-v3 build on an AVX-512 CPU); default: OpenBLAS's own choice")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     shapes = {"square": SQUARE, "tiny": TINY, "train": TRAIN, "all": SQUARE + TINY + TRAIN}[args.shapes]
@@ -99,9 +103,12 @@ def main():
         return child(shapes, args.json)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
-            sys.exit(f"gemm_openblas.py: unset {var} first (it overrides OpenBLAS's own tuning)")
+            sys.exit(f"gemm_openblas.py: unset {var} first (it overrides OpenBLAS's own tuning; "
+                     "--coretype sets the kernel family explicitly)")
     for t in args.threads:
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t))
+        if args.coretype:
+            env["OPENBLAS_CORETYPE"] = args.coretype
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--shapes", args.shapes]
         subprocess.run(cmd + (["--json"] if args.json else []), env=env, check=True)
 
