@@ -1,7 +1,10 @@
 // Tensor core: creation, views share storage, contiguous/clone/cast, RNG, errors.
+#include <memory>
+
 #include "tests/testing.h"
 #include "tensor/allocator.h"
 #include "tensor/ops.h"
+#include "tensor/kernels/dropout.h"
 #include "tensor/rng.h"
 
 using namespace loupe;
@@ -183,6 +186,40 @@ TEST(TensorCore, PhiloxBlocksMatchTheScalarGenerator) {
                                                               << " block " << b << " word " << k;
           }
         }
+}
+
+// DropoutMask's runs (flags, and the select that applies them, in place or not) give element by
+// element what keep(i) gives: starts inside a Philox block, runs across its 1024-index pieces,
+// p near 0, near 1 and 1 (every element dropped), f32 and f64.
+template <typename T>
+void check_dropout_runs(double p) {
+  const kernels::DropoutMask mask(99, 7, p);
+  kernels::DropoutMask scalar(99, 7, p);
+  const T scale = T(1.5);
+  for (uint64_t i0 : {uint64_t(0), uint64_t(1), uint64_t(3), uint64_t(1021), uint64_t(0xFFFFFFFDull)})
+    for (int64_t n : {int64_t(1), int64_t(5), int64_t(64), int64_t(1023), int64_t(2051)}) {
+      const size_t len = static_cast<size_t>(n);
+      std::vector<T> in(len), out(len), inplace(len);
+      for (int64_t j = 0; j < n; ++j) in[size_t(j)] = inplace[size_t(j)] = T(j % 7) - T(3.25);
+      std::unique_ptr<bool[]> flags(new bool[len]);
+      mask.keep_run(i0, n, flags.get());
+      mask.apply(i0, n, in.data(), out.data(), scale);
+      mask.apply(i0, n, inplace.data(), inplace.data(), scale);
+      for (int64_t j = 0; j < n; ++j) {
+        const bool keep = scalar.keep(i0 + uint64_t(j));
+        const T want = keep ? in[size_t(j)] * scale : T(0);
+        ASSERT_EQ(flags[size_t(j)], keep) << "p " << p << " i0 " << i0 << " j " << j;
+        ASSERT_EQ(out[size_t(j)], want) << "p " << p << " i0 " << i0 << " j " << j;
+        ASSERT_EQ(inplace[size_t(j)], want) << "in place, p " << p << " i0 " << i0 << " j " << j;
+      }
+    }
+}
+
+TEST(TensorCore, DropoutRunsMatchTheElementwiseMask) {
+  for (double p : {1e-9, 0.2, 0.5, 0.999999, 1.0}) {
+    check_dropout_runs<float>(p);
+    check_dropout_runs<double>(p);
+  }
 }
 
 TEST(TensorCore, ErrorsNameOpAndShapes) {
