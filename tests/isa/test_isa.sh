@@ -5,9 +5,9 @@
 # qemu-aarch64 where g++-aarch64-linux-gnu and qemu-user are installed (./run test-isa installs
 # them) — runs the kernel test suites of each build (the arm64 one under qemu), then runs
 # `loupe fingerprint` (every model type trained a few tiny steps with dropout on, f32 and f64,
-# hashed: weights, AdamW moments, losses) with each, and compares every line with the others and with the committed table
-# tests/isa/fingerprints.txt, which other machines (and ISAs) produced. The native build
-# (build/release, -march=native) is checked too when it exists. Exit 0 only if all agree; on a
+# hashed: weights, AdamW moments, losses) with each, and compares every line with the others and
+# with the committed table tests/isa/fingerprints.txt, which other machines (and ISAs) produced.
+# The native build (build/release, -march=native) is checked too when it exists. Exit 0 only if all agree; on a
 # difference, traces the first differing model in two builds and prints `loupe audit diff`: the
 # first op whose output bits differ, with its module path.
 # After a change that is meant to change the bits: build/release/tools/loupe fingerprint > tests/isa/fingerprints.txt
@@ -57,16 +57,24 @@ loupe_of() {
   shift
   if [ "$name" = arm64 ]; then qemu-aarch64 -L /usr/aarch64-linux-gnu "${bin[$name]}" "$@"; else "${bin[$name]}" "$@"; fi
 }
+# Builds the CLI and the kernel suites in build dir $1 (configured since second $3; $2 names the
+# build in messages), runs the suites with the remaining meson test arguments, and registers the
+# CLI for the fingerprints as bin[$4].
+build_and_check() {
+  local dir=$1 label=$2 since=$3 name=$4
+  shift 4
+  ninja -C "$dir" -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${KERNEL_SUITES[@]}") >&2
+  say "$label: built in $((SECONDS - since)) s"
+  local t0=$SECONDS
+  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$JOBS" "$@" "${KERNEL_SUITES[@]}" >&2 ||
+    { say "$name: kernel suites FAILED"; exit 1; }
+  say "$name: kernel suites (${KERNEL_SUITES[*]}) passed in $((SECONDS - t0)) s"
+  bin[$name]=$dir/tools/loupe
+}
 if [ $arm64 = 1 ]; then
   t0=$SECONDS
   tests/isa/arm64_setup.sh
-  ninja -C build/isa-arm64 -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${KERNEL_SUITES[@]}") >&2
-  say "arm64 (aarch64 NEON, cross-compiled): built in $((SECONDS - t0)) s"
-  t0=$SECONDS
-  meson test -C build/isa-arm64 --no-rebuild --print-errorlogs --num-processes "$JOBS" --timeout-multiplier 4 \
-    "${KERNEL_SUITES[@]}" >&2 || { say "arm64: kernel suites FAILED under qemu"; exit 1; }
-  say "arm64: kernel suites (${KERNEL_SUITES[*]}) passed under qemu in $((SECONDS - t0)) s"
-  bin[arm64]=build/isa-arm64/tools/loupe
+  build_and_check build/isa-arm64 "arm64 (aarch64 NEON, cross-compiled, suites under qemu)" $t0 arm64 --timeout-multiplier 4
 fi
 for v in "${variants[@]}"; do
   name=${v%%:*} flags=${v#*:} dir=build/isa-$name
@@ -78,14 +86,7 @@ for v in "${variants[@]}"; do
     meson setup "$dir" --buildtype=plain -Dnative=false "-Dcpp_args=-O1 $flags" \
       -Dtests=true -Dbenchmarks=disabled -Dmpi=disabled -Dshared_lib=false >/dev/null
   fi
-  t0=$SECONDS
-  ninja -C "$dir" -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${KERNEL_SUITES[@]}") >&2
-  say "$name ($flags): built in $((SECONDS - t0)) s"
-  t0=$SECONDS
-  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$JOBS" "${KERNEL_SUITES[@]}" >&2 ||
-    { say "$name: kernel suites FAILED"; exit 1; }
-  say "$name: kernel suites passed in $((SECONDS - t0)) s"
-  bin[$name]=$dir/tools/loupe
+  build_and_check "$dir" "$name ($flags)" $SECONDS "$name"
 done
 [ -x build/release/tools/loupe ] && bin[native]=build/release/tools/loupe
 
