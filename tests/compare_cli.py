@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`loupe compare` through the binary: equal budgets (steps, tokens, minutes), seeds, the report
-files, reuse of finished runs, bit-exact continuation of interrupted ones, bad input.
+files, reuse of finished runs (in place and from an earlier report), bit-exact continuation of
+interrupted ones, bad input.
 
 Usage: compare_cli.py path/to/loupe SOURCE_ROOT
 """
@@ -127,7 +128,43 @@ try:
         ok = ok and report(f)["configs"][1]["parameters"] > report(f)["configs"][0]["parameters"]
     check(ok, "-c FILE:section.key=value rows" + (": " + r.stderr[-300:] if r.returncode else ""))
 
-    # 6. Bad input: a clear message and a non-zero exit.
+    # 6. --reuse: runs from an earlier report with the same run config and seed are taken, not retrained
+    #    (and keep their machine); a different run config, or a report without run configs, is retrained.
+    g, h = os.path.join(tmp, "g"), os.path.join(tmp, "h")
+    r = compare("-c", cfgs["gpt-t"], "--seeds", "1", "--steps", "3", "--out", g)
+    check(r.returncode == 0, "an earlier one-seed report")
+    earlier = report(g)
+    earlier["configs"][0]["runs"][0]["machine"] = "Other CPU, 9 threads"
+    moved = os.path.join(tmp, "earlier.json")  # the committed copy of a report, its runs directory gone
+    with open(moved, "w") as fh:
+        json.dump(earlier, fh)
+    r = compare("-c", cfgs["gpt-t"], "--seeds", "2", "--steps", "3", "--reuse", moved, "--out", h)
+    ok = r.returncode == 0 and r.stderr.count("reused from") == 1 and r.stderr.count("training 3 steps") == 1
+    if ok:
+        runs = report(h)["configs"][0]["runs"]
+        with open(os.path.join(h, "compare.md")) as fh:
+            md = fh.read()
+        ok = runs[0] == earlier["configs"][0]["runs"][0] and runs[1]["seed"] == 1338 and runs[1]["machine"] != ""
+        ok = ok and "| machine |" in md and "| Other CPU, 9 threads |" in md and "--reuse" not in md
+        ok = ok and report(h)["configs"][0]["run_config"] == earlier["configs"][0]["run_config"]
+    check(ok, "--reuse takes seed 0 from the earlier report and trains seed 1" + (": " + r.stderr[-300:] if not ok else ""))
+    r = compare("-c", cfgs["gpt-t"], "--seeds", "2", "--steps", "3", "--out", h)
+    check(r.returncode == 0 and r.stderr.count("done before") == 2, "the reused run is kept in the new runs directory")
+    r = compare("-c", cfgs["gpt-t"], "--set", "train.lr=0.002", "--seeds", "1", "--steps", "3", "--reuse", moved,
+                "--out", os.path.join(tmp, "i"))
+    check(r.returncode == 0 and "another run config" in r.stderr and "training 3 steps" in r.stderr,
+          "--reuse does not take a run of another run config")
+    del earlier["configs"][0]["run_config"]
+    with open(moved, "w") as fh:
+        json.dump(earlier, fh)
+    r = compare("-c", cfgs["gpt-t"], "--seeds", "1", "--steps", "3", "--reuse", moved, "--out", os.path.join(tmp, "j"))
+    ok = r.returncode == 0 and "predates" in r.stderr and "training 3 steps" in r.stderr
+    check(ok and report(os.path.join(tmp, "j"))["configs"][0]["runs"][0]["val_loss"] ==
+          report(g)["configs"][0]["runs"][0]["val_loss"], "a report without run configs is retrained, to the same bits")
+    with open(os.path.join(tmp, "not_a_report.json"), "w") as fh:
+        json.dump({"runs": []}, fh)
+
+    # 7. Bad input: a clear message and a non-zero exit.
     for args, want in (
         ((*both, "--out", os.path.join(tmp, "e")), "exactly one budget"),
         ((*both, "--steps", "3", "--tokens", "9", "--out", os.path.join(tmp, "e")), "exactly one budget"),
@@ -136,6 +173,10 @@ try:
         ((*both, "--seeds", "2", "--steps", "3", "--out", a), "holds a run of another config"),
         (("-c", cfgs["gpt-t"] + ":n_layer=2", "--steps", "3", "--out", os.path.join(tmp, "e")), "not section.key=value"),
         (("-c", cfgs["gpt-t"] + ":model.n_layr=2", "--steps", "3", "--out", os.path.join(tmp, "e")), "n_layr"),
+        (("-c", cfgs["gpt-t"], "--steps", "3", "--reuse", os.path.join(tmp, "gone.json"), "--out", os.path.join(tmp, "e")),
+         "gone.json' does not exist"),
+        (("-c", cfgs["gpt-t"], "--steps", "3", "--reuse", os.path.join(tmp, "not_a_report.json"), "--out",
+          os.path.join(tmp, "e")), "not a loupe compare report"),
     ):
         r = compare(*args)
         check(r.returncode != 0 and want in r.stderr, f"refused ({want}): {r.stderr.strip()[-150:]}")

@@ -15,6 +15,12 @@
 // to the run config it was given (run.json). A run with a result.json for the same run config is
 // reused; one with a checkpoint but no result (interrupted) resumes bit-exactly; a directory that
 // holds another config's run is an error, never overwritten.
+//
+// --reuse EARLIER/compare.json (repeatable) takes a run that has no result here from an earlier
+// report, if that report holds the same config name, the same run config (budget and schedule
+// included) and the same seed: the run is deterministic, so retraining it would give the same
+// bits. It is copied into this directory's runs/ as its result.json and keeps the machine it was
+// trained on (compare.md lists it). Reports written before run configs were recorded cannot be reused.
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -54,6 +60,7 @@ struct CompareArgs {
   int64_t tokens = 0, steps = 0;
   double minutes = 0;
   std::string out;
+  std::vector<std::string> reuse;
   bool quiet = false;
   int max_runs = -1;
 };
@@ -64,7 +71,7 @@ static std::string shell_word(const std::string& a) {
   return plain ? a : "'" + a + "'";
 }
 
-// The command that reproduces this comparison (without --max-runs and --quiet, which change nothing).
+// The command that reproduces this comparison (without --max-runs, --reuse and --quiet, which change no result).
 static std::string command_line(const CompareArgs& o) {
   std::string c = "loupe compare";
   for (auto& f : o.configs) c += " -c " + shell_word(f);
@@ -152,12 +159,52 @@ static double seconds_per_step(const json& cfg) {
   return double(r.tokens_per_step) / r.tokens_per_sec;
 }
 
+// An earlier report given with --reuse.
+struct EarlierReport {
+  std::string path;
+  json report;
+};
+
+// The result.json of run (name, seed index k, seed) from an earlier report whose config has the same
+// run config; null if none has it. Says once per report and config why a same-named config is not reused.
+static json reused_result(const std::vector<EarlierReport>& earlier, const std::string& name, const json& run_config,
+                          int k, uint64_t seed, bool quiet) {
+  for (auto& e : earlier)
+    for (auto& c : e.report.at("configs")) {
+      if (c.value("name", "") != name) continue;
+      if (c.value("run_config", json()) != run_config) {
+        if (!quiet && k == 0)
+          std::fprintf(stderr, "[compare] not reusing %s from %s: %s\n", name.c_str(), e.path.c_str(),
+                       c.value("run_config", json()).is_null()
+                           ? "that report has no run configs (it predates them)"
+                           : "it was trained with another run config (config file, --set or budget differ)");
+        continue;
+      }
+      for (auto& r : c.at("runs")) {
+        if (r.at("seed_index").get<int>() != k || r.at("seed").get<uint64_t>() != seed) continue;
+        json run = r;
+        if (run.value("machine", "").empty()) run["machine"] = e.report.value("machine", "");
+        return json{{"run", run}, {"parameters", c.at("parameters")}, {"kv_cache_bytes", c.at("kv_cache_bytes")},
+                    {"gen_ms_per_token", c.at("gen_ms_per_token")}, {"reused_from", e.path}};
+      }
+    }
+  return json();
+}
+
 static void run_compare(CompareArgs& o) {
   LOUPE_CHECK(!o.configs.empty(), "compare: give at least one --config");
   const int budgets = (o.tokens > 0) + (o.steps > 0) + (o.minutes > 0);
   LOUPE_CHECK(budgets == 1, "compare: give exactly one budget: --tokens N, --steps N or --minutes M");
   LOUPE_CHECK(o.seeds >= 1, "compare: --seeds must be at least 1, got ", o.seeds);
   const fs::path out(o.out);
+  std::vector<EarlierReport> earlier;
+  for (auto& f : o.reuse) {
+    LOUPE_CHECK(fs::exists(f), "compare: --reuse '", f, "' does not exist");
+    EarlierReport e{f, read_json(f)};
+    LOUPE_CHECK(e.report.is_object() && e.report.contains("configs") && e.report["configs"].is_array(), "compare: --reuse '",
+                f, "' is not a loupe compare report (no \"configs\" list)");
+    earlier.push_back(std::move(e));
+  }
   fs::create_directories(out / "runs");
 
   tools::CompareReport report;
@@ -240,6 +287,7 @@ static void run_compare(CompareArgs& o) {
   for (auto& p : plans) {
     tools::CompareConfig cc;
     cc.name = p.name, cc.path = p.path, cc.steps = p.steps, cc.tokens_per_step = tokens_per_step(p.cfg);
+    cc.run_config = p.cfg;
     for (int k = 0; k < o.seeds; ++k) {
       ++index;
       json cfg = p.cfg;
@@ -256,13 +304,20 @@ static void run_compare(CompareArgs& o) {
                     "' has a checkpoint but no run.json; remove it or give another --out");
         write_file_atomic(run_json.string(), cfg.dump(1) + "\n");
       }
+      if (!fs::exists(result_json) && !fs::exists(tools::checkpoint_path(dir.string()))) {
+        const json r = reused_result(earlier, p.name, p.cfg, k, seed, o.quiet);
+        if (!r.is_null()) write_file_atomic(result_json.string(), r.dump(1) + "\n");
+      }
       if (fs::exists(result_json)) {
         const json r = read_json(result_json);
         cc.runs.push_back(tools::CompareRun::from_json(r.at("run")));
         cc.parameters = r.at("parameters").get<int64_t>();
         if (k == 0) cc.kv_cache_bytes = r.at("kv_cache_bytes").get<int64_t>(), cc.gen_ms_per_token = r.at("gen_ms_per_token").get<double>();
-        if (!o.quiet) std::fprintf(stderr, "[compare %d/%d] %s seed %llu: done before (val loss %.4f)\n", index, total,
-                                   p.name.c_str(), (unsigned long long)seed, cc.runs.back().val_loss);
+        if (!o.quiet)
+          std::fprintf(stderr, "[compare %d/%d] %s seed %llu: done before%s (val loss %.4f)\n", index, total,
+                       p.name.c_str(), (unsigned long long)seed,
+                       r.contains("reused_from") ? (", reused from " + r["reused_from"].get<std::string>()).c_str() : "",
+                       cc.runs.back().val_loss);
         continue;
       }
       if (o.max_runs >= 0 && trained >= o.max_runs) {  // --max-runs: the same command continues later
@@ -292,7 +347,7 @@ static void run_compare(CompareArgs& o) {
       auto model = tools::model_from_checkpoint(ck);
       auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
       tools::CompareRun run;
-      run.seed_index = k, run.seed = seed, run.peak_rss_bytes = rss, run.wall_seconds = wall;
+      run.seed_index = k, run.seed = seed, run.peak_rss_bytes = rss, run.wall_seconds = wall, run.machine = report.machine;
       run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),
                                        ck.config["train"]["batch_size"].get<int64_t>(), &run.val_tokens);
       read_metrics(dir / "metrics.jsonl", cc.tokens_per_step, run);
@@ -339,6 +394,8 @@ void register_compare(CLI::App& app) {
   sub->add_option("--out,-o", o->out, "output directory")->required();
   sub->add_option("--max-runs", o->max_runs, "train at most this many runs now (the same command continues)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--reuse", o->reuse,
+                  "an earlier compare.json: take its finished runs of identical run configs and seeds (repeatable)");
   sub->add_flag("--quiet,-q", o->quiet, "no progress output");
   actions().push_back({sub, [o] { run_compare(*o); }});
 }

@@ -16,7 +16,7 @@ json CompareRun::to_json() const {
   for (auto [t, l] : curve) c.push_back({t, l});
   return {{"seed_index", seed_index}, {"seed", seed}, {"val_loss", val_loss}, {"val_tokens", val_tokens},
           {"tokens_per_sec", tokens_per_sec}, {"peak_rss_bytes", peak_rss_bytes}, {"wall_seconds", wall_seconds},
-          {"curve", c}};
+          {"curve", c}, {"machine", machine}};
 }
 
 CompareRun CompareRun::from_json(const json& j) {
@@ -28,6 +28,7 @@ CompareRun CompareRun::from_json(const json& j) {
   r.tokens_per_sec = j.at("tokens_per_sec").get<double>();
   r.peak_rss_bytes = j.at("peak_rss_bytes").get<int64_t>();
   r.wall_seconds = j.at("wall_seconds").get<double>();
+  r.machine = j.value("machine", "");
   for (auto& p : j.at("curve")) r.curve.emplace_back(p.at(0).get<int64_t>(), p.at(1).get<double>());
   return r;
 }
@@ -70,11 +71,21 @@ static std::vector<double> field(const CompareConfig& c, double CompareRun::*f) 
   return v;
 }
 
+// The machine a run trained on ("" = the report's own, as in reports older than the field).
+static const std::string& machine_of(const CompareReport& r, const CompareRun& run) {
+  return run.machine.empty() ? r.machine : run.machine;
+}
+
 std::string compare_markdown(const CompareReport& r) {
+  bool one_machine = true;  // runs reused from another report (--reuse) may come from other machines
+  for (auto& c : r.configs)
+    for (auto& run : c.runs) one_machine = one_machine && machine_of(r, run) == r.machine;
   std::string s = "# loupe compare\n\n```\n" + r.command + "\n```\n\n";
   s += "Budget: " + r.budget + ". Machine: " + r.machine + ".\n\n";
   s += "Validation loss is the mean cross-entropy over every token of the validation split (consecutive\n"
-       "block_size windows); ± is the standard deviation over seeds. Speeds are of the machine above.\n\n";
+       "block_size windows); ± is the standard deviation over seeds. Speeds are of the machine above";
+  s += one_machine ? ".\n\n"
+                   : ", except for the runs\nreused from an earlier report, whose machine \"Every run\" gives; a per-config speed then mixes\nmachines.\n\n";
   s += "| config | parameters | steps | tokens seen | val loss | seeds | train tokens/s | peak RSS | KV cache | ms/token |\n";
   s += "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
   for (auto& c : r.configs) {
@@ -89,13 +100,13 @@ std::string compare_markdown(const CompareReport& r) {
   }
   s += "\nKV cache: bytes of the incremental-decoding state at batch 1 with the whole block_size context;\n"
        "ms/token: median wall time of one greedy decode step at batch 1 through that cache.\n\n";
-  s += "## Every run\n\n| config | file | seed | val loss | train tokens/s | peak RSS | wall time |\n";
-  s += "|---|---|---:|---:|---:|---:|---:|\n";
+  s += "## Every run\n\n| config | file | seed | val loss | train tokens/s | peak RSS | wall time |";
+  s += one_machine ? "\n|---|---|---:|---:|---:|---:|---:|\n" : " machine |\n|---|---|---:|---:|---:|---:|---:|---|\n";
   for (auto& c : r.configs)
     for (auto& run : c.runs)
       s += "| " + c.name + " | " + c.path + " | " + std::to_string(run.seed) + " | " + fmt("%.4f", run.val_loss) +
            " | " + grouped(int64_t(std::llround(run.tokens_per_sec))) + " | " + mib(run.peak_rss_bytes) + " | " +
-           fmt("%.0f s", run.wall_seconds) + " |\n";
+           fmt("%.0f s", run.wall_seconds) + " |" + (one_machine ? "" : " " + machine_of(r, run) + " |") + "\n";
   s += "\n![validation loss against tokens seen](curves.svg)\n";
   return s;
 }
@@ -108,9 +119,9 @@ std::string compare_svg(const CompareReport& r) {
     std::map<int64_t, std::vector<double>> at;  // tokens seen -> each seed's loss there
     for (auto& run : c.runs)
       for (auto [t, l] : run.curve) at[t].push_back(l);
-    LossSeries mean{c.name + (c.runs.size() > 1 ? " (mean of " + std::to_string(c.runs.size()) + ")" : ""),
-                    colors[i % std::size(colors)], {}};
-    LossSeries lo{"", mean.color, {}}, hi{"", mean.color, {}};
+    LossSeries mean{.name = c.name + (c.runs.size() > 1 ? " (mean of " + std::to_string(c.runs.size()) + ")" : ""),
+                    .color = colors[i % std::size(colors)]};
+    LossSeries lo{.color = mean.color}, hi{.color = mean.color};
     for (auto& [t, ls] : at) {
       mean.points.emplace_back(double(t), mean_sd(ls).first);
       lo.points.emplace_back(double(t), *std::min_element(ls.begin(), ls.end()));
@@ -133,7 +144,7 @@ json compare_json(const CompareReport& r) {
     configs.push_back({{"name", c.name}, {"path", c.path}, {"parameters", c.parameters}, {"steps", c.steps},
                        {"tokens_per_step", c.tokens_per_step}, {"tokens", c.steps * c.tokens_per_step},
                        {"kv_cache_bytes", c.kv_cache_bytes}, {"gen_ms_per_token", c.gen_ms_per_token},
-                       {"val_loss_mean", m}, {"val_loss_sd", sd}, {"runs", runs}});
+                       {"val_loss_mean", m}, {"val_loss_sd", sd}, {"run_config", c.run_config}, {"runs", runs}});
   }
   return {{"command", r.command}, {"budget", r.budget}, {"machine", r.machine}, {"configs", configs}};
 }

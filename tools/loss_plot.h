@@ -8,11 +8,11 @@
 namespace loupe::tools {
 
 struct LossSeries {
-  std::string name, color;
-  std::vector<std::pair<double, double>> points;  // (step, loss)
+  std::string name{}, color{};
+  std::vector<std::pair<double, double>> points{};  // (step, loss)
   bool markers = false;
   double width = 1.5;    // stroke width
-  std::string dash;      // SVG stroke-dasharray ("" = solid)
+  std::string dash{};    // SVG stroke-dasharray ("" = solid)
   bool legend = true;    // listed in the legend
 };
 

@@ -119,8 +119,8 @@ static std::string human_duration(double s) {
 // metrics.jsonl rows and the loss curves drawn from them.
 struct Metrics {
   std::string path;
-  LossSeries train{"train", "#1f77b4", {}, false}, train_eval{"train (eval)", "#2ca02c", {}, true},
-      val{"val", "#ff7f0e", {}, true};
+  LossSeries train{.name = "train", .color = "#1f77b4"},
+      train_eval{.name = "train (eval)", .color = "#2ca02c", .markers = true}, val{.name = "val", .color = "#ff7f0e", .markers = true};
   void add(const json& row) {
     const double step = row["step"].get<double>();
     if (row.contains("loss")) train.points.push_back({step, row["loss"].get<double>()});
