@@ -101,6 +101,28 @@ try:
     vb = [x["val_loss"] for c in report(b)["configs"] for x in c["runs"]]
     check(va == vb, f"interrupted and resumed runs end with bitwise the same val losses ({vb})")
 
+    # 3b. --jobs 2: two runs at a time, each on half the threads with its own log; bitwise the same.
+    jb = os.path.join(tmp, "jobs")
+    r = compare(*both, "--seeds", "2", "--tokens", "2560", "--out", jb, "--jobs", "2")
+    ok = r.returncode == 0
+    if ok:
+        vj = [x["val_loss"] for c in report(jb)["configs"] for x in c["runs"]]
+        with open(os.path.join(jb, "runs", "llama-t", "seed1", "train.log")) as fh:
+            log = fh.read()
+        ok = vj == va and "2 runs at a time" in report(jb)["machine"] and "step 20" in log and "--jobs" not in report(jb)["command"]
+    check(ok, "--jobs 2 gives bitwise the same val losses, each run logged" + (": " + r.stderr[-300:] if not ok else ""))
+    bad = os.path.join(tmp, "bad-corpus.json")
+    with open(cfgs["gpt-t"]) as fh:
+        bc = json.load(fh)
+    bc["data"]["corpus"] = os.path.join(tmp, "no-such-corpus.txt")
+    with open(bad, "w") as fh:
+        json.dump(bc, fh)
+    jf = os.path.join(tmp, "jobs-fail")
+    r = compare("-c", bad, "-c", cfgs["llama-t"], "--seeds", "1", "--steps", "20", "--out", jf, "--jobs", "2")
+    check(r.returncode != 0 and "bad-corpus seed 1337" in r.stderr and "train.log" in r.stderr
+          and os.path.exists(os.path.join(jf, "runs", "llama-t", "seed0", "result.json")),
+          "--jobs 2: a failing run is reported with its log after the other run finishes")
+
     # 4. --steps and --minutes; the minutes become steps once and are kept.
     c = os.path.join(tmp, "c")
     r = compare("-c", cfgs["gpt-t"], "--seeds", "1", "--minutes", "0.03", "--out", c)

@@ -16,11 +16,16 @@
 // reused; one with a checkpoint but no result (interrupted) resumes bit-exactly; a directory that
 // holds another config's run is an error, never overwritten.
 //
+// --jobs N trains N runs at once, each child on 1/N of the threads with its output in its train.log
+// (the runs' bits do not change; their speeds are measured beside each other, and the machine line
+// says so).
+//
 // --reuse EARLIER/compare.json (repeatable) takes a run that has no result here from an earlier
 // report, if that report holds the same config name, the same run config (budget and schedule
 // included) and the same seed: the run is deterministic, so retraining it would give the same
 // bits. It is copied into this directory's runs/ as its result.json and keeps the machine it was
 // trained on (compare.md lists it). Reports written before run configs were recorded cannot be reused.
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -34,6 +39,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "models/model.h"
@@ -63,6 +69,7 @@ struct CompareArgs {
   std::vector<std::string> reuse;
   bool quiet = false;
   int max_runs = -1;
+  int jobs = 1;
 };
 
 static std::string shell_word(const std::string& a) {
@@ -71,7 +78,8 @@ static std::string shell_word(const std::string& a) {
   return plain ? a : "'" + a + "'";
 }
 
-// The command that reproduces this comparison (without --max-runs, --reuse and --quiet, which change no result).
+// The command that reproduces this comparison (without --max-runs, --reuse, --jobs and --quiet, which change no
+// result: a run's bits do not depend on its thread count).
 static std::string command_line(const CompareArgs& o) {
   std::string c = "loupe compare";
   for (auto& f : o.configs) c += " -c " + shell_word(f);
@@ -105,22 +113,23 @@ static json read_json(const fs::path& p) {
   }
 }
 
-// Runs `loupe train ...` as a child; returns its peak RSS. Throws if it fails.
-static int64_t run_child(const std::vector<std::string>& args, const std::string& what) {
-  std::vector<char*> argv;
+// Starts `loupe train ...` as a child with environment env, its stdout and stderr to log if not "".
+static pid_t spawn_child(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
+  std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  argv.push_back(nullptr), envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (!log.empty()) {
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  }
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
   LOUPE_CHECK(rc == 0, "compare: cannot start ", args[0], ": ", std::strerror(rc));
-  int status = 0;
-  struct rusage ru {};
-  while (wait4(pid, &status, 0, &ru) < 0) LOUPE_CHECK(errno == EINTR, "compare: wait4: ", std::strerror(errno));
-  LOUPE_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "compare: ", what, " failed (",
-              WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
-                                : "signal " + std::to_string(WTERMSIG(status)),
-              "); its directory is kept: run the same compare again to resume it");
-  return int64_t(ru.ru_maxrss) * 1024;
+  return pid;
 }
 
 // From one read of metrics.jsonl: the median of the tokens/s the trainer logged (steps after
@@ -210,6 +219,8 @@ static void run_compare(CompareArgs& o) {
   tools::CompareReport report;
   report.command = command_line(o);
   report.machine = cpu_model() + ", " + std::to_string(get_num_threads()) + " threads";
+  if (o.jobs > 1)
+    report.machine += detail::cat(", ", o.jobs, " runs at a time (", std::max(1, get_num_threads() / o.jobs), " thread(s) each)");
   report.budget = o.steps > 0   ? std::to_string(o.steps) + " steps per run"
                   : o.tokens > 0 ? std::to_string(o.tokens) + " tokens per run (whole steps, rounded up)"
                                  : detail::cat(o.minutes, " minutes per run (as steps: the minutes over the config's measured seconds per step)");
@@ -281,11 +292,24 @@ static void run_compare(CompareArgs& o) {
     plans.push_back(std::move(p));
   }
 
-  const std::string exe = self_exe();
+  // Pass 1: each config × seed is finished (here or in a --reuse report) or queued for training.
+  struct Job {
+    size_t plan = 0;
+    int k = 0, index = 0;
+    uint64_t seed = 0;
+    fs::path dir;
+    bool resume = false;
+    pid_t pid = 0;
+    std::chrono::steady_clock::time_point t0{};
+  };
   const int total = int(plans.size()) * o.seeds;
-  int index = 0, trained = 0, waiting = 0;
-  for (auto& p : plans) {
-    tools::CompareConfig cc;
+  std::vector<tools::CompareConfig> ccs(plans.size());
+  std::vector<std::vector<std::optional<tools::CompareRun>>> done(plans.size(), std::vector<std::optional<tools::CompareRun>>(o.seeds));
+  std::vector<Job> queue;
+  int index = 0, waiting = 0;
+  for (size_t pi = 0; pi < plans.size(); ++pi) {
+    const auto& p = plans[pi];
+    auto& cc = ccs[pi];
     cc.name = p.name, cc.path = p.path, cc.steps = p.steps, cc.tokens_per_step = tokens_per_step(p.cfg);
     cc.run_config = p.cfg;
     for (int k = 0; k < o.seeds; ++k) {
@@ -310,61 +334,118 @@ static void run_compare(CompareArgs& o) {
       }
       if (fs::exists(result_json)) {
         const json r = read_json(result_json);
-        cc.runs.push_back(tools::CompareRun::from_json(r.at("run")));
+        done[pi][k] = tools::CompareRun::from_json(r.at("run"));
         cc.parameters = r.at("parameters").get<int64_t>();
         if (k == 0) cc.kv_cache_bytes = r.at("kv_cache_bytes").get<int64_t>(), cc.gen_ms_per_token = r.at("gen_ms_per_token").get<double>();
         if (!o.quiet)
           std::fprintf(stderr, "[compare %d/%d] %s seed %llu: done before%s (val loss %.4f)\n", index, total,
                        p.name.c_str(), (unsigned long long)seed,
                        r.contains("reused_from") ? (", reused from " + r["reused_from"].get<std::string>()).c_str() : "",
-                       cc.runs.back().val_loss);
+                       done[pi][k]->val_loss);
         continue;
       }
-      if (o.max_runs >= 0 && trained >= o.max_runs) {  // --max-runs: the same command continues later
+      if (o.max_runs >= 0 && int(queue.size()) >= o.max_runs) {  // --max-runs: the same command continues later
         ++waiting;
         continue;
       }
-      const bool resume = fs::exists(tools::checkpoint_path(dir.string()));
-      if (!o.quiet)
-        std::fprintf(stderr, "[compare %d/%d] %s seed %llu: %s %lld steps (%lld tokens)\n", index, total, p.name.c_str(),
-                     (unsigned long long)seed, resume ? "resuming," : "training", (long long)p.steps,
-                     (long long)(p.steps * cc.tokens_per_step));
-      double wall_before = 0;
-      const fs::path wall_file = dir / "wall_seconds";
-      if (fs::exists(wall_file)) wall_before = std::stod(read_file(wall_file.string()));
-      std::vector<std::string> args{exe, "train", "-c", run_json.string(), "--out", dir.string()};
-      if (resume) args.push_back("--resume");
-      if (o.quiet) args.push_back("-q");
-      const auto t0 = std::chrono::steady_clock::now();
-      const int64_t rss = run_child(args, detail::cat("training ", p.name, " seed ", seed, " in ", dir.string()));
-      ++trained;
-      const double wall = wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      write_file_atomic(wall_file.string(), std::to_string(wall) + "\n");
-
-      // Evaluate: the whole validation split; decode speed and cache at batch 1.
-      const auto ck = tools::load_checkpoint(dir.string());
-      LOUPE_CHECK(ck.step == p.steps, "compare: ", dir.string(), " stopped at step ", ck.step, " of ", p.steps);
-      auto model = tools::model_from_checkpoint(ck);
-      auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
-      tools::CompareRun run;
-      run.seed_index = k, run.seed = seed, run.peak_rss_bytes = rss, run.wall_seconds = wall, run.machine = report.machine;
-      run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),
-                                       ck.config["train"]["batch_size"].get<int64_t>(), &run.val_tokens);
-      read_metrics(dir / "metrics.jsonl", cc.tokens_per_step, run);
-      const int64_t block = model->block_size(), gen = std::min<int64_t>(32, block / 2);
-      const auto g = bench_generate(*model, 1, block - gen, gen);
-      cc.parameters = model->num_parameters();
-      if (k == 0) cc.kv_cache_bytes = g.cache_bytes, cc.gen_ms_per_token = g.latency_median_ms;
-      write_file_atomic(result_json.string(),
-                        json{{"run", run.to_json()}, {"parameters", cc.parameters}, {"kv_cache_bytes", g.cache_bytes},
-                             {"gen_ms_per_token", g.latency_median_ms}}.dump(1) + "\n");
-      cc.runs.push_back(run);
-      if (!o.quiet)
-        std::fprintf(stderr, "[compare %d/%d] %s seed %llu: val loss %.4f over %lld tokens, %.0f tokens/s, %.0f s\n",
-                     index, total, p.name.c_str(), (unsigned long long)seed, run.val_loss, (long long)run.val_tokens,
-                     run.tokens_per_sec, wall);
+      queue.push_back(Job{pi, k, index, seed, dir, fs::exists(tools::checkpoint_path(dir.string()))});
     }
-    if (!cc.runs.empty()) report.configs.push_back(std::move(cc));
+  }
+
+  // Pass 2: train the queue, --jobs at a time. With more than one, each child gets an equal share
+  // of the threads and writes its progress to its own train.log.
+  const std::string exe = self_exe();
+  const int threads_each = std::max(1, get_num_threads() / o.jobs);
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (o.jobs == 1 || std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env.push_back(*e);
+  if (o.jobs > 1) env.push_back("OMP_NUM_THREADS=" + std::to_string(threads_each));
+
+  // Evaluate a finished run: the whole validation split; decode speed and cache at batch 1.
+  auto finish = [&](const Job& j, int64_t rss) {
+    const auto& p = plans[j.plan];
+    auto& cc = ccs[j.plan];
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count();
+    const fs::path wall_file = j.dir / "wall_seconds";
+    if (fs::exists(wall_file)) wall += std::stod(read_file(wall_file.string()));  // earlier, interrupted parts
+    write_file_atomic(wall_file.string(), std::to_string(wall) + "\n");
+    const auto ck = tools::load_checkpoint(j.dir.string());
+    LOUPE_CHECK(ck.step == p.steps, "compare: ", j.dir.string(), " stopped at step ", ck.step, " of ", p.steps);
+    auto model = tools::model_from_checkpoint(ck);
+    auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
+    tools::CompareRun run;
+    run.seed_index = j.k, run.seed = j.seed, run.peak_rss_bytes = rss, run.wall_seconds = wall, run.machine = report.machine;
+    run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),
+                                     ck.config["train"]["batch_size"].get<int64_t>(), &run.val_tokens);
+    read_metrics(j.dir / "metrics.jsonl", cc.tokens_per_step, run);
+    const int64_t block = model->block_size(), gen = std::min<int64_t>(32, block / 2);
+    const auto g = bench_generate(*model, 1, block - gen, gen);
+    cc.parameters = model->num_parameters();
+    if (j.k == 0) cc.kv_cache_bytes = g.cache_bytes, cc.gen_ms_per_token = g.latency_median_ms;
+    write_file_atomic((j.dir / "result.json").string(),
+                      json{{"run", run.to_json()}, {"parameters", cc.parameters}, {"kv_cache_bytes", g.cache_bytes},
+                           {"gen_ms_per_token", g.latency_median_ms}}.dump(1) + "\n");
+    done[j.plan][j.k] = run;
+    if (!o.quiet)
+      std::fprintf(stderr, "[compare %d/%d] %s seed %llu: val loss %.4f over %lld tokens, %.0f tokens/s, %.0f s\n", j.index,
+                   total, p.name.c_str(), (unsigned long long)j.seed, run.val_loss, (long long)run.val_tokens,
+                   run.tokens_per_sec, wall);
+  };
+
+  std::vector<Job> running;
+  std::string failed;  // the first failure: no new run starts, the running ones finish, then it is raised
+  size_t next = 0;
+  while (next < queue.size() || !running.empty()) {
+    while (failed.empty() && next < queue.size() && int(running.size()) < o.jobs) {
+      Job j = queue[next++];
+      const auto& p = plans[j.plan];
+      std::vector<std::string> args{exe, "train", "-c", (j.dir / "run.json").string(), "--out", j.dir.string()};
+      if (j.resume) args.push_back("--resume");
+      if (o.quiet) args.push_back("-q");
+      const std::string log = o.jobs > 1 ? (j.dir / "train.log").string() : "";
+      if (!o.quiet)
+        std::fprintf(stderr, "[compare %d/%d] %s seed %llu: %s %lld steps (%lld tokens)%s\n", j.index, total,
+                     p.name.c_str(), (unsigned long long)j.seed, j.resume ? "resuming," : "training", (long long)p.steps,
+                     (long long)(p.steps * ccs[j.plan].tokens_per_step),
+                     log.empty() ? "" : (", " + std::to_string(threads_each) + " thread(s), log " + log).c_str());
+      j.t0 = std::chrono::steady_clock::now();
+      j.pid = spawn_child(args, env, log);
+      running.push_back(j);
+    }
+    int status = 0;
+    struct rusage ru {};
+    const pid_t pid = wait4(-1, &status, 0, &ru);
+    if (pid < 0) {
+      LOUPE_CHECK(errno == EINTR, "compare: wait4: ", std::strerror(errno));
+      continue;
+    }
+    const auto it = std::find_if(running.begin(), running.end(), [&](const Job& j) { return j.pid == pid; });
+    if (it == running.end()) continue;
+    const Job j = *it;
+    running.erase(it);
+    const auto& p = plans[j.plan];
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      const std::string msg = detail::cat(
+          "compare: training ", p.name, " seed ", j.seed, " in ", j.dir.string(), " failed (",
+          WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status)) : "signal " + std::to_string(WTERMSIG(status)),
+          o.jobs > 1 ? "; its log: " + (j.dir / "train.log").string() : "",
+          "); its directory is kept: run the same compare again to resume it");
+      if (failed.empty()) failed = msg;
+      if (!o.quiet && !running.empty()) std::fprintf(stderr, "[compare] %s; waiting for the running runs\n", msg.c_str());
+      continue;
+    }
+    try {
+      finish(j, int64_t(ru.ru_maxrss) * 1024);
+    } catch (const std::exception& e) {
+      if (failed.empty()) failed = e.what();
+    }
+  }
+  LOUPE_CHECK(failed.empty(), failed);
+
+  for (size_t pi = 0; pi < plans.size(); ++pi) {
+    for (auto& r : done[pi])
+      if (r) ccs[pi].runs.push_back(*r);
+    if (!ccs[pi].runs.empty()) report.configs.push_back(std::move(ccs[pi]));
   }
   if (waiting > 0) {
     report.budget += detail::cat(" (partial: ", waiting, " of ", total, " runs not trained yet)");
@@ -396,6 +477,9 @@ void register_compare(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--reuse", o->reuse,
                   "an earlier compare.json: take its finished runs of identical run configs and seeds (repeatable)");
+  sub->add_option("--jobs,-j", o->jobs,
+                  "train this many runs at once, each on an equal share of the threads (default 1)")
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--quiet,-q", o->quiet, "no progress output");
   actions().push_back({sub, [o] { run_compare(*o); }});
 }
