@@ -409,9 +409,15 @@ static void run_compare(CompareArgs& o) {
                      (long long)(p.steps * ccs[j.plan].tokens_per_step),
                      log.empty() ? "" : (", " + std::to_string(threads_each) + " thread(s), log " + log).c_str());
       j.t0 = std::chrono::steady_clock::now();
-      j.pid = spawn_child(args, env, log);
+      try {
+        j.pid = spawn_child(args, env, log);
+      } catch (const std::exception& e) {  // like a failed run: the running ones still finish
+        failed = e.what();
+        break;
+      }
       running.push_back(j);
     }
+    if (running.empty()) break;  // nothing left to wait for (the queue is done, or a start failed)
     int status = 0;
     struct rusage ru {};
     const pid_t pid = wait4(-1, &status, 0, &ru);
