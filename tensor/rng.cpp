@@ -4,7 +4,7 @@
 #include <cmath>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
+#include "tensor/simd.h"  // <immintrin.h>, with GCC 12's false warnings silenced
 #endif
 
 namespace loupe {

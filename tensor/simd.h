@@ -10,6 +10,17 @@
 // x86-64-v3, x86-64-v4 and aarch64 then run the same arithmetic. A build without FMA hardware (plain SSE) cannot: it
 // gives other bits (README, "Same bits everywhere"). tests/test_simd.cpp checks all four.
 #pragma once
+// GCC 12's AVX-512 intrinsics start from `__m512 __Y = __Y;` (_mm512_undefined_ps and kin) and,
+// once inlined into our kernels, warn that __Y may be used uninitialised: thousands of lines of
+// false positives (GCC bug 105593, fixed in GCC 13). Silenced for the lines of the intrinsic
+// headers only (included here first, through xsimd); our own code keeps both warnings.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && defined(__x86_64__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
 #include <xsimd/xsimd.hpp>
 
 #define LOUPE_FUSED_SPECIALISATIONS(T, ARCH, FMA)                                                             \

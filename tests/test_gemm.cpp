@@ -90,7 +90,9 @@ void check_case(const Case& cs, uint64_t seed, std::vector<T>* out = nullptr) {
   for (int64_t r = 0; r < (cs.c_colmajor ? cs.n : cs.m); ++r)
     for (int64_t q = (cs.c_colmajor ? cs.m : cs.n); q < (cs.c_colmajor ? cs.m : cs.n) + cs.pad; ++q) {
       const size_t idx = size_t(r * (cs.c_colmajor ? c.cs : c.rs) + q);
-      if (idx < c.data.size()) ASSERT_TRUE(std::memcmp(&c.data[idx], &c0[idx], sizeof(T)) == 0) << "padding written";
+      if (idx < c.data.size()) {
+        ASSERT_TRUE(std::memcmp(&c.data[idx], &c0[idx], sizeof(T)) == 0) << "padding written";
+      }
     }
   if (out) *out = c.data;
 }

@@ -95,7 +95,9 @@ TEST(Norms, MatchNaiveReferenceForwardAndBackward) {
           EXPECT_TRUE(all_close(y.value().to(DType::F64), ref.y, tol, tol));
           EXPECT_TRUE(all_close(vx.grad().to(DType::F64), ref.dx, tol, tol));
           EXPECT_TRUE(all_close(vw.grad().to(DType::F64), ref.dw, tol, tol));
-          if (!rms) EXPECT_TRUE(all_close(vb.grad().to(DType::F64), ref.db, tol, tol));
+          if (!rms) {
+            EXPECT_TRUE(all_close(vb.grad().to(DType::F64), ref.db, tol, tol));
+          }
         }
 }
 

@@ -45,7 +45,7 @@ struct Problem {
   std::vector<ParamGroup> groups(double wd) const {
     ParamGroup a{{}, 1.0, wd}, b{{}, 0.5, 0.0};
     for (size_t k = 0; k < params.size(); ++k)
-      (k % 2 == 0 ? a : b).params.push_back({"p" + std::to_string(k), params[k]});
+      (k % 2 == 0 ? a : b).params.push_back({std::string("p").append(std::to_string(k)), params[k]});
     return {a, b};
   }
   double lr_scale(size_t k) const { return k % 2 == 0 ? 1.0 : 0.5; }

@@ -204,7 +204,9 @@ TEST_P(Registry, AttentionMapsAreCausalDistributions) {
         for (int64_t j = 0; j < 6; ++j) {
           const double v = p[(r * 6 + i) * 6 + j];
           EXPECT_GE(v, 0.0);
-          if (j > i) EXPECT_EQ(v, 0.0) << map.module << " row " << i << " key " << j;
+          if (j > i) {
+            EXPECT_EQ(v, 0.0) << map.module << " row " << i << " key " << j;
+          }
           sum += v;
         }
         EXPECT_NEAR(sum, 1.0, 1e-6) << map.module << " row " << i;

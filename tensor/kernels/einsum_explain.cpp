@@ -12,7 +12,7 @@ std::string subscripts(const Labels& labels) {
   for (int l : labels) {
     if (!is_ellipsis_label(l)) s += label_name(l);
     else if (l - kEllipsis < 10) s += char('0' + (l - kEllipsis));
-    else s += "(" + std::to_string(l - kEllipsis) + ")";
+    else s.append("(").append(std::to_string(l - kEllipsis)).append(")");  // not "(" + string&&: GCC 12, bug 105651
   }
   return s;
 }
@@ -63,7 +63,8 @@ std::pair<double, std::string> best_tree(const std::vector<Labels>& terms, const
       while (!((s >> k) & 1)) ++k;
       return leaf[k];
     }
-    return "(" + tree(split[s]) + " * " + tree(s ^ split[s]) + ")";
+    std::string out = "(";  // not "(" + string&&: GCC 12 warns falsely there (-Wrestrict, bug 105651)
+    return out.append(tree(split[s])).append(" * ").append(tree(s ^ split[s])).append(")");
   };
   return {cost[full], tree(full)};
 }

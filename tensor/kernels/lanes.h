@@ -8,6 +8,7 @@
 // Each operation is lane-wise and correctly rounded (add, sub, mul, div, fma, max), so the split
 // into physical registers cannot change a result.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -44,7 +45,7 @@ struct Lanes {
   void store_partial(T* p, int64_t m) const {
     alignas(64) T buf[size];
     store(buf);
-    std::memcpy(p, buf, size_t(m) * sizeof(T));
+    std::memcpy(p, buf, size_t(std::min<int64_t>(m, size)) * sizeof(T));  // m < size; the min says so to GCC
   }
   // f applied to each physical register: f must be lane-wise (xsimd's math functions are).
   template <typename F>
