@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
-"""GPT-2's tokenizer through the binary, id for id against the reference encoder (npm
-gpt-3-encoder 1.1.4 run by node: tests/gpt2/reference_encode.js), on the whole of tiny
-shakespeare and on awkward strings; the shipped data/gpt2 files against the package's own;
-decode(encode(x)); bad input.
+"""GPT-2's tokenizer through the binary, id for id against OpenAI's own encoder, tiktoken
+(tests/gpt2/reference.py, built offline from data/gpt2/), on the whole of tiny shakespeare and on
+awkward strings; the shipped data/gpt2 files against OpenAI's published ones; decode(encode(x));
+bad input.
 
-Usage: gpt2_cli.py path/to/loupe SOURCE_ROOT
-The reference is installed by `./run test` (tests/gpt2/install_reference.sh build/gpt2-ref);
-LOUPE_GPT2_REF names another directory.
+Usage: gpt2_cli.py path/to/loupe SOURCE_ROOT (tiktoken from requirements-dev.txt; without it skipped,
+or failed under LOUPE_REQUIRE_ALL=1)
 """
 import os
 import shutil
@@ -15,8 +14,13 @@ import sys
 import tempfile
 
 LOUPE, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
-REF = os.environ.get("LOUPE_GPT2_REF", os.path.join(ROOT, "build", "gpt2-ref"))
-REF_JS = os.path.join(ROOT, "tests", "gpt2", "reference_encode.js")
+sys.path.insert(0, os.path.join(ROOT, "tests", "gpt2"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+from reference_env import require  # noqa: E402
+
+require("tiktoken")
+import reference  # noqa: E402
+
 failures = []
 
 
@@ -26,16 +30,10 @@ def check(ok, what):
         failures.append(what)
 
 
-pkg = os.path.join(REF, "node_modules", "gpt-3-encoder")
-if not os.path.isfile(os.path.join(pkg, "Encoder.js")) or shutil.which("node") is None:
-    print(f"FAIL the reference encoder is not installed in {REF} (or node is missing): "
-          f"run tests/gpt2/install_reference.sh {REF} (./run test does)")
-    sys.exit(1)
-
-# The shipped files are the package's, byte for byte.
-for name in ("encoder.json", "vocab.bpe"):
-    with open(os.path.join(ROOT, "data", "gpt2", name), "rb") as a, open(os.path.join(pkg, name), "rb") as b:
-        check(a.read() == b.read(), f"data/gpt2/{name} equals gpt-3-encoder's")
+# The shipped files are OpenAI's, byte for byte.
+for name, (have, want) in reference.file_hashes(os.path.join(ROOT, "data", "gpt2")).items():
+    check(have == want, f"data/gpt2/{name} is OpenAI's published file (sha256 {have[:16]}…)")
+enc = reference.encoding(os.path.join(ROOT, "data", "gpt2"))
 
 AWKWARD = {
     "ascii": b"Hello world! It's 2026, isn't it? I'll say: we've they're you'd 'S 'T X'm.",
@@ -48,6 +46,8 @@ AWKWARD = {
     "spaces_long": b" " * 5000 + b"x" + b"\t \n" * 300 + b"\n" * 1000 + b"a" + b" " * 777,
     "unicode_spaces": "a\u00a0b\u2003c\u3000d\ufeffe\u0085f\u180eg\u2028h\u2029i  \u00a0 j\r\n\r\nk\x0b\x0cl".encode(),
     "controls": b"\x00\x01\x02 \x1b[31mred\x1b[0m \x7f\x08",
+    # Where tiktoken's \s (Unicode White_Space) and JavaScript's differ: U+0085 is a space, U+FEFF not.
+    "nel_bom": "x!\u0085y \ufeff!z\u0085\u0085!\u0085 \ufeff\ufeff a\u0085\n\ufeff".encode(),
     "long_runs": b"a" * 3000 + b" " + b"ab" * 2000 + b" " + b"7" * 1500 + b" " + b"!?" * 700,
     "newlines": b"a\n\nb\n\n\nc \n d\n \ne\n",
     "empty": b"",
@@ -62,40 +62,27 @@ try:
         with open(p, "wb") as f:
             f.write(AWKWARD[n])
         files.append(p)
-    ref = subprocess.run(["node", REF_JS, REF, "--whole", *files], capture_output=True, text=True)
-    check(ref.returncode == 0, "reference encoder runs on the awkward strings" + (": " + ref.stderr[-500:] if ref.returncode else ""))
-    ref_lines = ref.stdout.split("\n")
-    for i, (n, p) in enumerate(zip(names, files)):
+    for n, p in zip(names, files):
         r = subprocess.run([LOUPE, "tokenizer", "encode", "-t", "gpt2", "-i", p], capture_output=True, text=True)
-        ours = r.stdout.strip()
-        want = ref_lines[i].strip() if i < len(ref_lines) else None
+        ours = r.stdout.split()
+        want = [str(i) for i in reference.encode_file(enc, p)]
         detail = ""
-        if ours != want and want is not None:
-            a, b = ours.split(), want.split()
-            k = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]), min(len(a), len(b)))
-            detail = f": first difference at id {k}: loupe {a[k:k + 5]} reference {b[k:k + 5]}"
-        check(r.returncode == 0 and ours == want, f"{n}: ids equal the reference ({len(ours.split())} ids){detail}")
+        if ours != want:
+            k = next((j for j in range(min(len(ours), len(want))) if ours[j] != want[j]), min(len(ours), len(want)))
+            detail = f": first difference at id {k}: loupe {ours[k:k + 5]} tiktoken {want[k:k + 5]}"
+        check(r.returncode == 0 and ours == want, f"{n}: ids equal tiktoken's ({len(ours)} ids){detail}")
         # decode(encode(x)) is x, with invalid UTF-8 read as the WHATWG decoder reads it.
         d = subprocess.run([LOUPE, "tokenizer", "decode", "-t", "gpt2"], input=r.stdout.encode(), capture_output=True)
         expect = AWKWARD[n].decode("utf-8", errors="replace").encode()
         check(d.returncode == 0 and d.stdout == expect, f"{n}: decode(encode(x)) gives x back")
 
-    # The whole of tiny shakespeare (the reference in pieces; the pieces agree with one call on a prefix).
+    # The whole of tiny shakespeare.
     corpus = os.path.join(ROOT, "data", "tinyshakespeare.txt")
-    with open(corpus, "rb") as f:
-        prefix = f.read(40000)
-    pre = os.path.join(tmp, "prefix.txt")
-    with open(pre, "wb") as f:
-        f.write(prefix)
-    whole = subprocess.run(["node", REF_JS, REF, "--whole", pre], capture_output=True, text=True).stdout
-    pieces = subprocess.run(["node", REF_JS, REF, pre], capture_output=True, text=True).stdout
-    check(whole == pieces and len(whole.split()) > 9000, "the reference in pieces equals one call (40 kB prefix)")
-    ref = subprocess.run(["node", REF_JS, REF, corpus], capture_output=True, text=True)
     ours = subprocess.run([LOUPE, "tokenizer", "encode", "-t", "gpt2", "-i", corpus], capture_output=True, text=True)
     n = len(ours.stdout.split())
     # 338,025: nanoGPT's data/shakespeare/prepare.py (tiktoken) counts 301,966 train + 36,059 val.
-    check(ours.returncode == 0 and ours.stdout.strip() == ref.stdout.strip() and n == 338025,
-          f"tinyshakespeare.txt: {n} ids, equal to the reference's")
+    check(ours.returncode == 0 and ours.stdout.split() == [str(i) for i in reference.encode_file(enc, corpus)]
+          and n == 338025, f"tinyshakespeare.txt: {n} ids, equal to tiktoken's")
 
     # Bad input: an id out of range, a missing data directory.
     r = subprocess.run([LOUPE, "tokenizer", "decode", "-t", "gpt2", "50257"], capture_output=True, text=True)

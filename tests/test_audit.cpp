@@ -199,13 +199,11 @@ TEST(Trace, FiltersAndNpyDumps) {
   for (auto& e : std::filesystem::directory_iterator(a.sub("dumps")))
     if (e.path().extension() == ".npy") ++npy, one = e.path().string();
   EXPECT_GE(npy, int(recs.size()));
-  // numpy reads the dumps (when it is installed).
-  // Debian's python3 has numpy (./run test installs python3-numpy); another python3 on PATH may not.
-  const std::string py = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  if (std::system((py + " -c 'import numpy' 2>/dev/null").c_str()) == 0) {
-    const std::string cmd = py + " -c \"import numpy, sys; a = numpy.load(sys.argv[1]); assert a.ndim >= 1 and a.size > 0\" '" + one + "'";
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << one;
-  }
+  // NumPy reads the dumps: the Python that meson runs the Python tests with (LOUPE_TEST_PYTHON).
+  const char* py = std::getenv("LOUPE_TEST_PYTHON");
+  ASSERT_NE(py, nullptr) << "LOUPE_TEST_PYTHON is unset (tests/meson.build sets it)";
+  const std::string cmd = std::string("'") + py + "' -c \"import numpy, sys; a = numpy.load(sys.argv[1]); assert a.ndim >= 1 and a.size > 0\" '" + one + "'";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
 // Every module call ends with a "module" record whose output is the one of the op that made it.
@@ -419,7 +417,9 @@ TEST(Shadow, EveryOpPairsWithItsF64TwinAndF32ErrorsAreRounding) {
   EXPECT_GT(r.by_kind.at("matmul (forward)").worst, 0.0);  // f32 really ran
   for (size_t i = 1; i < r.ops.size(); ++i) EXPECT_GE(r.ops[i - 1].rel, r.ops[i].rel);  // worst first
   for (auto& o : r.ops)
-    if (o.step == 0) EXPECT_LT(o.rel, 1e-5) << o.op << " " << o.pass << " " << o.module;  // same weights: rounding only
+    if (o.step == 0) {  // same weights: rounding only
+      EXPECT_LT(o.rel, 1e-5) << o.op << " " << o.pass << " " << o.module;
+    }
   ASSERT_EQ(r.loss32.size(), 2u);
   EXPECT_NEAR(r.loss32[0], r.loss64[0], 1e-5);
   EXPECT_NE(r.table(5).find("worst ops"), std::string::npos);

@@ -63,9 +63,11 @@ TEST(Gpt2Pretokenize, GivesThePatternsChunks) {
   EXPECT_EQ(chunks("2026 abc123 !?"), (V{"2026", " abc", "123", " !?"}));
   EXPECT_EQ(chunks("caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC"), (V{"caf\xC3\xA9", " \xE6\x97\xA5\xE6\x9C\xAC"}));
   EXPECT_EQ(chunks("\xD9\xA1\xD9\xA2 x"), (V{"\xD9\xA1\xD9\xA2", " x"}));  // Arabic-Indic digits are \p{N}
-  // JavaScript's \s: U+FEFF is a space, U+0085 (NEL) is not (it is "other").
-  EXPECT_EQ(chunks("a\xEF\xBB\xBF" "b"), (V{"a", "\xEF\xBB\xBF", "b"}));
-  EXPECT_EQ(chunks("a\xC2\x85" "b"), (V{"a", "\xC2\x85", "b"}));
+  // \s is Unicode's White_Space (tiktoken's): U+0085 (NEL) is a space, U+FEFF (BOM) is "other".
+  // (npm's gpt-3-encoder, JavaScript's \s, gives {"!\xC2\x85"} and {"\xEF\xBB\xBF", "!"}.)
+  EXPECT_EQ(chunks("!\xC2\x85"), (V{"!", "\xC2\x85"}));
+  EXPECT_EQ(chunks("\xEF\xBB\xBF!"), (V{"\xEF\xBB\xBF!"}));
+  EXPECT_EQ(chunks("a\xC2\x85\xC2\x85" "b"), (V{"a", "\xC2\x85", "\xC2\x85", "b"}));  // " ?" is U+0020 only
   EXPECT_TRUE(chunks("").empty());
 }
 

@@ -46,6 +46,9 @@ KERNEL_SUITES=(simd gemm reduce softmax attention elementwise einsum scan index 
 arm64=0
 if [ "$(uname -m)" = x86_64 ] && command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then
   arm64=1
+elif [ "$(uname -m)" = x86_64 ] && [ "${LOUPE_REQUIRE_ALL:-0}" = 1 ]; then
+  say "error: no aarch64 cross compiler or qemu-aarch64, and LOUPE_REQUIRE_ALL=1 allows no skip (./run test-isa installs them)"
+  exit 1
 else
   say "no aarch64 cross compiler or qemu-aarch64: the NEON build is skipped"
 fi

@@ -6,7 +6,7 @@ batch, the logits, the loss, every parameter gradient and the parameters after 5
 PyTorch loads the same weights, repeats all of it in f32, and every tensor must agree to a
 relative error <= 1e-4, measured per tensor as max|loupe − torch| / max|torch|.
 
-Usage: crosscheck.py path/to/dump_model [workdir]. Exit 77 (meson's "skipped") without torch.
+Usage: crosscheck.py path/to/dump_model [workdir]. Without PyTorch: skipped, or failed under LOUPE_REQUIRE_ALL=1.
 """
 import json
 import os
@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from system_python import require  # noqa: E402
+from reference_env import require  # noqa: E402
 
 torch, = require("torch")
 

@@ -2,14 +2,13 @@
 """GEMM reference: GFLOP/s of numpy's float32 matmul (OpenBLAS) on the shapes of
 tools/bench/bench_gemm.cpp and `loupe bench gemm`, for 1 and 2 threads.
 
-Run it with Debian's python3 (numpy linked to libblas.so.3, with the alternative
-pointing at OpenBLAS: `python3 -c "import numpy; numpy.show_config()"`; the script
-prints which BLAS library is actually loaded). Run it with OPENBLAS_CORETYPE and
+Run it with the project's environment (.venv/bin/python3: PyPI's numpy, which carries its
+own OpenBLAS build, scipy-openblas; the script prints which BLAS library is actually loaded). Run it with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset, so OpenBLAS picks its own kernel and blocking for this CPU.
 The thread count is set with OPENBLAS_NUM_THREADS, which OpenBLAS reads once at
 load time; the script therefore re-runs itself once per thread count.
 
-Usage: python3 tools/reference/gemm_openblas.py [--threads 1 2] [--json] [--shapes square|tiny|train|all]
+Usage: .venv/bin/python3 tools/reference/gemm_openblas.py [--threads 1 2] [--json] [--shapes square|tiny|train|all]
        [--coretype Haswell]
 The machine may be shared: the best of several timed repetitions is reported.
 """

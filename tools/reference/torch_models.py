@@ -9,32 +9,18 @@ Conventions that must match loupe (models/gpt.cpp, models/llama.cpp):
 - GELU is the exact erf form (nanoGPT's nn.GELU()) unless activation == "gelu_tanh".
 - Tied heads reuse the token embedding (no lm_head / output parameter).
 """
-import json
 import math
-import struct
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
+from safetensors import safe_open
 
 
 def load_safetensors(path):
-    """A tiny safetensors reader: u64 header length, JSON header, raw little-endian data."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        arr = np.frombuffer(data[b:end], dtype=_DTYPES[e["dtype"]]).reshape(e["shape"])
-        out[name] = torch.from_numpy(arr.copy())
-    return out, meta
+    """A loupe safetensors file through Hugging Face's safetensors: ({name: tensor}, metadata)."""
+    with safe_open(path, framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
 
 
 # ---------------------------------------------------------------- shared pieces

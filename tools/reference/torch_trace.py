@@ -16,7 +16,7 @@ names the first module whose output disagrees (with --dump on both sides, by the
 error of the values themselves). ids.npy holds integer ids [B, T+1]: the model reads [:, :T].
 
 Usage: torch_trace.py --ckpt DIR --tokens ids.npy -o trace.jsonl [--dump DIR]
-Exit 2 on bad input, 77 when PyTorch is not installed.
+Exit 2 on bad input; without PyTorch 77 (skipped), or 1 under LOUPE_REQUIRE_ALL=1 (reference_env.py).
 """
 import argparse
 import json
@@ -25,7 +25,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from system_python import require  # noqa: E402
+from reference_env import require  # noqa: E402
 
 np, torch = require("numpy", "torch")
 

@@ -1,8 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Trains a loupe run config in PyTorch and reports tokens/s, for `loupe bench train`
 side by side on the same machine.
 
-  /usr/bin/python3 tools/reference/torch_train.py --config configs/gpt-baby.json [--steps N]
+  .venv/bin/python3 tools/reference/torch_train.py --config configs/gpt-baby.json [--steps N]
          [--threads T] [--loupe build/release/tools/loupe] [--set section.key=value ...] [--json]
 
 To compare like with like, loupe itself prepares the run: `loupe train --stop-after 0`
@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 
-# libgomp reads this when torch loads it: spinning workers made Debian's PyTorch 2x slower
-# on 2 cores in our measurements (4.1k vs 8.7k tokens/s on gpt-baby); set it to ACTIVE to compare.
+# The OpenMP runtime reads this when torch loads it: spinning workers made Debian's PyTorch 1.13
+# 2x slower on 2 cores in our measurements (4.1k vs 8.7k tokens/s on gpt-baby); ACTIVE to compare.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -40,18 +40,10 @@ def find_loupe():
     sys.exit("torch_train: no loupe binary found; pass --loupe PATH (build with ./run build)")
 
 
-def blas_library():
-    """The BLAS shared objects this process loaded (from /proc/self/maps). Debian's torch calls
-    whatever libblas.so.3 the alternatives system points at: the reference (netlib) BLAS unless an
-    optimised one such as libopenblas0-pthread is installed, and the reference one makes PyTorch's
-    CPU matmuls tens of times slower, which would make any comparison meaningless."""
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.lower() and ".so" in line}
-    except OSError:
-        return "unknown", False
-    reference = any(os.path.dirname(p).endswith("/blas") for p in libs)
-    return ", ".join(sorted(libs)) or "unknown", reference
+def cpu_backend():
+    """What PyTorch computes with here: its kernels' ISA (ATEN_CPU_CAPABILITY), oneDNN and MKL."""
+    return (f"torch {torch.__version__}, ISA {torch.backends.cpu.get_cpu_capability()}, "
+            f"oneDNN {torch.backends.mkldnn.is_available()}, MKL {torch.backends.mkl.is_available()}")
 
 
 def get_lr(it, t):
@@ -74,19 +66,13 @@ def main():
     ap.add_argument("--set", action="append", default=[], help="section.key=value, as loupe train --set")
     ap.add_argument("--steps", type=int, default=0, help="training steps (default: train.max_iters)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
-                    help="torch threads (default: every core, as loupe; Debian's torch alone picks 1 here)")
+                    help="torch threads (default: every core, as loupe)")
     ap.add_argument("--loupe", default="", help="the loupe binary (default: build/release/tools/loupe)")
     ap.add_argument("--eval-iters", type=int, default=20, help="val batches at the end (0: none)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    torch.ones(64, 64) @ torch.ones(64, 64)  # loads the BLAS
-    blas, reference_blas = blas_library()
-    if reference_blas:
-        print(f"torch_train: WARNING: PyTorch is using the reference BLAS ({blas}); its matmuls are tens of "
-              "times slower than an optimised BLAS. For a fair comparison: apt-get install libopenblas0-pthread",
-              file=sys.stderr)
     loupe = a.loupe or find_loupe()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,14 +146,14 @@ def main():
         with torch.no_grad():
             val = sum(loss_of(*batch("val")).item() for _ in range(a.eval_iters)) / a.eval_iters
     res = {"bench": "torch_train", "config": a.config, "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "blas": blas, "parameters": sum(p.numel() for p in model.parameters()), "steps": steps, "tokens_per_step": B * T * accum,
+           "backend": cpu_backend(), "parameters": sum(p.numel() for p in model.parameters()), "steps": steps, "tokens_per_step": B * T * accum,
            "tokens_per_sec": tps, "ms_per_step": 1e3 * sum(timed) / len(timed), "last_loss": loss, "val_loss": val}
     if a.json:
         print(json.dumps(res))
     else:
         print(f"{a.config} in PyTorch {torch.__version__}: {res['parameters']} parameters, {steps} steps on "
               f"{res['threads']} threads: {tps:.0f} tokens/s ({res['ms_per_step']:.1f} ms/step), last loss {loss:.4f}"
-              + (f", val loss {val:.4f}" if val is not None else "") + f"  [BLAS: {blas}]")
+              + (f", val loss {val:.4f}" if val is not None else "") + f"  [{cpu_backend()}]")
 
 
 if __name__ == "__main__":

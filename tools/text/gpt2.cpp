@@ -115,12 +115,14 @@ static bool symbols_to_bytes(std::string_view token, std::string& out) {
 bool gpt2_available() { return true; }
 
 namespace {
-// JavaScript's \s (the reference encoder's): ECMAScript WhiteSpace and LineTerminator.
-#define LOUPE_JS_SPACE "\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}"
+// \s is Unicode's White_Space property, as in tiktoken (OpenAI's encoder, Rust's regex crate):
+// U+0085 (NEL) is a space, U+FEFF (BOM) is not. npm's gpt-3-encoder (JavaScript's \s) has these
+// two the other way round; loupe follows tiktoken. Spelled out, so PCRE2's version cannot move it.
+#define LOUPE_WHITE_SPACE "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 constexpr const char* kPattern =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" LOUPE_JS_SPACE "\\p{L}\\p{N}]+"
-    "|[" LOUPE_JS_SPACE "]+(?![^" LOUPE_JS_SPACE "])|[" LOUPE_JS_SPACE "]+";
-#undef LOUPE_JS_SPACE
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" LOUPE_WHITE_SPACE "\\p{L}\\p{N}]+"
+    "|[" LOUPE_WHITE_SPACE "]+(?![^" LOUPE_WHITE_SPACE "])|[" LOUPE_WHITE_SPACE "]+";
+#undef LOUPE_WHITE_SPACE
 
 struct Pattern {
   pcre2_code* code = nullptr;

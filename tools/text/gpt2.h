@@ -1,9 +1,10 @@
 // GPT-2's tokenizer (Radford et al. 2019): byte-level BPE with OpenAI's published files.
 //   1. Text is read as UTF-8; an invalid sequence becomes U+FFFD, as a WHATWG decoder
-//      (TextDecoder, node's 'utf8') reads it, so ids equal the reference encoders'.
+//      (TextDecoder) and Python's decode(errors="replace") read it.
 //   2. Pre-tokenisation cuts it with GPT-2's pattern
 //        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-//      (PCRE2, Unicode letter/number properties; \s is JavaScript's set, spelled out).
+//      (PCRE2, Unicode letter/number properties; \s is Unicode's White_Space, spelled out:
+//      tiktoken's reading, where U+0085 is a space and U+FEFF is not).
 //   3. Each chunk's UTF-8 bytes start as one token each; the adjacent pair with the
 //      lowest merge rank is merged everywhere in the chunk (left to right), until no
 //      pair has a rank.
