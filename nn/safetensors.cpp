@@ -91,22 +91,22 @@ std::map<std::string, Tensor> parse_safetensors(const std::string& bytes, const 
     else throw Error(where + ": unsupported dtype " + ds + " (loupe reads F32, F64, I64)");
     LOUPE_CHECK(e["shape"].is_array(), where, ": shape must be an array");
     Shape shape;
-    uint64_t numel = 1;
     for (auto& d : e["shape"]) {
       LOUPE_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0), where,
                   ": shape entries must be non-negative integers, got ", d.dump());
-      const uint64_t v = d.get<uint64_t>();
-      LOUPE_CHECK(v == 0 || numel <= (uint64_t(1) << 62) / v, where, ": shape is too large");
-      numel *= v;
-      shape.push_back(int64_t(v));
+      LOUPE_CHECK(d.get<uint64_t>() <= kMaxTensorBytes, where, ": shape entry ", d.dump(), " is too large");
+      shape.push_back(d.get<int64_t>());
     }
+    // Bytes, not elements, are bounded: F32 [2^62] is 2^64 bytes, which a 64-bit product wraps to 0.
+    const auto shape_bytes = tensor_nbytes(shape, dt);
+    LOUPE_CHECK(shape_bytes, where, ": shape ", shape_str(shape), " ", ds, " needs more than 2^62 bytes");
     auto& off = e["data_offsets"];
     LOUPE_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
                 where, ": data_offsets must be two non-negative integers");
     const uint64_t b = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
     LOUPE_CHECK(b <= end && end <= data_size, where, ": data_offsets [", b, ", ", end, "] outside the data section of ",
                 data_size, " bytes");
-    const uint64_t nbytes = numel * dtype_size(dt);
+    const uint64_t nbytes = *shape_bytes;
     LOUPE_CHECK(end - b == nbytes, where, ": shape ", shape_str(shape), " ", ds, " needs ", nbytes,
                 " bytes, data_offsets give ", end - b);
     ranges.emplace_back(b, end);

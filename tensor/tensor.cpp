@@ -25,6 +25,13 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+std::optional<uint64_t> tensor_nbytes(const Shape& shape, DType dtype) {
+  uint64_t n = dtype_size(dtype);
+  for (auto d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, uint64_t(d), &n) || n > kMaxTensorBytes) return std::nullopt;
+  return n;
+}
+
 Shape contiguous_strides(const Shape& s) {
   Shape st(s.size());
   int64_t acc = 1;
@@ -69,7 +76,9 @@ Storage::~Storage() { storage_free(data, capacity); }
 // ---------------------------------------------------------------- creation
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (auto d : shape) LOUPE_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
-  auto s = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(dtype));
+  const auto nbytes = tensor_nbytes(shape, dtype);
+  LOUPE_CHECK(nbytes, "empty: shape ", shape_str(shape), " of ", dtype_name(dtype), " needs more than 2^62 bytes");
+  auto s = std::make_shared<Storage>(size_t(*nbytes));
   return Tensor(std::move(s), dtype, shape, contiguous_strides(shape), 0);
 }
 

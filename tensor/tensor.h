@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,12 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);  // "[2, 3, 4]"
 int64_t shape_numel(const Shape& s);
 Shape contiguous_strides(const Shape& s);
+// The bytes behind a contiguous tensor of this shape and dtype, numel × element size, computed
+// without wrapping; empty when a dimension is negative or the count exceeds kMaxTensorBytes. The
+// one check that Tensor::empty and every reader of outside data (safetensors, .npy) go through, so
+// no shape from a file can claim more elements than the memory behind it.
+constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 62;
+std::optional<uint64_t> tensor_nbytes(const Shape& shape, DType dtype);
 // NumPy broadcasting of two shapes; throws naming `op` and both shapes when they do not broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 

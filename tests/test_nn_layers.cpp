@@ -611,6 +611,16 @@ TEST(Safetensors, CorruptFilesGiveClearErrors) {
   expect_parse_error(file_with_header(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4),
                      "non-negative");
   expect_parse_error(file_with_header(R"({"w":{"dtype":"F32","shape":[2]}})", 8), "needs dtype, shape and data_offsets");
+  // Element counts whose byte count wraps 64 bits to 0 (2^62 × 4, 2^61 × 8, 2^32 × 2^30 × 4) with
+  // no data: once read as tensors of 0 bytes that claimed 2^62 elements.
+  expect_parse_error(file_with_header(R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0),
+                     "tensor 'w': shape [4611686018427387904] F32 needs more than 2^62 bytes");
+  expect_parse_error(file_with_header(R"({"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})", 0),
+                     "needs more than 2^62 bytes");
+  expect_parse_error(file_with_header(R"({"w":{"dtype":"F32","shape":[4294967296,1073741824],"data_offsets":[0,0]}})", 0),
+                     "needs more than 2^62 bytes");
+  expect_parse_error(file_with_header(R"({"w":{"dtype":"I64","shape":[18446744073709551615],"data_offsets":[0,0]}})", 0),
+                     "is too large");
   expect_parse_error(file_with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                                       R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                                       12),
