@@ -307,6 +307,34 @@ TEST(Train, ConfigErrorsNameTheFileAndKey) {
   err = error_of([&] { tools::load_checkpoint(d.sub("short")); });
   EXPECT_NE(err.find("ckpt.safetensors"), std::string::npos) << err;
 
+  // Edited metadata: the config passes the config file's checks, the step must be a number; each
+  // error names the checkpoint file and the key.
+  run(write_and_load(d, cfg, {"train.max_iters=1"}), d.sub("edited"));
+  const std::string edited = d.sub("edited") + "/ckpt.safetensors";
+  std::map<std::string, std::string> meta;
+  const auto tensors = nn::load_safetensors(edited, &meta);
+  const auto edit = [&](const std::string& key, const std::string& value) {
+    auto m = meta;
+    m[key] = value;
+    nn::save_safetensors(edited, tensors, m);
+    return error_of([&] { tools::load_checkpoint(d.sub("edited")); });
+  };
+  json huge = json::parse(meta.at("config"));
+  huge["train"]["eval_iters"] = 1000000000000LL;
+  err = edit("config", huge.dump());
+  EXPECT_NE(err.find("ckpt.safetensors"), std::string::npos) << err;
+  EXPECT_NE(err.find("eval_iters"), std::string::npos) << err;
+  huge["train"].erase("eval_iters");
+  huge["train"]["batch"] = 4;
+  err = edit("config", huge.dump());
+  EXPECT_NE(err.find("unknown key \"train.batch\""), std::string::npos) << err;
+  for (const char* step : {"seven", "12abc", "-3", ""}) {
+    err = edit("step", step);
+    EXPECT_NE(err.find("ckpt.safetensors"), std::string::npos) << err;
+    EXPECT_NE(err.find("\"step\" must be a non-negative integer"), std::string::npos) << step << ": " << err;
+  }
+  EXPECT_EQ(edit("step", "1"), "(no error)");  // the file as written loads again
+
   fs::create_directories(d.sub("broken"));
   d.file("broken/ckpt.safetensors", "garbage!");
   err = error_of([&] { tools::load_checkpoint(d.sub("broken")); });

@@ -1,8 +1,10 @@
 #include "tools/checkpoint.h"
 
+#include <charconv>
 #include <filesystem>
 
 #include "nn/safetensors.h"
+#include "tools/run_config.h"
 
 namespace loupe::tools {
 
@@ -32,8 +34,14 @@ Checkpoint load_checkpoint(const std::string& dir) {
   Checkpoint ck;
   try {
     LOUPE_CHECK(meta["format"] == "loupe-checkpoint-1", "not a loupe checkpoint (format '", meta["format"], "')");
+    // A checkpoint is outside data like a config file: its config passes the same checks (types,
+    // ranges: an edited eval_iters of 10^12 is refused, not run), for every command that loads it.
     ck.config = json::parse(meta.at("config"));
-    ck.step = std::stoll(meta.at("step"));
+    complete_run_config(ck.config, "config");
+    const std::string& step = meta.at("step");
+    const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), ck.step);
+    LOUPE_CHECK(ec == std::errc() && end == step.data() + step.size() && ck.step >= 0,
+                "metadata \"step\" must be a non-negative integer, got '", step, "'");
     ck.tokenizer = text::tokenizer_from_json(json::parse(meta.at("tokenizer")), "in " + path);
   } catch (const std::out_of_range& e) {
     throw Error(detail::cat("checkpoint '", path, "': missing metadata (", e.what(), ")"));
