@@ -209,7 +209,9 @@ void attention_backward(const AttnDims& d, AttnRef<const T> q, AttnRef<const T> 
               } else {
                 bool keep[kBc];
                 mask.keep_run(uint64_t(((b * d.H + h) * d.Tq + i) * d.Tk + j0), vis, keep);
+#ifndef __clang__  // GCC's pragma (clang warns on it; its only build here is the fuzz build)
 #pragma GCC ivdep  // selects, not branches (the keep pattern is random); element j alone
+#endif
                 for (int64_t j = 0; j < vis; ++j) {  // dsr[j] is dL/d(dropped P_ij)
                   const T dk = dsr[j] * keep_scale, pk = pr[j] * keep_scale;
                   dsr[j] = pr[j] * ((keep[j] ? dk : T(0)) - Dr) * scale;

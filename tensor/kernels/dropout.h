@@ -53,7 +53,9 @@ struct DropoutMask {
     words_run(i0, n, [&](int64_t j0, int64_t m, const uint32_t* w) {
       const T* x = in + j0;
       T* y = out + j0;
+#ifndef __clang__  // GCC's pragma (clang warns on it; its only build here is the fuzz build)
 #pragma GCC ivdep  // y[j] depends on x[j] alone, whether or not y is x
+#endif
       for (int64_t j = 0; j < m; ++j) {
         const T v = x[j] * scale;
         y[j] = w[j] >= t ? v : T(0);

@@ -16,8 +16,14 @@ constexpr int kAcc = 12;
 
 // Runs `iters` rounds of kAcc FMAs; returns a value depending on all of them (so nothing is optimised away).
 // noipa: the compiler must treat it as opaque, or it may move this pure call across the clock reads.
+// (clang has no noipa; its only build here is the fuzz build, which measures nothing.)
+#if defined(__clang__)
+#define LOUPE_OPAQUE __attribute__((noinline))
+#else
+#define LOUPE_OPAQUE __attribute__((noipa))
+#endif
 template <typename T>
-__attribute__((noipa)) T fma_loop(int64_t iters, T seed) {
+LOUPE_OPAQUE T fma_loop(int64_t iters, T seed) {
   using V = xsimd::batch<T>;
   V acc[kAcc];
 #pragma GCC unroll 16
