@@ -400,7 +400,7 @@ static void run_compare(CompareArgs& o) {
       Job j = queue[next++];
       const auto& p = plans[j.plan];
       std::vector<std::string> args{exe, "train", "-c", (j.dir / "run.json").string(), "--out", j.dir.string()};
-      if (j.resume) args.push_back("--resume");
+      args.push_back(j.resume ? "--resume" : "--force");  // not resumable: whatever a stopped run left is replaced
       if (o.quiet) args.push_back("-q");
       const std::string log = o.jobs > 1 ? (j.dir / "train.log").string() : "";
       if (!o.quiet)

@@ -1,7 +1,9 @@
-// loupe train --config C [--set section.key=value ...] [--out DIR] [--resume]
+// loupe train --config C [--set section.key=value ...] [--out DIR] [--resume | --force]
 // Trains a model (tools/trainer.h): progress on stderr, DIR/metrics.jsonl, DIR/loss.svg,
 // DIR/ckpt.safetensors. With --resume, continues from DIR's checkpoint (the config then
-// defaults to the checkpoint's own).
+// defaults to the checkpoint's own). A DIR that holds a run is refused unless --resume or
+// --force (start over, replacing it); without --out, a new run goes to runs/<config name>, or
+// runs/<config name>-2, -3, ... when that holds a run already.
 #include <cstdio>
 #include <filesystem>
 
@@ -15,16 +17,22 @@ namespace loupe::cli {
 struct TrainArgs {
   std::string config, out;
   std::vector<std::string> sets;
-  bool resume = false, quiet = false, anomaly = false;
+  bool resume = false, force = false, quiet = false, anomaly = false;
   int64_t stop_after = -1;
 };
 
 static void run_train(TrainArgs& o) {
   namespace fs = std::filesystem;
   tools::Cluster::world();  // joins the MPI job first (or says this loupe was built without MPI)
+  LOUPE_CHECK(!(o.resume && o.force), "train: --resume continues a run, --force replaces it: give one");
   if (o.out.empty()) {
     LOUPE_CHECK(!o.config.empty(), "train: give --config or --out");
-    o.out = (fs::path("runs") / fs::path(o.config).stem()).string();
+    const std::string base = (fs::path("runs") / fs::path(o.config).stem()).string();
+    o.out = base;
+    for (int k = 2; !o.resume && !o.force && !tools::run_files_in(o.out).empty(); ++k) o.out = base + "-" + std::to_string(k);
+    if (o.out != base && tools::Cluster::world().is_root())
+      std::fprintf(stderr, "loupe: '%s' holds a run (--resume continues it); this one goes to '%s'\n", base.c_str(),
+                   o.out.c_str());
   }
   nlohmann::json cfg;
   if (o.config.empty()) {
@@ -39,6 +47,7 @@ static void run_train(TrainArgs& o) {
   t.config = cfg;
   t.out_dir = o.out;
   t.resume = o.resume;
+  t.force = o.force;
   t.progress = !o.quiet;
   t.stop_after = o.stop_after;
   t.anomaly = o.anomaly;
@@ -59,6 +68,7 @@ void register_train(CLI::App& app) {
   sub->add_option("--set", o->sets, "override a config key: section.key=value (e.g. train.lr=3e-4)");
   sub->add_option("--out,-o", o->out, "output directory (default runs/<config name>)");
   sub->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
+  sub->add_flag("--force", o->force, "start over in an --out that holds a run, replacing it");
   sub->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after this many steps in total");
   sub->add_flag("--quiet,-q", o->quiet, "no progress output");
   add_reference_flag(sub);

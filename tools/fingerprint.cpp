@@ -52,6 +52,7 @@ Fingerprint fingerprint(const std::string& type, const std::string& dtype, const
   TrainOptions o;
   o.config = load_run_config(write_tiny_run_config(type, dtype, dir.string(), steps), {});
   o.out_dir = (dir / "run").string();
+  o.force = true;  // a scratch directory: an earlier fingerprint's run there is replaced
   o.progress = false;
   const TrainResult r = train(o);
 

@@ -151,6 +151,13 @@ struct Metrics {
   }
 };
 
+std::vector<std::string> run_files_in(const std::string& dir) {
+  std::vector<std::string> found;
+  for (const char* f : {"ckpt.safetensors", "metrics.jsonl", "config.json"})
+    if (fs::exists(fs::path(dir) / f)) found.emplace_back(f);
+  return found;
+}
+
 static std::string format_stat(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", v);
@@ -193,6 +200,15 @@ std::unique_ptr<Checkpoint> resume_checkpoint(const TrainOptions& opt, json& cfg
 void set_up_rank(Setup& s, const TrainOptions& opt) {
   s.cfg = opt.config;
   LOUPE_CHECK(!opt.out_dir.empty() || !opt.resume, "train: --resume needs an output directory");
+  // A second run into the same directory once emptied the first one's metrics and kept its
+  // checkpoint until the first new one: a run is continued or replaced only when asked.
+  if (s.cluster->is_root() && !opt.out_dir.empty() && !opt.resume && !opt.force) {
+    const auto found = run_files_in(opt.out_dir);
+    std::string files;
+    for (auto& f : found) files += (files.empty() ? "" : ", ") + f;
+    LOUPE_CHECK(found.empty(), "train: '", opt.out_dir, "' already holds a run (", files,
+                "): --resume continues it, --force replaces it, or give another --out");
+  }
   std::unique_ptr<Checkpoint> ck = resume_checkpoint(opt, s.cfg);
 
   s.data = open_data(s.cfg["data"], ck ? ck->tokenizer.get() : nullptr);
@@ -269,8 +285,13 @@ struct Outputs {
     if (dir.empty()) return;
     fs::create_directories(dir);
     metrics.path = (fs::path(dir) / "metrics.jsonl").string();
-    if (opt.resume) metrics.reload(s.start);
-    else write_file_atomic(metrics.path, "");
+    if (opt.resume) {
+      metrics.reload(s.start);
+    } else {  // a new run (or a forced one over an old run): nothing of an earlier run stays
+      write_file_atomic(metrics.path, "");
+      fs::remove(checkpoint_path(dir));
+      fs::remove(fs::path(dir) / "loss.svg");
+    }
     write_file_atomic((fs::path(dir) / "config.json").string(), s.cfg.dump(2) + "\n");
     // Where the token data is (for reference scripts, e.g. tools/reference/torch_train.py).
     const auto& ds = *s.data.dataset;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,7 @@ struct TrainOptions {
   nlohmann::json config;   // a complete run config (load_run_config)
   std::string out_dir;     // metrics.jsonl, loss.svg, ckpt.safetensors; "" = write nothing (bench)
   bool resume = false;     // continue from out_dir's checkpoint
+  bool force = false;      // start over in an out_dir that holds a run, replacing it (else refused)
   bool progress = true;    // live progress line on stderr
   int64_t stop_after = -1; // stop (with a checkpoint) once this many steps are done, as if interrupted
   bool evaluate = true;    // periodic evaluation (bench turns it off)
@@ -40,6 +42,10 @@ struct TrainOptions {
   bool anomaly = false;       // stop at the first NaN/Inf an op makes (autograd/anomaly.h); dumps to out_dir/anomaly
   Cluster* cluster = nullptr; // the job's ranks (Cluster::world() under mpirun); nullptr = one process
 };
+
+// The files of a run that `dir` holds (ckpt.safetensors, metrics.jsonl, config.json); none: a new run
+// may start there. train() refuses such a directory unless resuming or forced.
+std::vector<std::string> run_files_in(const std::string& dir);
 
 struct TrainResult {
   int64_t steps_done = 0;       // total completed steps (including those before a resume)
