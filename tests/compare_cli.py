@@ -95,8 +95,23 @@ try:
     s = subprocess.run([LOUPE, "train", "-c", os.path.join(seed_dir, "run.json"), "--out", seed_dir, "--stop-after", "7",
                         "-q"], capture_output=True, text=True, cwd=ROOT)
     check(s.returncode == 0, "a run stopped by hand at step 7")
+
+    def elapsed(rows):
+        return max([x["elapsed_s"] for x in rows if "elapsed_s" in x] or [0.0])
+
+    def metrics_rows():
+        with open(os.path.join(seed_dir, "metrics.jsonl")) as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    first_part = elapsed(metrics_rows())
     r = compare(*both, "--seeds", "2", "--tokens", "2560", "--out", b)
     check(r.returncode == 0 and "resuming" in r.stderr, "the same command resumes the interrupted run")
+    # Its wall time is what the run logged, the part before the interruption included.
+    rows = metrics_rows()
+    wall = [x["wall_seconds"] for c in report(b)["configs"] if c["name"] == "llama-t" for x in c["runs"]
+            if x["seed_index"] == 0]
+    check(first_part > 0 and elapsed([x for x in rows if x["step"] >= 7]) > first_part and wall == [elapsed(rows)],
+          f"the interrupted run's wall time counts both parts (first {first_part:.3f} s, recorded {wall})")
     va = [x["val_loss"] for c in report(a)["configs"] for x in c["runs"]]
     vb = [x["val_loss"] for c in report(b)["configs"] for x in c["runs"]]
     check(va == vb, f"interrupted and resumed runs end with bitwise the same val losses ({vb})")

@@ -12,6 +12,7 @@
 
 #include "nn/safetensors.h"
 #include "tensor/parallel.h"
+#include "tensor/file_io.h"
 #include "tests/testing.h"
 #include "tools/checkpoint.h"
 #include "tools/run_config.h"
@@ -126,6 +127,39 @@ TEST(Train, StopAndResumeIsBitwiseExact) {
     EXPECT_EQ(ra[i].value("loss", -1.0), rb[i].value("loss", -1.0)) << i;
     EXPECT_EQ(ra[i].value("val_loss", -1.0), rb[i].value("val_loss", -1.0)) << i;
   }
+}
+
+// metrics.jsonl on resume: a torn last line (an interrupted write) is dropped; any other bad line
+// is refused, naming the file and line. Every row logs the run's wall time, which goes on from
+// the interrupted part's instead of starting again at 0.
+TEST(Train, ResumeReadsMetricsStrictlyAndKeepsTheWallClock) {
+  TempDir d;
+  const json cfg = write_and_load(d, tiny_config(d));
+  run(cfg, d.sub("torn"), /*stop_after=*/3);
+  const std::string m = d.sub("torn/metrics.jsonl");
+  const auto before = read_jsonl(m);
+  double first = 0;
+  for (auto& r : before) {
+    ASSERT_TRUE(r.contains("elapsed_s")) << r.dump();
+    EXPECT_GE(r["elapsed_s"].get<double>(), first) << r.dump();
+    first = r["elapsed_s"].get<double>();
+  }
+  { std::ofstream(m, std::ios::app) << "{\"step\": 3, \"loss\": 1.2"; }  // torn: no newline
+  run(cfg, d.sub("torn"), -1, /*resume=*/true);
+  const auto after = read_jsonl(m);
+  ASSERT_EQ(after.size(), before.size() + 5);  // evaluation at 3, steps 3, 4, 5, the final evaluation
+  for (size_t i = before.size(); i < after.size(); ++i) EXPECT_GT(after[i]["elapsed_s"].get<double>(), first) << i;
+
+  run(cfg, d.sub("bad"), /*stop_after=*/3);
+  const std::string good = read_file(d.sub("bad/metrics.jsonl"));
+  std::string text = good;
+  text.insert(text.find('\n') + 1, "{\"step\": oops}\n");  // a broken second line, the file still ends in \n
+  write_file_atomic(d.sub("bad/metrics.jsonl"), text);
+  const std::string err = error_of([&] { run(cfg, d.sub("bad"), -1, /*resume=*/true); });
+  EXPECT_NE(err.find("metrics.jsonl' line 2: not a metrics row"), std::string::npos) << err;
+  write_file_atomic(d.sub("bad/metrics.jsonl"), good + "{\"step\": 9");  // torn, where no torn line is allowed
+  EXPECT_NE(error_of([&] { tools::read_metrics_rows(d.sub("bad/metrics.jsonl"), false); }).find("ends inside it"),
+            std::string::npos);
 }
 
 TEST(Train, OneVsTwoThreadsBitwise) {

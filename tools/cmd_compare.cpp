@@ -33,7 +33,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <cmath>
 #include <cstdio>
@@ -133,16 +132,15 @@ static pid_t spawn_child(const std::vector<std::string>& args, const std::vector
 }
 
 // From one read of metrics.jsonl: the median of the tokens/s the trainer logged (steps after
-// the first) and the val-loss curve against tokens seen.
+// the first), the val-loss curve against tokens seen, and the run's wall time as it logged it
+// (its interrupted parts included).
 static void read_metrics(const fs::path& metrics, int64_t tokens_per_step, tools::CompareRun& run) {
-  std::ifstream in(metrics);
   std::vector<double> tps;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const json j = json::parse(line);
-    const int64_t step = j.at("step").get<int64_t>();
+  for (const json& j : tools::read_metrics_rows(metrics.string(), false)) {
+    const int64_t step = j["step"].get<int64_t>();
     if (j.contains("tokens_per_sec") && step > 0) tps.push_back(j["tokens_per_sec"].get<double>());
     if (j.contains("val_loss")) run.curve.emplace_back(step * tokens_per_step, j["val_loss"].get<double>());
+    if (j.contains("elapsed_s")) run.wall_seconds = std::max(run.wall_seconds, j["elapsed_s"].get<double>());
   }
   std::sort(tps.begin(), tps.end());
   const size_t n = tps.size();
@@ -300,7 +298,6 @@ static void run_compare(CompareArgs& o) {
     fs::path dir;
     bool resume = false;
     pid_t pid = 0;
-    std::chrono::steady_clock::time_point t0{};
   };
   const int total = int(plans.size()) * o.seeds;
   std::vector<tools::CompareConfig> ccs(plans.size());
@@ -365,16 +362,12 @@ static void run_compare(CompareArgs& o) {
   auto finish = [&](const Job& j, int64_t rss) {
     const auto& p = plans[j.plan];
     auto& cc = ccs[j.plan];
-    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - j.t0).count();
-    const fs::path wall_file = j.dir / "wall_seconds";
-    if (fs::exists(wall_file)) wall += std::stod(read_file(wall_file.string()));  // earlier, interrupted parts
-    write_file_atomic(wall_file.string(), std::to_string(wall) + "\n");
     const auto ck = tools::load_checkpoint(j.dir.string());
     LOUPE_CHECK(ck.step == p.steps, "compare: ", j.dir.string(), " stopped at step ", ck.step, " of ", p.steps);
     auto model = tools::model_from_checkpoint(ck);
     auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
     tools::CompareRun run;
-    run.seed_index = j.k, run.seed = j.seed, run.peak_rss_bytes = rss, run.wall_seconds = wall, run.machine = report.machine;
+    run.seed_index = j.k, run.seed = j.seed, run.peak_rss_bytes = rss, run.machine = report.machine;
     run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),
                                      ck.config["train"]["batch_size"].get<int64_t>(), &run.val_tokens);
     read_metrics(j.dir / "metrics.jsonl", cc.tokens_per_step, run);
@@ -389,7 +382,7 @@ static void run_compare(CompareArgs& o) {
     if (!o.quiet)
       std::fprintf(stderr, "[compare %d/%d] %s seed %llu: val loss %.4f over %lld tokens, %.0f tokens/s, %.0f s\n", j.index,
                    total, p.name.c_str(), (unsigned long long)j.seed, run.val_loss, (long long)run.val_tokens,
-                   run.tokens_per_sec, wall);
+                   run.tokens_per_sec, run.wall_seconds);
   };
 
   std::vector<Job> running;
@@ -408,7 +401,6 @@ static void run_compare(CompareArgs& o) {
                      p.name.c_str(), (unsigned long long)j.seed, j.resume ? "resuming," : "training", (long long)p.steps,
                      (long long)(p.steps * ccs[j.plan].tokens_per_step),
                      log.empty() ? "" : (", " + std::to_string(threads_each) + " thread(s), log " + log).c_str());
-      j.t0 = std::chrono::steady_clock::now();
       try {
         j.pid = spawn_child(args, env, log);
       } catch (const std::exception& e) {  // like a failed run: the running ones still finish

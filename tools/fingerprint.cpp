@@ -68,11 +68,8 @@ Fingerprint fingerprint(const std::string& type, const std::string& dtype, const
   }
   f.hash = XXH64_digest(st);
   XXH64_freeState(st);
-  std::ifstream metrics(fs::path(o.out_dir) / "metrics.jsonl");
-  for (std::string line; std::getline(metrics, line);) {
-    const json row = json::parse(line, nullptr, false);
-    if (row.is_object() && row.contains("loss")) f.losses.push_back(row["loss"].get<double>());
-  }
+  for (const json& row : read_metrics_rows((fs::path(o.out_dir) / "metrics.jsonl").string(), false))
+    if (row.contains("loss")) f.losses.push_back(row["loss"].get<double>());
   return f;
 }
 

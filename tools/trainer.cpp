@@ -19,6 +19,7 @@
 #include "tensor/parallel.h"
 #include "optim/factory.h"
 #include "optim/schedule.h"
+#include "tensor/file_io.h"
 #include "tools/checkpoint.h"
 #include "tools/loss_plot.h"
 #include "tools/run_config.h"
@@ -116,6 +117,29 @@ static std::string human_duration(double s) {
   return buf;
 }
 
+std::vector<json> read_metrics_rows(const std::string& path, bool torn_last_ok) {
+  const std::string text = read_file(path);
+  std::vector<json> rows;
+  size_t line_no = 0;
+  for (size_t at = 0; at < text.size();) {
+    const size_t nl = text.find('\n', at);
+    const bool torn = nl == std::string::npos;
+    const std::string line = text.substr(at, torn ? std::string::npos : nl - at);
+    at = torn ? text.size() : nl + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    json row = json::parse(line, nullptr, false);
+    if (row.is_object() && row.contains("step") && row["step"].is_number_integer()) {
+      rows.push_back(std::move(row));
+      continue;
+    }
+    if (torn && torn_last_ok) break;  // an interrupted write: that row was never complete
+    throw Error(detail::cat("'", path, "' line ", line_no, ": not a metrics row (a JSON object with an integer \"step\")",
+                            torn ? ", and the file ends inside it" : ""));
+  }
+  return rows;
+}
+
 // metrics.jsonl rows and the loss curves drawn from them.
 struct Metrics {
   std::string path;
@@ -127,20 +151,16 @@ struct Metrics {
     if (row.contains("val_loss")) val.points.push_back({step, row["val_loss"].get<double>()});
     if (row.contains("train_loss")) train_eval.points.push_back({step, row["train_loss"].get<double>()});
   }
-  // On resume: keep (and re-read) only the rows of steps before `step`.
+  double elapsed_before = 0;  // wall seconds of the earlier, interrupted parts of the run (resume)
+  // On resume: keep (and re-read) only the rows of steps before `step`; a torn last line is
+  // dropped, any other bad line refused (read_metrics_rows).
   void reload(int64_t step) {
-    std::vector<std::string> keep;
-    std::ifstream f(path);
-    for (std::string line; std::getline(f, line);) {
-      try {
-        json row = json::parse(line);
-        if (row.at("step").get<int64_t>() < step) keep.push_back(line), add(row);
-      } catch (const std::exception&) {
-        // a torn last line from an interrupted run: drop it
-      }
-    }
     std::string all;
-    for (auto& l : keep) all += l + "\n";
+    for (const json& row : read_metrics_rows(path, true))
+      if (row["step"].get<int64_t>() < step) {
+        all += row.dump() + "\n", add(row);
+        if (row.contains("elapsed_s")) elapsed_before = std::max(elapsed_before, row["elapsed_s"].get<double>());
+      }
     write_file_atomic(path, all);
   }
   void append(const json& row) {
@@ -428,6 +448,8 @@ TrainResult train(const TrainOptions& opt) {
   res.ranks = s.cluster->size();
   double comm_seconds = 0, wait_seconds = 0;
   const auto run_start = Clock::now();
+  // Wall seconds of the whole run, its interrupted parts included (compare's wall time).
+  const auto elapsed = [&] { return out.metrics.elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count(); };
   double train_seconds = 0;
   int64_t tokens_done = 0;
   auto evaluate = [&](int64_t step) {
@@ -438,7 +460,7 @@ TrainResult train(const TrainOptions& opt) {
     const double va = estimate_loss(*s.model, *s.data.dataset, text::Split::Val, s.B, s.T, eval_iters, es, *s.cluster);
     res.val_loss = va;
     progress.eval(step, tr, va);
-    out.eval_row({{"step", step}, {"train_loss", tr}, {"val_loss", va}}, s.title);
+    out.eval_row({{"step", step}, {"train_loss", tr}, {"val_loss", va}, {"elapsed_s", elapsed()}}, s.title);
   };
 
   int64_t it = s.start;
@@ -458,7 +480,7 @@ TrainResult train(const TrainOptions& opt) {
     const bool log_step = it % log_interval == 0 || it + 1 == max_iters;
     if (log_step) {
       json row = {{"step", it}, {"loss", st.loss}, {"lr", st.lr}, {"grad_norm", st.grad_norm}, {"tokens_per_sec", tps},
-                  {"step_ms", dt * 1e3}};
+                  {"step_ms", dt * 1e3}, {"elapsed_s", elapsed()}};
       for (const auto& [name, value] : stats) row[name] = value;
       out.row(row);
     }

@@ -43,6 +43,12 @@ struct TrainOptions {
   Cluster* cluster = nullptr; // the job's ranks (Cluster::world() under mpirun); nullptr = one process
 };
 
+// The rows of a run's metrics.jsonl, each a JSON object with an integer "step". Any other line is
+// an error naming the file and line, except a torn last line (no newline after it: the write of
+// an interrupted run), which is dropped when torn_last_ok (resume does; readers of finished runs
+// do not).
+std::vector<nlohmann::json> read_metrics_rows(const std::string& path, bool torn_last_ok);
+
 // The files of a run that `dir` holds (ckpt.safetensors, metrics.jsonl, config.json); none: a new run
 // may start there. train() refuses such a directory unless resuming or forced.
 std::vector<std::string> run_files_in(const std::string& dir);
