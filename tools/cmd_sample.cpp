@@ -20,6 +20,7 @@ static void run_sample(SampleArgs& o) {
   const auto& tok = *ck.tokenizer;
   std::vector<int32_t> prompt = tok.encode(o.prompt);
   LOUPE_CHECK(!prompt.empty(), "sample: the prompt is empty");
+  o.s.vocab_limit = tok.vocab_size();  // a padded model vocabulary: never draw what cannot be decoded
   if (!o.no_prompt_echo) std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
   tools::generate(*model, prompt, o.s, [&](int32_t id) {
     const std::string s = tok.decode({id});

@@ -61,8 +61,10 @@ std::vector<int32_t> generate(models::LanguageModel& model, const std::vector<in
     cache = model.make_cache(1, block);
     return last_logits(model.forward_cached(ids_tensor(all, all.size() - size_t(keep)), *cache));
   };
+  const size_t limit = opt.vocab_limit > 0 ? size_t(opt.vocab_limit) : size_t(model.vocab_size());
   std::vector<double> logits = prefill(std::min<int64_t>(int64_t(all.size()), block));
   for (int64_t i = 0; i < opt.tokens; ++i) {
+    if (logits.size() > limit) logits.resize(limit);  // ids from `limit` on are never drawn
     const int32_t next = sample_token(logits, opt.temperature, opt.top_k, philox_uniform(opt.seed, 0, uint64_t(i)));
     all.push_back(next);
     out.push_back(next);

@@ -18,6 +18,9 @@ struct SampleOptions {
   double temperature = 1.0;   // 0: greedy (argmax)
   int64_t top_k = 0;          // 0: all tokens
   uint64_t seed = 1337;
+  // Only ids below this are drawn (0: the model's whole vocabulary). A model's vocabulary may be
+  // padded past its tokenizer's (GPT-2's 50,257 to 50,304): those ids decode to nothing.
+  int64_t vocab_limit = 0;
 };
 
 // Picks a token from one row of logits; u is a uniform [0, 1) draw.

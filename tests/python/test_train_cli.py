@@ -60,3 +60,30 @@ def test_force_replaces_the_run(work):
     assert r.returncode == 0, r.stderr
     steps = [json.loads(l)["step"] for l in (work / "mine" / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 2, steps  # only the new run's rows
+
+
+def test_sample_draws_only_ids_the_tokenizer_can_decode(work):
+    """A model vocabulary padded past the tokenizer's (as GPT-2's 50,257 to 50,304): the padded ids'
+    head rows are made to dominate every logit, and sampling still draws only decodable ids."""
+    import numpy as np
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    assert train(work, "-c", "tiny.json", "--out", "pad", "--set", "model.vocab_size=64").returncode == 0
+    path = work / "pad" / "ckpt.safetensors"
+    with safe_open(str(path), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    vocab = json.loads(meta["tokenizer"])
+    n_tok = len(set(CORPUS))
+    heads = [k for k, t in tensors.items() if k.startswith("model.") and t.ndim == 2 and t.shape[0] == 64]
+    assert heads, sorted(tensors)
+    w = np.random.default_rng(0).standard_normal(tensors[heads[0]].shape[1]).astype(np.float32)
+    for k in heads:
+        t = tensors[k].copy()
+        t[n_tok::2], t[n_tok + 1::2] = 1e3 * w, -1e3 * w  # one of each pair has a huge positive logit
+        tensors[k] = t
+    save_file(tensors, str(path), metadata=meta)
+    r = subprocess.run([LOUPE, "sample", "--ckpt", "pad", "--tokens", "200", "--prompt", "All:"], capture_output=True,
+                       text=True, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) > 150 and set(r.stdout) <= set(CORPUS) | {"\n"}, (vocab.get("type"), r.stdout[:200])
