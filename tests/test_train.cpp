@@ -129,6 +129,31 @@ TEST(Train, StopAndResumeIsBitwiseExact) {
   }
 }
 
+// A checkpoint records the data it trained on; other data is refused by eval, resume and compare
+// (naming the checkpoint, the corpus and both sets of hashes) unless allowed.
+TEST(Train, CheckpointIsTiedToItsData) {
+  TempDir d;
+  const json cfg = write_and_load(d, tiny_config(d));
+  run(cfg, d.sub("run"), /*stop_after=*/3);
+  auto ck = tools::load_checkpoint(d.sub("run"));
+  ASSERT_TRUE(ck.data.contains("corpus_fnv1a64") && ck.data.contains("tokens_xxh64")) << ck.data.dump();
+  EXPECT_EQ(tools::open_checkpoint_data(ck, d.sub("run"), false).dataset->identity(), ck.data);
+  const std::string before = ck.data["tokens_xxh64"];
+
+  d.file("corpus.txt", corpus_text() + "All:\nSpeak.\n");  // the same characters, other text
+  std::string err = error_of([&] { tools::open_checkpoint_data(ck, d.sub("run"), false); });
+  EXPECT_NE(err.find("ckpt.safetensors' was trained on other data"), std::string::npos) << err;
+  EXPECT_NE(err.find(before), std::string::npos) << err;
+  EXPECT_NE(err.find("corpus.txt"), std::string::npos) << err;
+  EXPECT_NE(err.find("--allow-other-data"), std::string::npos) << err;
+  EXPECT_NE(tools::open_checkpoint_data(ck, d.sub("run"), true).dataset->identity()["tokens_xxh64"], before);
+  err = error_of([&] { run(cfg, d.sub("run"), -1, /*resume=*/true); });
+  EXPECT_NE(err.find("trained on other data"), std::string::npos) << err;
+  tools::TrainOptions o;
+  o.config = cfg, o.out_dir = d.sub("run"), o.progress = false, o.resume = true, o.allow_other_data = true;
+  EXPECT_EQ(tools::train(o).steps_done, 6);
+}
+
 // metrics.jsonl on resume: a torn last line (an interrupted write) is dropped; any other bad line
 // is refused, naming the file and line. Every row logs the run's wall time, which goes on from
 // the interrupted part's instead of starting again at 0.

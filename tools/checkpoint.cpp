@@ -13,7 +13,7 @@ using nlohmann::json;
 
 std::string checkpoint_path(const std::string& dir) { return (fs::path(dir) / "ckpt.safetensors").string(); }
 
-void save_checkpoint(const std::string& dir, const json& config, int64_t step, const text::Tokenizer& tok,
+void save_checkpoint(const std::string& dir, const json& config, int64_t step, const json& data, const text::Tokenizer& tok,
                      const models::LanguageModel& model, const std::map<std::string, Tensor>& optim_state) {
   fs::create_directories(dir);
   std::map<std::string, Tensor> tensors;
@@ -22,6 +22,7 @@ void save_checkpoint(const std::string& dir, const json& config, int64_t step, c
   const std::map<std::string, std::string> meta = {{"format", "loupe-checkpoint-1"},
                                                    {"config", config.dump()},
                                                    {"step", std::to_string(step)},
+                                                   {"data", data.dump()},
                                                    {"tokenizer", tok.to_json().dump()}};
   nn::save_safetensors(checkpoint_path(dir), tensors, meta);
 }
@@ -42,6 +43,10 @@ Checkpoint load_checkpoint(const std::string& dir) {
     const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), ck.step);
     LOUPE_CHECK(ec == std::errc() && end == step.data() + step.size() && ck.step >= 0,
                 "metadata \"step\" must be a non-negative integer, got '", step, "'");
+    if (meta.count("data")) {
+      ck.data = json::parse(meta.at("data"));
+      LOUPE_CHECK(ck.data.is_object(), "metadata \"data\" must be a JSON object, got ", meta.at("data"));
+    }
     ck.tokenizer = text::tokenizer_from_json(json::parse(meta.at("tokenizer")), "in " + path);
   } catch (const std::out_of_range& e) {
     throw Error(detail::cat("checkpoint '", path, "': missing metadata (", e.what(), ")"));

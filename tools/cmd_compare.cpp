@@ -365,7 +365,7 @@ static void run_compare(CompareArgs& o) {
     const auto ck = tools::load_checkpoint(j.dir.string());
     LOUPE_CHECK(ck.step == p.steps, "compare: ", j.dir.string(), " stopped at step ", ck.step, " of ", p.steps);
     auto model = tools::model_from_checkpoint(ck);
-    auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
+    auto data = tools::open_checkpoint_data(ck, j.dir.string(), false);
     tools::CompareRun run;
     run.seed_index = j.k, run.seed = j.seed, run.peak_rss_bytes = rss, run.machine = report.machine;
     run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),

@@ -17,7 +17,7 @@ struct EvalArgs {
   std::string ckpt, split = "val";
   int64_t iters = 0, batch = 0;
   int64_t seed = -1;
-  bool json = false, anomaly = false, whole = false;
+  bool json = false, anomaly = false, whole = false, allow_other_data = false;
 };
 
 static void run_eval(EvalArgs& o) {
@@ -25,7 +25,7 @@ static void run_eval(EvalArgs& o) {
   if (o.anomaly) anomaly = std::make_unique<AnomalyScope>("anomaly");
   const auto ck = tools::load_checkpoint(o.ckpt);
   auto model = tools::model_from_checkpoint(ck);
-  auto data = tools::open_data(ck.config.at("data"), ck.tokenizer.get());
+  auto data = tools::open_checkpoint_data(ck, o.ckpt, o.allow_other_data);
   const auto& t = ck.config.at("train");
   const int64_t iters = o.iters > 0 ? o.iters : t.at("eval_iters").get<int64_t>();
   const int64_t batch = o.batch > 0 ? o.batch : t.at("batch_size").get<int64_t>();
@@ -68,6 +68,8 @@ void register_eval(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--whole", o->whole, "every token of the split (consecutive block_size windows) instead of sampled batches");
   sub->add_flag("--json", o->json, "print one JSON object");
+  sub->add_flag("--allow-other-data", o->allow_other_data,
+                "evaluate on data.corpus even if it is not the data the checkpoint trained on (by default refused)");
   add_reference_flag(sub);
   sub->add_flag("--anomaly", o->anomaly, "stop at the first NaN/Inf an op makes, naming it (inputs dumped to ./anomaly)");
   actions().push_back({sub, [o] { run_eval(*o); }});

@@ -17,7 +17,7 @@ namespace loupe::cli {
 struct TrainArgs {
   std::string config, out;
   std::vector<std::string> sets;
-  bool resume = false, force = false, quiet = false, anomaly = false;
+  bool resume = false, force = false, quiet = false, anomaly = false, allow_other_data = false;
   int64_t stop_after = -1;
 };
 
@@ -48,6 +48,7 @@ static void run_train(TrainArgs& o) {
   t.out_dir = o.out;
   t.resume = o.resume;
   t.force = o.force;
+  t.allow_other_data = o.allow_other_data;
   t.progress = !o.quiet;
   t.stop_after = o.stop_after;
   t.anomaly = o.anomaly;
@@ -69,6 +70,8 @@ void register_train(CLI::App& app) {
   sub->add_option("--out,-o", o->out, "output directory (default runs/<config name>)");
   sub->add_flag("--resume", o->resume, "continue from the checkpoint in --out");
   sub->add_flag("--force", o->force, "start over in an --out that holds a run, replacing it");
+  sub->add_flag("--allow-other-data", o->allow_other_data,
+                "with --resume: go on even if data.corpus is not the data the checkpoint trained on");
   sub->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after this many steps in total");
   sub->add_flag("--quiet,-q", o->quiet, "no progress output");
   add_reference_flag(sub);

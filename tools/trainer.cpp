@@ -51,6 +51,21 @@ Data open_data(const json& d, const text::Tokenizer* tokenizer) {
   return out;
 }
 
+Data open_checkpoint_data(const Checkpoint& ck, const std::string& ckpt_dir, bool allow_other_data) {
+  Data out = open_data(ck.config.at("data"), ck.tokenizer.get());
+  const json& now = out.dataset->identity();
+  if (ck.data.empty() || allow_other_data) return out;  // ({}: a checkpoint from before the record)
+  const auto same = [&](const char* k) { return ck.data.contains(k) && ck.data[k] == now[k]; };
+  LOUPE_CHECK(same("corpus_fnv1a64") && same("tokens_xxh64") && same("tokens"), "checkpoint '", checkpoint_path(ckpt_dir),
+              "' was trained on other data: its corpus had FNV-1a ", ck.data.value("corpus_fnv1a64", "?"),
+              " and its token file XXH64 ", ck.data.value("tokens_xxh64", "?"), " (", ck.data.value("tokens", int64_t(-1)),
+              " tokens); data.corpus '", ck.config["data"]["corpus"].get<std::string>(), "' now gives FNV-1a ",
+              now["corpus_fnv1a64"].get<std::string>(), ", token file '", out.dataset->path(), "' XXH64 ",
+              now["tokens_xxh64"].get<std::string>(), " (", now["tokens"].get<int64_t>(),
+              " tokens). --allow-other-data uses it anyway");
+  return out;
+}
+
 double split_loss(models::LanguageModel& model, const text::TokenDataset& ds, text::Split split, int64_t block,
                   int64_t batch, int64_t* tokens) {
   LOUPE_CHECK(block > 0 && batch > 0, "split_loss: block and batch must be > 0, got ", block, ", ", batch);
@@ -231,7 +246,7 @@ void set_up_rank(Setup& s, const TrainOptions& opt) {
   }
   std::unique_ptr<Checkpoint> ck = resume_checkpoint(opt, s.cfg);
 
-  s.data = open_data(s.cfg["data"], ck ? ck->tokenizer.get() : nullptr);
+  s.data = ck ? open_checkpoint_data(*ck, opt.out_dir, opt.allow_other_data) : open_data(s.cfg["data"]);
   s.cfg["model"] = training_model_config(s.cfg, [&] { return s.data.tokenizer->vocab_size(); });
   json& mcfg = s.cfg["model"];
   LOUPE_CHECK(mcfg["vocab_size"].get<int64_t>() >= s.data.tokenizer->vocab_size(), "model.vocab_size ",
@@ -275,7 +290,7 @@ void set_up_rank(Setup& s, const TrainOptions& opt) {
 // What every rank must share: the run config (model resolved) and the data it tokenised.
 uint64_t setup_hash(const Setup& s) {
   const auto& ds = *s.data.dataset;
-  const std::string all = s.cfg.dump() + s.data.tokenizer->to_json().dump() + std::to_string(ds.size()) + "/" +
+  const std::string all = s.cfg.dump() + s.data.tokenizer->to_json().dump() + ds.identity().dump() + "/" +
                           std::to_string(ds.split_size(text::Split::Train));
   return XXH64(all.data(), all.size(), 0);
 }
@@ -332,7 +347,8 @@ struct Outputs {
                       loss_svg({metrics.train, metrics.train_eval, metrics.val}, title));
   }
   void checkpoint(const Setup& s, int64_t step) const {
-    if (!dir.empty()) save_checkpoint(dir, s.cfg, step, *s.data.tokenizer, *s.model, s.optimizer->state_dict());
+    if (!dir.empty())
+      save_checkpoint(dir, s.cfg, step, s.data.dataset->identity(), *s.data.tokenizer, *s.model, s.optimizer->state_dict());
   }
 };
 

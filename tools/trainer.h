@@ -30,11 +30,14 @@
 
 namespace loupe::tools {
 
+struct Checkpoint;  // tools/checkpoint.h
+
 struct TrainOptions {
   nlohmann::json config;   // a complete run config (load_run_config)
   std::string out_dir;     // metrics.jsonl, loss.svg, ckpt.safetensors; "" = write nothing (bench)
   bool resume = false;     // continue from out_dir's checkpoint
   bool force = false;      // start over in an out_dir that holds a run, replacing it (else refused)
+  bool allow_other_data = false;  // resume even if the corpus or token file differ from the checkpoint's
   bool progress = true;    // live progress line on stderr
   int64_t stop_after = -1; // stop (with a checkpoint) once this many steps are done, as if interrupted
   bool evaluate = true;    // periodic evaluation (bench turns it off)
@@ -76,6 +79,10 @@ struct Data {
   std::unique_ptr<text::TokenDataset> dataset;
 };
 Data open_data(const nlohmann::json& data_cfg, const text::Tokenizer* tokenizer = nullptr);
+// A checkpoint's data (its data section and tokenizer), refused, naming both sets of hashes and
+// the files, when the corpus or its token file is not what the checkpoint trained on (Checkpoint::
+// data) unless allow_other_data. A checkpoint from before that record is not checked.
+Data open_checkpoint_data(const Checkpoint& ck, const std::string& ckpt_dir, bool allow_other_data);
 
 // The model section of a run config as `train` builds it: vocab_size from the tokenizer when the
 // section has none (`tokenizer_vocab` is called only then: opening the data can take a while),

@@ -87,3 +87,16 @@ def test_sample_draws_only_ids_the_tokenizer_can_decode(work):
                        text=True, cwd=work)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout) > 150 and set(r.stdout) <= set(CORPUS) | {"\n"}, (vocab.get("type"), r.stdout[:200])
+
+
+def test_eval_refuses_other_data_unless_allowed(work):
+    assert train(work, "-c", "tiny.json", "--out", "run").returncode == 0
+    ok = subprocess.run([LOUPE, "eval", "--ckpt", "run", "--whole", "--json"], capture_output=True, text=True, cwd=work)
+    assert ok.returncode == 0, ok.stderr
+    (work / "corpus.txt").write_text(CORPUS + "All:\nSpeak.\n")
+    r = subprocess.run([LOUPE, "eval", "--ckpt", "run"], capture_output=True, text=True, cwd=work)
+    assert r.returncode != 0 and "was trained on other data" in r.stderr and "corpus.txt" in r.stderr, r.stderr
+    r = subprocess.run([LOUPE, "eval", "--ckpt", "run", "--whole", "--json", "--allow-other-data"], capture_output=True,
+                       text=True, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["tokens"] > json.loads(ok.stdout)["tokens"]  # evaluated on the new text

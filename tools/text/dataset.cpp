@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <xxhash.h>
+
 #include "tensor/error.h"
 #include "tools/text/gpt2.h"
 #include "tensor/rng.h"
@@ -111,6 +113,11 @@ TokenDataset::TokenDataset(const std::string& corpus_path, const Tokenizer& tok,
     LOUPE_CHECK(id >= 0 && id < tok.vocab_size(), "token file '", bin_path_, "': token ", i, " is ", id,
                 ", outside the tokenizer's vocabulary of ", tok.vocab_size());
   }
+  identity_ = {{"corpus", want["corpus"]},
+               {"corpus_bytes", want["corpus_bytes"]},
+               {"corpus_fnv1a64", want["corpus_fnv1a64"]},
+               {"tokens", n_},
+               {"tokens_xxh64", hex64(XXH64(map_->data(), map_->size(), 0))}};
 }
 
 int64_t TokenDataset::split_size(Split s) const { return s == Split::Train ? n_train_ : n_ - n_train_; }

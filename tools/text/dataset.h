@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "tensor/tensor.h"
 #include "tools/text/tokenizer.h"
 
@@ -50,6 +52,9 @@ class TokenDataset {
   const std::string& path() const { return bin_path_; }
   bool was_encoded() const { return encoded_; }      // true if this constructor (re)wrote the file
   int bytes_per_token() const { return width_; }     // 2 (u16) or 4 (u32), little-endian
+  // What a run's numbers depend on: the corpus (name, bytes, FNV-1a 64 of its bytes) and the token
+  // file made from it (tokens, XXH64 of its bytes). Checkpoints store it (tools/checkpoint.h).
+  const nlohmann::json& identity() const { return identity_; }
 
   // Throws, naming the corpus, unless both splits hold more than `block` tokens (a batch
   // row needs block + 1 consecutive tokens).
@@ -67,6 +72,7 @@ class TokenDataset {
   int width_ = 2;  // bytes per token
   int64_t n_ = 0, n_train_ = 0;
   bool encoded_ = false;
+  nlohmann::json identity_;
 };
 
 // The tokenizer a data config names: "char" (the corpus alphabet), "bpe" (trained on the corpus
