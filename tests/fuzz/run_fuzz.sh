@@ -8,7 +8,7 @@
 # into tests/fuzz/regressions/<target>/ when fixed, and the normal test suite replays it forever.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ALL=(safetensors npy tokenizer token_cache trace config)
+ALL=(safetensors npy tokenizer token_cache trace config checkpoint)
 SECONDS_EACH=60
 targets=()
 while [ $# -gt 0 ]; do
@@ -26,8 +26,10 @@ for t in "${targets[@]}"; do
   dirs=("build/fuzz/corpus/$t")
   for d in "tests/fuzz/seeds/$t" "tests/fuzz/regressions/$t"; do [ -d "$d" ] && dirs+=("$d"); done
   log=build/fuzz/artifacts/$t/last.log
+  max_len=65536
+  [ "$t" = checkpoint ] && max_len=131072  # its seeds, real checkpoints of every model type, reach 70 kB
   if ASAN_OPTIONS=detect_leaks=1 "$exe" -seed="${LOUPE_FUZZ_SEED:-0}" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
-      -max_len=65536 -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t/" "${dirs[@]}" >"$log" 2>&1; then
+      -max_len="$max_len" -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t/" "${dirs[@]}" >"$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo "?")
     printf 'fuzz %-12s ok: %s runs in %s s, coverage %s edges, corpus %s inputs\n' "$t" "$runs" "$SECONDS_EACH" "$cov" \
