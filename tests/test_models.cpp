@@ -15,7 +15,6 @@
 #include "tests/testing.h"
 
 using namespace loupe;
-using loupe::testing::all_close;
 using loupe::testing::bitwise_equal;
 using nlohmann::json;
 
