@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "tensor/parallel.h"
+
 namespace loupe::optim {
 
 Optimizer::Optimizer(std::vector<ParamGroup> groups, std::vector<std::string> slot_names, const char* name)
@@ -44,6 +46,7 @@ void Optimizer::step(double grad_scale) {
     for (int64_t b = 0; b < v.numel(); b += kUpdateGrain) chunks.push_back({i, b, std::min(v.numel(), b + kUpdateGrain)});
   }
   const int64_t n = int64_t(chunks.size());
+  if (n > 1 && omp_get_max_threads() > 1) note_parallel_region(__FILE__);
 #pragma omp parallel for schedule(dynamic, 1) if (n > 1)
   for (int64_t c = 0; c < n; ++c) {
     Entry& e = entries_[chunks[size_t(c)].entry];

@@ -1,7 +1,7 @@
 // Promises kept for every registered model type, on a tiny config with dropout on, so a model
 // added later cannot skip them (the list comes from the registry, not from this file):
 //   (a) a straight run equals a stopped and resumed one, bitwise: every model and optimizer tensor;
-//   (b) 1 thread equals 2 threads, bitwise;
+//   (b) 1, 2, 3 and 7 threads give the same bits, at a size where every parallel path splits;
 //   (c) save -> load gives the saved model's logits, bitwise; KV-cache decoding equals recomputing;
 //   (d) the loss falls when overfitting one batch;
 //   (e) its attention maps (loupe audit attention) are causal distributions, and its module
@@ -86,14 +86,34 @@ TEST_P(Registry, StraightRunEqualsStopAndResume) {
                bitwise_equal(r.tensors("straight").rbegin()->second, r.tensors("nodrop").rbegin()->second));
 }
 
-TEST_P(Registry, OneThreadEqualsTwoThreads) {
+// The thread count never changes the bits: 1, 2, 3 and 7 threads (more than the cores), at a
+// size where the parallel paths really split the work, which the counts of parallel regions
+// entered prove (at the tiny size every kernel stays below its cut-off and 1 vs 2 threads would
+// compare a serial path with itself).
+TEST_P(Registry, ThreadCountNeverChangesTheBits) {
   TinyRun r;
-  const json cfg = r.config(GetParam(), {"train.max_iters=3"});
-  set_num_threads(1);
-  r.train(cfg, "t1");
-  set_num_threads(2);
-  r.train(cfg, "t2");
-  expect_same_tensors(r.tensors("t1"), r.tensors("t2"));
+  const json cfg = r.config(GetParam(), {"train.max_iters=2", "train.batch_size=16", "train.grad_accum=1",
+                                         "model.n_embd=64", "model.n_head=4", "model.block_size=64"});
+  const int before = get_num_threads();
+  for (int threads : {1, 2, 3, 7}) {
+    set_num_threads(threads);
+    reset_parallel_regions();
+    r.train(cfg, "t" + std::to_string(threads));
+    const auto regions = parallel_regions();
+    if (threads == 1) {
+      EXPECT_TRUE(regions.empty()) << "one thread entered a parallel region";
+      continue;
+    }
+    std::string seen;
+    for (auto& [file, n] : regions) seen += " " + file + ":" + std::to_string(n);
+    // GEMM, elementwise ops, dropout, the loss, the norms' row blocks and the optimizer: every
+    // model runs them, each one split here.
+    for (const char* file : {"gemm.cpp", "elementwise.h", "dropout.cpp", "cross_entropy.cpp", "norm.cpp", "optimizer.cpp"})
+      EXPECT_GT(regions.count(file) ? regions.at(file) : 0, 0) << file << " never ran in parallel; ran:" << seen;
+    if (threads == 2) std::printf("[ %s ] parallel regions at 2 threads:%s\n", GetParam().c_str(), seen.c_str());
+    expect_same_tensors(r.tensors("t1"), r.tensors("t" + std::to_string(threads)));
+  }
+  set_num_threads(before);
 }
 
 TEST_P(Registry, SaveLoadGivesTheSavedModelsLogits) {

@@ -265,6 +265,7 @@ void gemm_blocked(int64_t m, int64_t n, int64_t k, T alpha, MatRef<T> a, MatRef<
   const Split split = choose_split(m, n, k, GemmBlocking<T>::MR, gemm_nr<T>);
   const int threads = split.ways_m * split.ways_n;
   if (threads == 1) return gemm_serial(m, n, k, alpha, a, b, beta, c, rsc, csc);
+  note_parallel_region(__FILE__);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
     int64_t m0, m1, n0, n1;
