@@ -10,7 +10,12 @@
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "models/model.h"
+#include "tensor/kernels/gemm.h"
+#include "tensor/kernels/softmax.h"
+#include "tensor/ops.h"
+#include "tensor/reference/gemm.h"
 #include "tensor/reference/mode.h"
+#include "tensor/reference/softmax.h"
 #include "tests/testing.h"
 
 namespace loupe {
@@ -104,6 +109,51 @@ TEST(ReferenceKernels, AttentionWithDropoutOffsetAndGroupedHeads) {
     res[ref] = {o.value(), q.grad(), k.grad(), v.grad()};
   }
   for (int i = 0; i < 4; ++i) EXPECT_LE(max_rel(res[0][i], res[1][i]), 1e-12) << i;
+}
+
+// The softmax twins against the kernels: every dim of a 3-D tensor, a transposed input, rows of
+// length 1 and of 1000 with a huge logit; forward and backward, f64.
+TEST(ReferenceKernels, SoftmaxAndLogSoftmaxTwins) {
+  Tensor big = Tensor::normal({2, 1000}, 0, 3, 8, DType::F64);
+  big.data<double>()[17] = 700;  // e^700 overflows without the max subtracted
+  const std::vector<std::pair<Tensor, int64_t>> cases = {
+      {Tensor::normal({3, 4, 5}, 0, 2, 1, DType::F64), 0}, {Tensor::normal({3, 4, 5}, 0, 2, 2, DType::F64), 1},
+      {Tensor::normal({3, 4, 5}, 0, 2, 3, DType::F64), -1}, {Tensor::normal({5, 3}, 0, 2, 4, DType::F64).transpose(0, 1), 1},
+      {Tensor::normal({4, 1}, 0, 2, 5, DType::F64), 1}, {big, 1}};
+  for (const auto& [x, dim] : cases) {
+    SCOPED_TRACE(x.str() + " dim " + std::to_string(dim));
+    const Tensor g = Tensor::normal(x.shape(), 0, 1, 9, DType::F64);
+    const Tensor y = softmax(x, dim), ly = log_softmax(x, dim);
+    EXPECT_LE(max_rel(reference::softmax(x, dim), y), 1e-12);
+    EXPECT_LE(max_rel(reference::log_softmax(x, dim), ly), 1e-12);
+    EXPECT_LE(max_rel(reference::softmax_backward(y, g, dim), softmax_backward(y, g, dim)), 1e-12);
+    EXPECT_LE(max_rel(reference::log_softmax_backward(ly, g, dim), log_softmax_backward(ly, g, dim)), 1e-12);
+  }
+}
+
+// The GEMM twin against the kernel: every transpose, alpha and beta (beta = 0 ignores NaN in C),
+// sizes that leave partial micro-tiles; and reference mode routes kernels::gemm to it.
+TEST(ReferenceKernels, GemmTwin) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (auto [alpha, beta] : {std::pair{1.0, 0.0}, std::pair{-0.5, 2.0}}) {
+        const int64_t m = 37, n = 29, k = 41;
+        const Tensor a = Tensor::normal(ta ? Shape{k, m} : Shape{m, k}, 0, 1, 1, DType::F64);
+        const Tensor b = Tensor::normal(tb ? Shape{n, k} : Shape{k, n}, 0, 1, 2, DType::F64);
+        kernels::MatRef<double> ra{a.data<double>(), ta ? 1 : k, ta ? m : 1}, rb{b.data<double>(), tb ? 1 : n, tb ? k : 1};
+        Tensor c0 = Tensor::normal({m, n}, 0, 1, 3, DType::F64);
+        if (beta == 0) c0.fill_(NAN);
+        Tensor fast = c0.clone(), twin = c0.clone(), routed = c0.clone();
+        kernels::gemm<double>(m, n, k, alpha, ra, rb, beta, fast.data<double>(), n, 1);
+        reference::gemm<double>(m, n, k, alpha, ra, rb, beta, twin.data<double>(), n, 1);
+        {
+          reference::Scope on;
+          kernels::gemm<double>(m, n, k, alpha, ra, rb, beta, routed.data<double>(), n, 1);
+        }
+        EXPECT_LE(max_rel(twin, fast), 1e-13) << ta << tb << alpha;
+        EXPECT_TRUE(testing::bitwise_equal(routed, twin)) << "reference mode did not run the twin";
+        EXPECT_FALSE(testing::bitwise_equal(fast, twin)) << "the twin sums as the kernel does: it proves nothing";
+      }
 }
 
 }  // namespace

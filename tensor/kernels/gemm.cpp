@@ -32,6 +32,8 @@
 #include "tensor/kernels/gemm_blocking.h"
 #include "tensor/kernels/transpose_block.h"
 #include "tensor/parallel.h"
+#include "tensor/reference/gemm.h"
+#include "tensor/reference/mode.h"
 
 namespace loupe::kernels {
 namespace {
@@ -294,6 +296,7 @@ void gemm(int64_t m, int64_t n, int64_t k, T alpha, MatRef<T> a, MatRef<T> b, T 
   LOUPE_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, " n=", n, " k=", k);
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) return scale_c(m, n, beta, c, rsc, csc);
+  if (reference::enabled()) return reference::gemm(m, n, k, alpha, a, b, beta, c, rsc, csc);  // the textbook twin
   gemm_blocked(m, n, k, alpha, a, b, beta, c, rsc, csc);
 }
 
