@@ -42,6 +42,12 @@ using testing::bitwise_equal;
 
 // The tiny config of each type (tools/fingerprint.h: `loupe fingerprint` trains the same).
 json tiny_model(const std::string& type, double dropout = 0.1) { return tools::tiny_model_config(type, dropout); }
+// That model built, without dropout, with `vocab` ids.
+std::shared_ptr<models::LanguageModel> tiny_built(const std::string& type, int64_t vocab) {
+  json mc = tiny_model(type, 0.0);
+  mc["vocab_size"] = vocab;
+  return models::build_model(mc);
+}
 
 struct TinyRun : testing::ScratchDir {
   TinyRun() : ScratchDir("loupe_registry_") {}
@@ -149,9 +155,7 @@ TEST_P(Registry, SaveLoadGivesTheSavedModelsLogits) {
 // Generation through the KV cache (forward_cached) gives the logits of recomputing the whole
 // sequence: a prompt, single tokens, then a chunk, up to the model's context; a full cache refuses.
 TEST_P(Registry, CachedDecodingEqualsFullRecompute) {
-  json mc = tiny_model(GetParam(), 0.0);
-  mc["vocab_size"] = 20;
-  auto m = models::build_model(mc);
+  auto m = tiny_built(GetParam(), 20);
   m->eval();
   NoGrad ng;
   const int64_t T = m->block_size();
@@ -243,9 +247,7 @@ TEST_P(Registry, EveryIntegerKeyHasABoundedRange) {
 // `loupe audit attention` pictures every model: its attention maps are causal distributions over
 // the tokens (rows sum to 1, nothing on a later key), one per attention call, under a module path.
 TEST_P(Registry, AttentionMapsAreCausalDistributions) {
-  json mc = tiny_model(GetParam(), 0.0);
-  mc["vocab_size"] = 11;
-  auto m = models::build_model(mc);
+  auto m = tiny_built(GetParam(), 11);
   m->eval();
   AttentionProbe probe;
   {
@@ -278,9 +280,7 @@ TEST_P(Registry, AttentionMapsAreCausalDistributions) {
 
 // Module records (what each module's forward returned) name modules that exist in the model.
 TEST_P(Registry, ModuleRecordsNameTheModelsModules) {
-  json mc = tiny_model(GetParam(), 0.0);
-  mc["vocab_size"] = 11;
-  auto m = models::build_model(mc);
+  auto m = tiny_built(GetParam(), 11);
   std::set<std::string> paths;
   std::function<void(const nn::Module&, const std::string&)> walk = [&](const nn::Module& x, const std::string& p) {
     paths.insert(p);
