@@ -18,6 +18,7 @@ OUT=build/isa
 GOLDEN=tests/isa/fingerprints.txt
 mkdir -p "$OUT"
 say() { printf '\033[1m[test-isa]\033[0m %s\n' "$*" >&2; }
+source tools/build_tree.sh
 
 variants=()
 case "$(uname -m)" in
@@ -66,10 +67,10 @@ loupe_of() {
 build_and_check() {
   local dir=$1 label=$2 since=$3 name=$4
   shift 4
-  ninja -C "$dir" -j "$JOBS" tools/loupe $(printf 'tests/test_%s ' "${KERNEL_SUITES[@]}") >&2
+  build_tree "$dir" "$label" tools/loupe $(printf 'tests/test_%s ' "${KERNEL_SUITES[@]}")
   say "$label: built in $((SECONDS - since)) s"
   local t0=$SECONDS
-  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$JOBS" "$@" "${KERNEL_SUITES[@]}" >&2 ||
+  meson test -C "$dir" --no-rebuild --quiet --print-errorlogs --num-processes "$JOBS" "$@" "${KERNEL_SUITES[@]}" >&2 ||
     { say "$name: kernel suites FAILED"; exit 1; }
   say "$name: kernel suites (${KERNEL_SUITES[*]}) passed in $((SECONDS - t0)) s"
   bin[$name]=$dir/tools/loupe
