@@ -112,9 +112,11 @@ TEST_P(Registry, ThreadCountNeverChangesTheBits) {
     }
     std::string seen;
     for (auto& [file, n] : regions) seen += " " + file + ":" + std::to_string(n);
-    // GEMM, elementwise ops, dropout, the loss, the norms' row blocks and the optimizer: every
-    // model runs them, each one split here.
-    for (const char* file : {"gemm.cpp", "elementwise.h", "dropout.cpp", "cross_entropy.cpp", "norm.cpp", "optimizer.cpp"})
+    // GEMM, elementwise ops, dropout, the loss, the norms' row blocks, gradient clipping, the
+    // optimizer and the attention kernel (ELiTA's own): every model runs them, each one split here.
+    const char* attention = GetParam() == "elita" ? "elita_attention.cpp" : "attention.cpp";
+    for (const char* file : {"gemm.cpp", "elementwise.h", "dropout.cpp", "cross_entropy.cpp", "norm.cpp", "clip.cpp",
+                             "optimizer.cpp", attention})
       EXPECT_GT(regions.count(file) ? regions.at(file) : 0, 0) << file << " never ran in parallel; ran:" << seen;
     if (threads == 2) std::printf("[ %s ] parallel regions at 2 threads:%s\n", GetParam().c_str(), seen.c_str());
     expect_same_tensors(r.tensors("t1"), r.tensors("t" + std::to_string(threads)));
