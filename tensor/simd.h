@@ -1,6 +1,6 @@
 // xsimd, as loupe includes it: every file includes this instead of <xsimd/xsimd.hpp>.
 //
-// Why: the same bits on every ISA needs every fused multiply-add to be one (DESIGN.md,
+// Why: the same bits on every ISA needs every fused multiply-add to be one (docs/design.md,
 // determinism circle 3). xsimd 8.1 (Debian 12) fuses xsimd::fma/fms/fnma/fnms on FMA3 AVX2 and
 // NEON's fma/fms, but on AVX-512 — and NEON's fnma/fnms — it computes x*y + z with two
 // roundings (with -ffp-contract=off nothing fuses it later). Its exp, log, tanh, erfc ... call

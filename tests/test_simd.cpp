@@ -1,4 +1,4 @@
-// The arithmetic that makes results the same on every ISA (DESIGN.md, determinism circle 3),
+// The arithmetic that makes results the same on every ISA (docs/design.md, determinism circle 3),
 // checked on whichever ISA runs this: xsimd's fused ops are single roundings (tensor/simd.h),
 // and the row reductions follow the order tensor/kernels/lanes.h defines, bit for bit, against
 // a scalar model of that order. A kernel that summed in its native vector width would fail

@@ -2,7 +2,7 @@
 // with MPI), else a cluster of one. The trainer's only window on MPI.
 //
 // Every reduction here has a fixed order, so a job's bits do not depend on how many ranks it
-// has or on the order MPI delivers messages (DESIGN.md, circle 2):
+// has or on the order MPI delivers messages (docs/design.md, circle 2):
 //   sum_in_rank_order: acc ← (((acc + g₀) + g₁) + … + g_{N−1}), the left fold over ranks that one
 //     process makes when it adds N micro-batch gradients one after another. It runs as a chain
 //     0 → 1 → … → N−1 in chunks (rank r adds its g_r to what r−1 sent), so each link carries the

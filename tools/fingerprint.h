@@ -1,7 +1,7 @@
 // The bits a machine computes, in a few lines: every registered model type trained a few steps
 // at a tiny size with dropout on (weights, AdamW moments, losses), hashed. Two machines agree
 // on a line exactly when they computed the same bits: this is how `./run test-isa` checks that
-// AVX2, AVX-512 and NEON builds train identically (DESIGN.md, determinism circle 3), and how a
+// AVX2, AVX-512 and NEON builds train identically (docs/design.md, determinism circle 3), and how a
 // user checks a new laptop against the README's table (`loupe fingerprint`).
 #pragma once
 #include <cstdint>

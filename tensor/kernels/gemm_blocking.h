@@ -15,7 +15,7 @@ namespace loupe::kernels {
 template <typename T>
 struct GemmBlocking;
 
-// One K-block depth for every instruction set (DESIGN.md, determinism circle 3). 384 measured
+// One K-block depth for every instruction set (docs/design.md, determinism circle 3). 384 measured
 // better than 256 on both AVX-512 and AVX2 (Zen 4, 2 threads: 1024³ 191 vs 173 and 178 vs 152
 // GFLOP/s median; 16384×1536×384 Bᵀ 212 vs 182 and 208 vs 142).
 inline constexpr int kGemmKC = 384;

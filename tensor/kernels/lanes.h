@@ -1,7 +1,7 @@
 // A vector of a fixed *logical* width, the same on every instruction set: 64 bytes (16 floats or
 // 8 doubles), held in one AVX-512 register, two AVX2 registers or four SSE/NEON registers.
 // Reductions accumulate in Lanes<T> and finish with hsum/hmax, whose order is spelled out here,
-// so a sum has the same bits on AVX2, AVX-512 and NEON (DESIGN.md, determinism circle 3): lane l
+// so a sum has the same bits on AVX2, AVX-512 and NEON (docs/design.md, determinism circle 3): lane l
 // sums elements l, l + 16, l + 32, ... of a row in order, and the 16 lane totals are added
 // pairwise (l + 8, then l + 4, l + 2, l + 1). Row tails are loaded with a neutral pad value
 // (0 for sums, -inf for a max) into the same lanes rather than summed by a scalar loop.

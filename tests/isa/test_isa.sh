@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./run test-isa: the same bits on every instruction set this machine can run (DESIGN.md,
+# ./run test-isa: the same bits on every instruction set this machine can run (docs/design.md,
 # determinism circle 3). Builds loupe for each variant — x86-64-v3 (AVX2 + FMA) always on x86,
 # x86-64-v4 (AVX-512) where the CPU has it, aarch64 NEON cross-compiled and run under
 # qemu-aarch64 where g++-aarch64-linux-gnu and qemu-user are installed (./run test-isa installs
