@@ -25,6 +25,8 @@ def load_safetensors(path):
 
 # ---------------------------------------------------------------- shared pieces
 class CausalSelfAttention(nn.Module):
+    sdpa = False  # build(..., sdpa=True): F.scaled_dot_product_attention, as a PyTorch 2 user writes it
+
     def __init__(self, n_embd, n_head, n_kv_head, bias, rope, rope_base):
         super().__init__()
         self.h, self.hkv, self.d = n_head, n_kv_head, n_embd // n_head
@@ -43,11 +45,14 @@ class CausalSelfAttention(nn.Module):
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         g = self.h // self.hkv
         k, v = k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(self.d)
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
-        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        return self.c_proj(y)
+        if self.sdpa:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(self.d)
+            mask = torch.ones(T, T, dtype=torch.bool).tril()
+            att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+            y = att @ v
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
 def apply_rope(x, base):
@@ -155,5 +160,11 @@ class Llama(nn.Module):
         return self.output(x) if not self.c["tie_weights"] else x @ self.tok_embeddings.weight.t()
 
 
-def build(config):
-    return {"gpt": GPT, "llama": Llama}[config["type"]](config)
+def build(config, sdpa=False):
+    """The PyTorch twin of a loupe gpt or llama config; sdpa: attention through PyTorch's fused
+    F.scaled_dot_product_attention instead of the explicit masked softmax."""
+    model = {"gpt": GPT, "llama": Llama}[config["type"]](config)
+    for m in model.modules():
+        if isinstance(m, CausalSelfAttention):
+            m.sdpa = sdpa
+    return model

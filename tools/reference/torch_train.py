@@ -4,6 +4,7 @@ side by side on the same machine.
 
   .venv/bin/python3 tools/reference/torch_train.py --config configs/gpt-baby.json [--steps N]
          [--threads T] [--loupe build/release/tools/loupe] [--set section.key=value ...] [--json]
+         [--sdpa] [--compile]
 
 To compare like with like, loupe itself prepares the run: `loupe train --stop-after 0`
 writes the resolved config, the initial weights (a checkpoint at step 0) and the token
@@ -11,11 +12,16 @@ file; this script loads the same weights into tools/reference/torch_models.py an
 with the same AdamW groups (decay on dim >= 2), lr schedule (nanoGPT's get_lr), grad
 clipping and batch shape. Batches are drawn with torch.randint (not loupe's Philox), so
 losses agree statistically, not bit for bit. Dropout is not modelled (torch_models has none).
+--sdpa computes attention with F.scaled_dot_product_attention (PyTorch 2's fused kernel, as a
+user writes it); --compile trains torch.compile(model) (inductor, generated C++): its first two
+steps compile and are reported as compile seconds, not counted in tokens/s. Peak RSS is the
+process's own (getrusage), PyTorch's libraries included.
 """
 import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -70,6 +76,8 @@ def main():
     ap.add_argument("--loupe", default="", help="the loupe binary (default: build/release/tools/loupe)")
     ap.add_argument("--eval-iters", type=int, default=20, help="val batches at the end (0: none)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sdpa", action="store_true", help="attention by F.scaled_dot_product_attention")
+    ap.add_argument("--compile", action="store_true", help="train torch.compile(model) (inductor)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -87,7 +95,7 @@ def main():
     mc, t = cfg["model"], cfg["train"]
     dtype = torch.float64 if mc.get("dtype") == "f64" else torch.float32
 
-    model = torch_models.build(mc).to(dtype)
+    model = torch_models.build(mc, sdpa=a.sdpa).to(dtype)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(state, strict=True)
     model.train()
@@ -115,8 +123,10 @@ def main():
         y = torch.stack([torch.from_numpy(d[i + 1:i + 1 + T].astype(np.int64)) for i in ix.tolist()])
         return x, y
 
+    run_model = torch.compile(model) if a.compile else model
+
     def loss_of(x, y):
-        logits = model(x)
+        logits = run_model(x)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
     steps = a.steps or t["max_iters"]
@@ -137,7 +147,9 @@ def main():
         times.append(time.perf_counter() - t0)
         if not a.json and (it % max(1, steps // 10) == 0 or it + 1 == steps):
             print(f"step {it + 1}/{steps} | loss {loss:.4f} | {B * T * accum / times[-1]:.0f} tok/s", file=sys.stderr)
-    timed = times[1:] if len(times) > 1 else times  # the first step warms up
+    warm = 2 if a.compile else 1  # the first step warms up; with --compile the first two compile
+    timed = times[warm:] if len(times) > warm else times
+    compile_seconds = sum(times[:warm]) - len(times[:warm]) * sum(timed) / len(timed) if a.compile else 0.0
     tps = B * T * accum * len(timed) / sum(timed)
 
     val = None
@@ -147,13 +159,17 @@ def main():
             val = sum(loss_of(*batch("val")).item() for _ in range(a.eval_iters)) / a.eval_iters
     res = {"bench": "torch_train", "config": a.config, "torch": torch.__version__, "threads": torch.get_num_threads(),
            "backend": cpu_backend(), "parameters": sum(p.numel() for p in model.parameters()), "steps": steps, "tokens_per_step": B * T * accum,
-           "tokens_per_sec": tps, "ms_per_step": 1e3 * sum(timed) / len(timed), "last_loss": loss, "val_loss": val}
+           "tokens_per_sec": tps, "ms_per_step": 1e3 * sum(timed) / len(timed), "last_loss": loss, "val_loss": val,
+           "attention": "sdpa" if a.sdpa else "explicit", "compiled": a.compile, "compile_seconds": compile_seconds,
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if a.json:
         print(json.dumps(res))
     else:
         print(f"{a.config} in PyTorch {torch.__version__}: {res['parameters']} parameters, {steps} steps on "
               f"{res['threads']} threads: {tps:.0f} tokens/s ({res['ms_per_step']:.1f} ms/step), last loss {loss:.4f}"
-              + (f", val loss {val:.4f}" if val is not None else "") + f"  [{cpu_backend()}]")
+              + (f", val loss {val:.4f}" if val is not None else "")
+              + (f", compiled in {compile_seconds:.1f} s" if a.compile else "") + f", peak RSS {res['peak_rss_mib']:.0f} MiB"
+              + f"  [{cpu_backend()}{', sdpa' if a.sdpa else ''}]")
 
 
 if __name__ == "__main__":
