@@ -76,7 +76,7 @@ template <typename T>
 void pack_transposed(const T* src, int64_t st, int64_t nj, int64_t width, T* dst) {
   int64_t c0 = 0;
   constexpr int TB = kTransposeBlock;
-  if constexpr (std::is_same_v<T, float> && TB > 0 && kBc % TB == 0)
+  if constexpr (std::is_same_v<T, float> && whole_transpose_blocks(kBc))
     for (; c0 + TB <= width; c0 += TB)
       for (int64_t j0 = 0; j0 < kBc; j0 += TB)  // rows past nj are written as zeros
         transpose_block(src + j0 * st + c0, st, int(std::clamp<int64_t>(nj - j0, 0, TB)), dst + c0 * kBc + j0, kBc, TB);

@@ -108,9 +108,7 @@ void pack_b(int64_t nc, int64_t kc, const T* b, int64_t rs, int64_t cs, T* dst) 
     } else {  // e.g. Bᵀ (rs == 1): read along columns; a transpose in register blocks where possible
       int64_t p0 = 0;
       constexpr int TB = kTransposeBlock;
-      // NR % max(TB, 1): with no transpose block (TB = 0, NEON) `NR % TB` would still be folded
-      // and warned about (-Wdiv-by-zero), though `TB > 0` already decides the condition.
-      if constexpr (std::is_same_v<T, float> && TB > 0 && NR % std::max(TB, 1) == 0)
+      if constexpr (std::is_same_v<T, float> && whole_transpose_blocks(NR))
         if (rs == 1)
           for (; p0 + TB <= kc; p0 += TB)
             for (int64_t jb = 0; jb < NR; jb += TB)

@@ -94,4 +94,11 @@ inline constexpr int kTransposeBlock = 0;
 inline void transpose_block(const float*, int64_t, int, float*, int64_t, int) {}
 #endif
 
+// True when this target has register transposes and `n` is a whole number of blocks. (Written
+// with max(., 1): `n % kTransposeBlock` alone is folded and warned about, -Wdiv-by-zero, where
+// the block is 0, even behind `kTransposeBlock > 0 &&`.)
+constexpr bool whole_transpose_blocks(int64_t n) {
+  return kTransposeBlock > 0 && n % (kTransposeBlock > 0 ? kTransposeBlock : 1) == 0;
+}
+
 }  // namespace loupe::kernels
