@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "nn/safetensors.h"
 #include "tensor/file_io.h"
