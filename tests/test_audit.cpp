@@ -17,12 +17,12 @@
 #include "tensor/reference/mode.h"
 #include "tests/test_files.h"
 #include "tests/testing.h"
-#include "tools/attention_plot.h"
-#include "tools/audit.h"
-#include "tools/checkpoint.h"
-#include "tools/run_config.h"
-#include "tools/shadow.h"
-#include "tools/trainer.h"
+#include "tools/audit/attention_plot.h"
+#include "tools/audit/trace_diff.h"
+#include "tools/train/checkpoint.h"
+#include "tools/train/run_config.h"
+#include "tools/audit/shadow.h"
+#include "tools/train/trainer.h"
 
 namespace loupe {
 namespace {

@@ -1,13 +1,13 @@
-// The trainer's fold of micro-batch gradients (tools/step_gradient.h) and the cluster of one
-// (tools/cluster.h). The fold across real ranks is tests/mpi_cli.py (mpirun through the CLI).
+// The trainer's fold of micro-batch gradients (tools/train/step_gradient.h) and the cluster of one
+// (tools/train/cluster.h). The fold across real ranks is tests/mpi_cli.py (mpirun through the CLI).
 #include <cstdlib>
 
 #include <gtest/gtest.h>
 
 #include "autograd/ops.h"
 #include "tests/testing.h"
-#include "tools/cluster.h"
-#include "tools/step_gradient.h"
+#include "tools/train/cluster.h"
+#include "tools/train/step_gradient.h"
 
 namespace loupe {
 namespace {

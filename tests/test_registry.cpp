@@ -28,11 +28,11 @@
 #include "tensor/parallel.h"
 #include "tests/test_files.h"
 #include "tests/testing.h"
-#include "tools/checkpoint.h"
-#include "tools/fingerprint.h"
-#include "tools/run_config.h"
+#include "tools/train/checkpoint.h"
+#include "tools/audit/fingerprint.h"
+#include "tools/train/run_config.h"
 #include "tools/text/dataset.h"
-#include "tools/trainer.h"
+#include "tools/train/trainer.h"
 
 namespace loupe {
 namespace {
@@ -40,7 +40,7 @@ namespace {
 using nlohmann::json;
 using testing::bitwise_equal;
 
-// The tiny config of each type (tools/fingerprint.h: `loupe fingerprint` trains the same).
+// The tiny config of each type (tools/audit/fingerprint.h: `loupe fingerprint` trains the same).
 json tiny_model(const std::string& type, double dropout = 0.1) { return tools::tiny_model_config(type, dropout); }
 // That model built, without dropout, with `vocab` ids.
 std::shared_ptr<models::LanguageModel> tiny_built(const std::string& type, int64_t vocab) {

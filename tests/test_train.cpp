@@ -1,4 +1,4 @@
-// The trainer library (tools/trainer.h): a tiny GPT on a tiny corpus for a few
+// The trainer library (tools/train/trainer.h): a tiny GPT on a tiny corpus for a few
 // steps — metrics, loss plot, checkpoints, exact stop/resume, sampling, errors.
 #include <unistd.h>
 
@@ -14,10 +14,10 @@
 #include "tensor/parallel.h"
 #include "tensor/file_io.h"
 #include "tests/testing.h"
-#include "tools/checkpoint.h"
-#include "tools/run_config.h"
-#include "tools/sampler.h"
-#include "tools/trainer.h"
+#include "tools/train/checkpoint.h"
+#include "tools/train/run_config.h"
+#include "tools/train/sampler.h"
+#include "tools/train/trainer.h"
 
 namespace loupe {
 namespace {

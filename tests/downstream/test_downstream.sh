@@ -19,7 +19,7 @@ say() { echo "test_downstream: $*" >&2; }
 
 # Headers that stay out of the install: they pull in xsimd or OpenMP (their types depend on the
 # -march loupe was built with), or belong to the CLI.
-INTERNAL="tensor/simd.h tensor/parallel.h optim/simd_loop.h tools/commands.h tools/bench_generate.h
+INTERNAL="tensor/simd.h tensor/parallel.h optim/simd_loop.h tools/cli/commands.h tools/cli/bench_generate.h
   tensor/kernels/elementwise.h tensor/kernels/gemm.h tensor/kernels/gemm_blocking.h tensor/kernels/lanes.h
   tensor/kernels/peak.h tensor/kernels/softmax.h tensor/kernels/transpose_block.h tensor/reference/gemm.h"
 
@@ -41,7 +41,7 @@ say "installed: $(basename "$LIB"), $(cd "$INC" && find . -name '*.h' | wc -l) h
 
 # 2. the header set: complete, self-contained, free of xsimd and OpenMP
 missing=()
-for h in $(git ls-files 'tensor/*.h' 'autograd/*.h' 'nn/*.h' 'models/*.h' 'optim/*.h' 'tools/*.h' | grep -v '^tools/pch/'); do
+for h in $(git ls-files 'tensor/*.h' 'autograd/*.h' 'nn/*.h' 'models/*.h' 'optim/*.h' 'tools/*.h' | grep -v '^tools/cli/pch/'); do
   case " $(echo $INTERNAL) " in *" $h "*) [ ! -e "$INC/$h" ] || fail "$h is internal but installed"; continue ;; esac
   [ -f "$INC/$h" ] || missing+=("$h")
 done

@@ -1,4 +1,4 @@
-// The checkpoint reader (tools/checkpoint.cpp) on arbitrary bytes as DIR/ckpt.safetensors: the
+// The checkpoint reader (tools/train/checkpoint.cpp) on arbitrary bytes as DIR/ckpt.safetensors: the
 // safetensors container, then its metadata (format, the config through the config file's checks,
 // step, data record, tokenizer JSON) and its tensors, together. An accepted checkpoint whose model
 // is small is built and loaded (every tensor's name and shape checked against the model), runs a
@@ -10,7 +10,7 @@
 
 #include "models/model.h"
 #include "tests/fuzz/fuzz.h"
-#include "tools/checkpoint.h"
+#include "tools/train/checkpoint.h"
 
 using namespace loupe;
 

@@ -1,4 +1,4 @@
-// The run-config reader (tools/run_config.cpp) and every model's config table (models/*.cpp):
+// The run-config reader (tools/train/run_config.cpp) and every model's config table (models/*.cpp):
 // JSON text -> a completed run config -> the model config read by its type's table -> the
 // parameter estimate. A config the table accepts whose model is small builds, has its step's
 // activations estimated against train.batch_size × block_size (refused if they cannot fit), and
@@ -9,7 +9,7 @@
 #include "models/activation_probe.h"
 #include "models/model.h"
 #include "tests/fuzz/fuzz.h"
-#include "tools/run_config.h"
+#include "tools/train/run_config.h"
 
 using namespace loupe;
 

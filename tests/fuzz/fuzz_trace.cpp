@@ -1,8 +1,8 @@
-// The trace reader of `loupe audit diff` (tools/audit.cpp): the input is a trace file, compared with
+// The trace reader of `loupe audit diff` (tools/audit/trace_diff.cpp): the input is a trace file, compared with
 // itself and with a small valid trace, by bits, within a tolerance and module by module. Bad
 // traces must be refused with an Error naming the file and line.
 #include "tests/fuzz/fuzz.h"
-#include "tools/audit.h"
+#include "tools/audit/trace_diff.h"
 
 using namespace loupe;
 

@@ -4,7 +4,7 @@
 #include <queue>
 
 #include "tensor/error.h"
-#include "tools/json_int.h"
+#include "tools/text/json_int.h"
 
 namespace loupe::text {
 

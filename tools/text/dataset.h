@@ -53,7 +53,7 @@ class TokenDataset {
   bool was_encoded() const { return encoded_; }      // true if this constructor (re)wrote the file
   int bytes_per_token() const { return width_; }     // 2 (u16) or 4 (u32), little-endian
   // What a run's numbers depend on: the corpus (name, bytes, FNV-1a 64 of its bytes) and the token
-  // file made from it (tokens, XXH64 of its bytes). Checkpoints store it (tools/checkpoint.h).
+  // file made from it (tokens, XXH64 of its bytes). Checkpoints store it (tools/train/checkpoint.h).
   const nlohmann::json& identity() const { return identity_; }
 
   // Throws, naming the corpus, unless both splits hold more than `block` tokens (a batch

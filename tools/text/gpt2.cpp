@@ -7,7 +7,7 @@
 
 #include "tensor/error.h"
 #include "tensor/file_io.h"
-#include "tools/json_int.h"
+#include "tools/text/json_int.h"
 
 #ifdef LOUPE_HAVE_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "tensor/error.h"
-#include "tools/json_int.h"
+#include "tools/text/json_int.h"
 #include "tools/text/bpe.h"
 #include "tools/text/gpt2.h"
 

@@ -1,0 +1,147 @@
+// loupe bench generate: incremental decoding speed of a model through its KV cache.
+// A prompt of --context random tokens is prefilled in one forward_cached call, then
+// --tokens tokens are generated greedily one step at a time (batch --batch); each step
+// is timed. Reports per-token latency (median, p90), generated tokens/s, the decode
+// cache's bytes and the process's peak resident memory.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "autograd/ops.h"
+#include "models/model.h"
+#include "tensor/parallel.h"
+#include "tools/cli/bench_generate.h"
+#include "tools/train/checkpoint.h"
+#include "tools/cli/commands.h"
+#include "tools/train/run_config.h"
+#include "tools/train/trainer.h"
+
+namespace loupe::cli {
+
+static int64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return int64_t(ru.ru_maxrss) * 1024;  // Linux reports kilobytes
+}
+
+// Nearest-rank percentile: the smallest value with at least p of the values at or below it.
+static double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double rank = std::max(1.0, std::ceil(p * double(v.size())));
+  return v[size_t(rank) - 1];
+}
+
+// A model with random weights from a run config; vocab_size, when absent, comes from its tokenizer.
+static std::shared_ptr<models::LanguageModel> model_from_config_file(const std::string& path) {
+  const nlohmann::json cfg = tools::load_run_config(path);
+  nlohmann::json mcfg = cfg.at("model");
+  if (!mcfg.contains("vocab_size")) mcfg["vocab_size"] = tools::open_data(cfg.at("data")).tokenizer->vocab_size();
+  return models::build_model(mcfg);
+}
+
+GenerateBenchResult bench_generate(models::LanguageModel& model, int64_t batch, int64_t context, int64_t tokens,
+                                   uint64_t seed) {
+  LOUPE_CHECK(batch > 0 && context > 0 && tokens > 0, "bench generate: batch, context and tokens must be positive");
+  LOUPE_CHECK(context + tokens <= model.block_size(), "bench generate: context ", context, " + tokens ", tokens,
+              " exceeds the model's block_size ", model.block_size());
+  using clock = std::chrono::steady_clock;
+  NoGrad ng;
+  model.eval();
+  // A random prompt (ids uniform over the vocabulary, from the counter-based RNG).
+  const Tensor u = Tensor::uniform({batch, context}, 0, double(model.vocab_size()), seed, DType::F64);
+  std::vector<int64_t> prompt;
+  for (double x : u.to_vector()) prompt.push_back(std::min<int64_t>(model.vocab_size() - 1, int64_t(x)));
+  auto cache = model.make_cache(batch, context + tokens);
+
+  GenerateBenchResult r;
+  r.batch = batch, r.context = context, r.tokens = tokens;
+  auto t0 = clock::now();
+  Tensor logits = model.forward_cached(Tensor::from_ints(prompt, {batch, context}), *cache).value();
+  r.prefill_s = std::chrono::duration<double>(clock::now() - t0).count();
+  for (int64_t s = 0; s < tokens; ++s) {
+    // Greedy next token from the last position's logits.
+    const Tensor next = argmax(logits.select(1, logits.size(1) - 1), -1, /*keepdim=*/true);  // [B, 1]
+    t0 = clock::now();
+    logits = model.forward_cached(next, *cache).value();
+    r.step_s.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  double total = 0;
+  for (double t : r.step_s) total += t;
+  r.latency_median_ms = 1e3 * percentile(r.step_s, 0.5);
+  r.latency_p90_ms = 1e3 * percentile(r.step_s, 0.9);
+  r.tokens_per_s = double(batch * tokens) / total;
+  r.cache_bytes = cache->bytes();
+  r.peak_rss_bytes = peak_rss_bytes();
+  return r;
+}
+
+nlohmann::json GenerateBenchResult::to_json() const {
+  return {{"batch", batch},
+          {"context", context},
+          {"tokens", tokens},
+          {"prefill_ms", 1e3 * prefill_s},
+          {"latency_median_ms", latency_median_ms},
+          {"latency_p90_ms", latency_p90_ms},
+          {"tokens_per_s", tokens_per_s},
+          {"kv_cache_bytes", cache_bytes},
+          {"peak_rss_bytes", peak_rss_bytes}};
+}
+
+struct BenchGenerateArgs {
+  std::string ckpt, config;
+  int64_t batch = 1, context = -1, tokens = -1;
+  int threads = 0;  // 0: the OpenMP default
+  uint64_t seed = 1;
+  bool json = false;
+};
+
+static void run_bench_generate(BenchGenerateArgs& o) {
+  LOUPE_CHECK(!o.ckpt.empty() || !o.config.empty(),
+              "bench generate: give --ckpt DIR or --config FILE");
+  if (o.threads > 0) set_num_threads(o.threads);
+  auto model = o.ckpt.empty() ? model_from_config_file(o.config) : tools::model_from_checkpoint(tools::load_checkpoint(o.ckpt));
+  const int64_t ctx = o.context > 0 ? o.context : std::max<int64_t>(1, model->block_size() / 2);
+  const int64_t n = o.tokens > 0 ? o.tokens : model->block_size() - ctx;
+  const GenerateBenchResult r = bench_generate(*model, o.batch, ctx, n, o.seed);
+  nlohmann::json j = r.to_json();
+  j["model"] = model->config();
+  j["params"] = model->num_parameters();
+  j["threads"] = get_num_threads();
+  if (o.json) {
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model %s, %lld params; batch %lld, context %lld, %lld tokens generated\n",
+              model->config().value("type", "?").c_str(), (long long)model->num_parameters(),
+              (long long)r.batch, (long long)r.context, (long long)r.tokens);
+  std::printf("prefill        %10.3f ms\n", 1e3 * r.prefill_s);
+  std::printf("latency/token  %10.3f ms median, %.3f ms p90\n", r.latency_median_ms,
+              r.latency_p90_ms);
+  std::printf("throughput     %10.1f generated tokens/s\n", r.tokens_per_s);
+  std::printf("KV cache       %10.1f KiB\n", double(r.cache_bytes) / 1024.0);
+  std::printf("peak RSS       %10.1f MiB\n", double(r.peak_rss_bytes) / (1024.0 * 1024.0));
+}
+
+void register_bench_generate(CLI::App& bench) {
+  auto* sub = bench.add_subcommand("generate", "per-token generation latency, tokens/s and KV-cache memory");
+  auto o = std::make_shared<BenchGenerateArgs>();
+  auto* src = sub->add_option("--ckpt", o->ckpt, "checkpoint directory (trained weights)");
+  sub->add_option("--config", o->config, "JSON config (random weights)")->excludes(src);
+  sub->add_option("--batch", o->batch, "sequences decoded together")->check(CLI::PositiveNumber);
+  sub->add_option("--context", o->context, "prompt tokens prefilled before timing (default: block_size / 2)");
+  sub->add_option("--tokens", o->tokens, "tokens generated and timed (default: block_size - context)");
+  sub->add_option("--seed", o->seed, "prompt seed");
+  sub->add_option("--threads", o->threads, "OpenMP threads (default: all)")->check(CLI::NonNegativeNumber);
+  sub->add_flag("--json", o->json, "print one JSON object");
+  actions().push_back({sub, [o] { run_bench_generate(*o); }});
+}
+
+}  // namespace loupe::cli
