@@ -21,7 +21,7 @@ namespace loupe {
 void set_step(uint64_t run_seed, int64_t step);
 int64_t current_step();
 // Sets the micro-batch of the step (0 after set_step) and resets the call indices: the trainer
-// calls it before each micro-batch's forward, with its index m in the step (tools/step_gradient.h).
+// calls it before each micro-batch's forward, with its index m in the step (tools/train/step_gradient.h).
 void set_micro_batch(int64_t micro);
 
 // ---- module scopes ----
