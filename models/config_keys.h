@@ -1,6 +1,7 @@
-// A model's config keys, declared once each in one table: the JSON name, the member of the
-// config struct it fills, its range or choices and a one-line description. The default is the
-// member's initialiser in the struct. The table reads a JSON config (types and ranges checked,
+// A config's keys, declared once each in one table: the JSON name, the member of the config
+// struct it fills, its range or choices and a one-line description. The default is the
+// member's initialiser in the struct. Every model's config has one, and so have the data and
+// train sections of a run config (tools/train/run_config.h). The table reads a JSON config (types and ranges checked,
 // unknown keys rejected: a typo must not be silently ignored), writes it back, and lists the
 // keys for `loupe models`. Errors name the model, the key, the expected and the given value.
 //
@@ -37,7 +38,15 @@ template <class Cfg>
 class ConfigKeys {
  public:
   using json = nlohmann::json;
+  // A model's table: its config holds "type" too, errors start "<model> config:".
   explicit ConfigKeys(std::string model) : model_(std::move(model)) {}
+  // The table of a run config's section ("data", "train"): keys are named "<section>.<key>" in
+  // errors, and there is no "type".
+  static ConfigKeys section(const std::string& name) {
+    ConfigKeys t(name);
+    t.prefix_ = name + ".";
+    return t;
+  }
 
   // Every integer key has a range a real run can use: `hi` defaults to 2^30 (no size, count or
   // width of a model on one machine is larger); counts that multiply work get tighter bounds.
@@ -46,32 +55,40 @@ class ConfigKeys {
                       int64_t hi = kMaxInteger) {
     std::string range = "[";  // appended, not "[" + ...: GCC 12 warns falsely (-Wrestrict) on that
     range.append(std::to_string(lo)).append(", ").append(std::to_string(hi)).append("]");
-    return add(name, "integer", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
-      check(model, v.is_number_integer(), name, "an integer", v);
-      const int64_t x = v.get<int64_t>();
-      LOUPE_CHECK(x >= lo && x <= hi, model, " config: \"", name, "\" must be ", range, ", got ", x);
-      c.*m = x;
+    return add(name, "integer", range, doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+      // A float, a string or an integer beyond int64 is refused, not converted (nlohmann reads a
+      // large unsigned value as a negative int64).
+      const bool in = v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(hi)) &&
+                      v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+      check(where, key, in, "an integer in " + range, v);
+      c.*m = v.get<int64_t>();
     }, [=](const Cfg& c) { return json(c.*m); });
   }
   ConfigKeys& seed(const std::string& name, uint64_t Cfg::*m, const std::string& doc) {
-    return add(name, "integer", ">= 0", doc, [=](const json& v, Cfg& c, const std::string& model) {
-      check(model, v.is_number_integer() && (v.is_number_unsigned() || v.get<int64_t>() >= 0), name, "an integer >= 0", v);
+    return add(name, "integer", ">= 0", doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+      check(where, key, v.is_number_integer() && (v.is_number_unsigned() || v.get<int64_t>() >= 0), "an integer >= 0", v);
       c.*m = v.get<uint64_t>();
     }, [=](const Cfg& c) { return json(c.*m); });
   }
-  ConfigKeys& number(const std::string& name, double Cfg::*m, double lo, double hi, const std::string& doc) {
-    std::string range = "[";
-    range.append(fmt(lo)).append(", ").append(fmt(hi)).append("]");
-    return add(name, "number", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
-      check(model, v.is_number(), name, "a number", v);
+  // Which ends of a number's range belong to it: [lo, hi], (lo, hi], [lo, hi) or (lo, hi).
+  enum class Ends { Closed, OpenBelow, OpenAbove, Open };
+  ConfigKeys& number(const std::string& name, double Cfg::*m, double lo, double hi, const std::string& doc,
+                     Ends ends = Ends::Closed) {
+    const bool open_below = ends == Ends::OpenBelow || ends == Ends::Open;
+    const bool open_above = ends == Ends::OpenAbove || ends == Ends::Open;
+    std::string range = open_below ? "(" : "[";
+    range.append(fmt(lo)).append(", ").append(fmt(hi)).append(open_above ? ")" : "]");
+    return add(name, "number", range, doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+      check(where, key, v.is_number(), "a number", v);
       const double x = v.get<double>();
-      LOUPE_CHECK(x >= lo && x <= hi, model, " config: \"", name, "\" must be in ", range, ", got ", x);
+      const bool in = (open_below ? x > lo : x >= lo) && (open_above ? x < hi : x <= hi);
+      check(where, key, in, "in " + range, v);
       c.*m = x;
     }, [=](const Cfg& c) { return json(c.*m); });
   }
   ConfigKeys& boolean(const std::string& name, bool Cfg::*m, const std::string& doc) {
-    return add(name, "boolean", "true | false", doc, [=](const json& v, Cfg& c, const std::string& model) {
-      check(model, v.is_boolean(), name, "true or false", v);
+    return add(name, "boolean", "true | false", doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+      check(where, key, v.is_boolean(), "true or false", v);
       c.*m = v.get<bool>();
     }, [=](const Cfg& c) { return json(c.*m); });
   }
@@ -79,15 +96,38 @@ class ConfigKeys {
                      const std::string& doc) {
     std::string range;
     for (auto& o : options) range += (range.empty() ? "" : " | ") + o;
-    return add(name, "string", range, doc, [=](const json& v, Cfg& c, const std::string& model) {
+    return add(name, "string", range, doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
       const bool ok = v.is_string() && std::find(options.begin(), options.end(), v.get<std::string>()) != options.end();
-      check(model, ok, name, "one of " + range, v);
+      check(where, key, ok, "one of " + range, v);
+      c.*m = v.get<std::string>();
+    }, [=](const Cfg& c) { return json(c.*m); });
+  }
+  // A choice kept as an enum: `options` pairs each name with its value.
+  template <class E>
+  ConfigKeys& choice(const std::string& name, E Cfg::*m, const std::vector<std::pair<std::string, E>>& options,
+                     const std::string& doc) {
+    std::string range;
+    for (auto& o : options) range += (range.empty() ? "" : " | ") + o.first;
+    return add(name, "string", range, doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+      for (auto& [n, e] : options)
+        if (v.is_string() && v.get<std::string>() == n) return void(c.*m = e);
+      check(where, key, false, "one of " + range, v);
+    }, [=](const Cfg& c) {
+      for (auto& [n, e] : options)
+        if (c.*m == e) return json(n);
+      return json(nullptr);
+    });
+  }
+  // Any string (a path, a name); what it names is checked where it is used.
+  ConfigKeys& text(const std::string& name, std::string Cfg::*m, const std::string& doc) {
+    return add(name, "string", "", doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+      check(where, key, v.is_string(), "a string", v);
       c.*m = v.get<std::string>();
     }, [=](const Cfg& c) { return json(c.*m); });
   }
   ConfigKeys& dtype(const std::string& name, DType Cfg::*m, const std::string& doc) {
-    return add(name, "string", "f32 | f64", doc, [=](const json& v, Cfg& c, const std::string& model) {
-      check(model, v.is_string() && (v == "f32" || v == "f64"), name, "one of f32 | f64", v);
+    return add(name, "string", "f32 | f64", doc, [=](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+      check(where, key, v.is_string() && (v == "f32" || v == "f64"), "one of f32 | f64", v);
       c.*m = v == "f64" ? DType::F64 : DType::F32;
     }, [=](const Cfg& c) { return json(c.*m == DType::F64 ? "f64" : "f32"); });
   }
@@ -109,27 +149,35 @@ class ConfigKeys {
   template <class Base>
   ConfigKeys& include(const ConfigKeys<Base>& other) {
     for (auto& k : other.rows_)
-      rows_.push_back({k.doc, [read = k.read](const json& v, Cfg& c, const std::string& model) {
-                         read(v, static_cast<Base&>(c), model);
+      rows_.push_back({k.doc, [read = k.read](const json& v, Cfg& c, const std::string& where, const std::string& key) {
+                         read(v, static_cast<Base&>(c), where, key);
                        },
                        [write = k.write](const Cfg& c) { return write(static_cast<const Base&>(c)); }});
     return *this;
   }
 
   // Reads `j` over `c` (normally a default-constructed Cfg): every key optional; unknown keys
-  // rejected unless listed in `also` (keys another table reads); "type" is always allowed.
-  void read(const json& j, Cfg& c, const std::set<std::string>& also = {}) const {
-    LOUPE_CHECK(j.is_object(), model_, " config: expected a JSON object, got ", j.dump());
+  // rejected unless listed in `also` (keys another table reads); a model's "type" is always
+  // allowed. `where` starts every error (default "<model> config").
+  void read(const json& j, Cfg& c, const std::set<std::string>& also = {}, const std::string& where = "") const {
+    const std::string w = where.empty() ? model_ + " config" : where;
+    LOUPE_CHECK(j.is_object(), w, ": expected a JSON object, got ", j.dump());
     for (auto& [k, v] : j.items()) {
-      if (k == "type" || also.count(k)) continue;
+      if ((k == "type" && prefix_.empty()) || also.count(k)) continue;
       const Row* row = find(k);
-      LOUPE_CHECK(row, model_, " config: unknown key \"", k, "\" (known keys: ", names(), ")");
-      row->read(v, c, model_);
+      LOUPE_CHECK(row, w, ": unknown key \"", prefix_, k, "\" (known: ", names(), ")");
+      row->read(v, c, w, prefix_ + k);
     }
   }
-  // The config as JSON, "type" first.
+  // A model's config as JSON, "type" first.
   json write(const Cfg& c, const std::string& type) const {
     json j = {{"type", type}};
+    j.update(write(c));
+    return j;
+  }
+  // Every key with its value in `c`.
+  json write(const Cfg& c) const {
+    json j = json::object();
     for (auto& r : rows_) j[r.doc.name] = r.write(c);
     return j;
   }
@@ -155,11 +203,12 @@ class ConfigKeys {
   friend class ConfigKeys;
   struct Row {
     KeyDoc doc;
-    std::function<void(const json&, Cfg&, const std::string&)> read;
+    // (value, config, where the error starts, the key as the user wrote it)
+    std::function<void(const json&, Cfg&, const std::string&, const std::string&)> read;
     std::function<json(const Cfg&)> write;
   };
   ConfigKeys& add(const std::string& name, const std::string& type, const std::string& range, const std::string& doc,
-                  std::function<void(const json&, Cfg&, const std::string&)> read,
+                  std::function<void(const json&, Cfg&, const std::string&, const std::string&)> read,
                   std::function<json(const Cfg&)> write) {
     LOUPE_CHECK(!find(name), model_, " config table: key \"", name, "\" declared twice");
     rows_.push_back({KeyDoc{name, type, range, doc, nullptr}, std::move(read), std::move(write)});
@@ -171,12 +220,12 @@ class ConfigKeys {
     return nullptr;
   }
   std::string names() const {
-    std::string s = "type";
-    for (auto& n : key_names()) s += ", " + n;
+    std::string s = prefix_.empty() ? "type" : "";
+    for (auto& n : key_names()) s += (s.empty() ? "" : ", ") + n;
     return s;
   }
-  static void check(const std::string& model, bool ok, const std::string& name, const std::string& want, const json& v) {
-    LOUPE_CHECK(ok, model, " config: \"", name, "\" must be ", want, ", got ", v.dump());
+  static void check(const std::string& where, const std::string& key, bool ok, const std::string& want, const json& v) {
+    LOUPE_CHECK(ok, where, ": \"", key, "\" must be ", want, ", got ", v.dump());
   }
   static std::string fmt(double x) {
     std::ostringstream o;
@@ -184,7 +233,7 @@ class ConfigKeys {
     return o.str();
   }
 
-  std::string model_;
+  std::string model_, prefix_;
   std::vector<Row> rows_;
 };
 

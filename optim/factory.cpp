@@ -5,30 +5,29 @@
 
 namespace loupe::optim {
 
-std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& c,
+const std::vector<std::pair<std::string, OptimizerConfig::Kind>>& OptimizerConfig::kinds() {
+  static const std::vector<std::pair<std::string, Kind>> k = {{"adamw", Kind::AdamW}, {"adam", Kind::Adam}, {"sgd", Kind::SGD}};
+  return k;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c,
                                           const std::vector<std::pair<std::string, Var>>& named_params,
                                           const std::set<std::string>& decay_names) {
-  const std::string kind = c.value("optimizer", std::string("adamw"));
-  const double wd = c.value("weight_decay", 0.0);
-  ParamGroup decay{{}, 1.0, wd}, no_decay{{}, 1.0, 0.0};
+  ParamGroup decay{{}, 1.0, c.weight_decay}, no_decay{{}, 1.0, 0.0};
   for (auto& np : named_params) (decay_names.count(np.first) ? decay : no_decay).params.push_back(np);
   std::vector<ParamGroup> groups{decay, no_decay};
-  if (kind == "adamw" || kind == "adam") {
-    AdamOptions o;
-    o.beta1 = c.value("beta1", 0.9);
-    o.beta2 = c.value("beta2", 0.999);
-    o.eps = c.value("eps", 1e-8);
-    o.decoupled_weight_decay = kind == "adamw";
-    return std::make_unique<Adam>(std::move(groups), o);
-  }
-  if (kind == "sgd") {
+  if (c.optimizer == OptimizerConfig::Kind::SGD) {
     SGDOptions o;
-    o.momentum = c.value("momentum", 0.0);
-    o.nesterov = c.value("nesterov", false);
+    o.momentum = c.momentum;
+    o.nesterov = c.nesterov;
     return std::make_unique<SGD>(std::move(groups), o);
   }
-  LOUPE_CHECK(false, "optimizer: unknown optimizer '", kind, "' (known: adamw, adam, sgd)");
-  return nullptr;
+  AdamOptions o;
+  o.beta1 = c.beta1;
+  o.beta2 = c.beta2;
+  o.eps = c.eps;
+  o.decoupled_weight_decay = c.optimizer == OptimizerConfig::Kind::AdamW;
+  return std::make_unique<Adam>(std::move(groups), o);
 }
 
 }  // namespace loupe::optim

@@ -26,12 +26,10 @@ double LrSchedule::operator()(int64_t it) const {
   return min_lr + coeff * (lr - min_lr);
 }
 
-LrSchedule::Kind LrSchedule::parse_kind(const std::string& name) {
-  if (name == "constant") return Kind::Constant;
-  if (name == "cosine") return Kind::Cosine;
-  if (name == "inv_sqrt") return Kind::InvSqrt;
-  LOUPE_CHECK(false, "lr schedule: unknown schedule '", name, "' (known: constant, cosine, inv_sqrt)");
-  return Kind::Constant;
+const std::vector<std::pair<std::string, LrSchedule::Kind>>& LrSchedule::kinds() {
+  static const std::vector<std::pair<std::string, Kind>> k = {
+      {"constant", Kind::Constant}, {"cosine", Kind::Cosine}, {"inv_sqrt", Kind::InvSqrt}};
+  return k;
 }
 
 }  // namespace loupe::optim

@@ -22,6 +22,10 @@
 #include "tools/train/checkpoint.h"
 #include "tools/train/run_config.h"
 #include "tools/audit/shadow.h"
+#include "tools/train/evaluate.h"
+#include "tools/train/metrics.h"
+#include "tools/train/run_data.h"
+#include "tools/train/step.h"
 #include "tools/train/trainer.h"
 
 namespace loupe {
@@ -32,7 +36,7 @@ using tools::TraceDiff;
 
 struct Audit : testing::ScratchDir {
   Audit() : ScratchDir("loupe_audit_") {}
-  json config(std::vector<std::string> sets = {}) const {
+  tools::RunConfig config(std::vector<std::string> sets = {}) const {
     std::string text;
     for (int i = 0; i < 40; ++i) text += "Now is the winter of our discontent made glorious summer by this sun.\n";
     const json cfg = {{"model", {{"type", "gpt"}, {"n_layer", 2}, {"n_head", 2}, {"n_embd", 16}, {"block_size", 16},
@@ -43,7 +47,7 @@ struct Audit : testing::ScratchDir {
     return tools::load_run_config(file("cfg.json", cfg.dump()), sets);
   }
   // Trains, tracing to <name>.jsonl (steps [first, last]).
-  std::string traced(const json& cfg, const std::string& name, int64_t stop_after = -1, bool resume = false,
+  std::string traced(const tools::RunConfig& cfg, const std::string& name, int64_t stop_after = -1, bool resume = false,
                      int64_t first = 0, bool trace = true) const {
     const std::string path = sub(name + ".jsonl");
     TraceOptions t{path, "", {}};
@@ -95,7 +99,7 @@ TEST(Trace, RecordsCarryModulePathsProducersAndHashes) {
 
 TEST(AuditDiff, OneAndTwoThreadsAreIdentical) {
   Audit a;
-  const json cfg = a.config({"train.max_iters=2"});
+  const auto cfg = a.config({"train.max_iters=2"});
   set_num_threads(1);
   const auto p1 = a.traced(cfg, "t1");
   set_num_threads(2);
@@ -107,7 +111,7 @@ TEST(AuditDiff, OneAndTwoThreadsAreIdentical) {
 
 TEST(AuditDiff, StraightAndResumedRunsAreIdentical) {
   Audit a;
-  const json cfg = a.config();
+  const auto cfg = a.config();
   const auto straight = a.traced(cfg, "straight", -1, false, /*first=*/3);
   a.traced(cfg, "split", /*stop_after=*/3, false, 0, /*trace=*/false);
   const auto resumed = a.traced(cfg, "split", -1, /*resume=*/true, /*first=*/3);
@@ -130,7 +134,7 @@ TEST(AuditDiff, TwoSeedsPartAtTheFirstOpThatUsesTheSeed) {
 
 TEST(AuditDiff, AChangedKernelIsCaughtAtThatOp) {
   Audit a;
-  const json cfg = a.config({"train.max_iters=1"});
+  const auto cfg = a.config({"train.max_iters=1"});
   const auto fast = a.traced(cfg, "fast");
   std::string ref;
   {
@@ -148,7 +152,7 @@ TEST(AuditDiff, AChangedKernelIsCaughtAtThatOp) {
 
 TEST(AuditDiff, LengthAndControlFlow) {
   Audit a;
-  const json cfg = a.config({"train.max_iters=2", "train.eval_interval=100"});
+  const auto cfg = a.config({"train.max_iters=2", "train.eval_interval=100"});
   const auto one = a.traced(cfg, "one", /*stop_after=*/1);  // the same run, stopped after its first step
   const auto two = a.traced(cfg, "two");
   TraceDiff d = tools::diff_traces(one, two);

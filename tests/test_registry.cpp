@@ -32,6 +32,10 @@
 #include "tools/audit/fingerprint.h"
 #include "tools/train/run_config.h"
 #include "tools/text/dataset.h"
+#include "tools/train/evaluate.h"
+#include "tools/train/metrics.h"
+#include "tools/train/run_data.h"
+#include "tools/train/step.h"
 #include "tools/train/trainer.h"
 
 namespace loupe {
@@ -57,11 +61,11 @@ struct TinyRun : testing::ScratchDir {
                       {"train", {{"batch_size", 3}, {"max_iters", 6}, {"lr", 3e-3}, {"warmup_iters", 2},
                                  {"lr_decay_iters", 6}, {"eval_interval", 3}, {"eval_iters", 1}, {"log_interval", 1},
                                  {"ckpt_interval", 100}, {"grad_accum", 2}}}};
-    return tools::load_run_config(file("cfg.json", cfg.dump()), sets);
+    return tools::load_run_config(file("cfg.json", cfg.dump()), sets).to_json();
   }
   void train(const json& cfg, const std::string& out, int64_t stop_after = -1, bool resume = false) const {
     tools::TrainOptions o;
-    o.config = cfg, o.out_dir = sub(out), o.progress = false, o.stop_after = stop_after, o.resume = resume;
+    o.config = tools::RunConfig::from_json(cfg, "test config"), o.out_dir = sub(out), o.progress = false, o.stop_after = stop_after, o.resume = resume;
     tools::train(o);
   }
   std::map<std::string, Tensor> tensors(const std::string& out) const {
@@ -136,8 +140,8 @@ TEST_P(Registry, SaveLoadGivesTheSavedModelsLogits) {
     Tensor w = p.value();
     w.copy_((Var(w) + Var(Tensor::uniform(w.shape(), -0.05, 0.05, seed++, w.dtype()))).value());
   }
-  json run_cfg = cfg;
-  run_cfg["model"] = saved->config();
+  tools::RunConfig run_cfg = tools::RunConfig::from_json(cfg, "test config");
+  run_cfg.model = saved->config();
   const auto tok = text::tokenizer_for_corpus("char", cfg["data"]["corpus"].get<std::string>(), 0);
   tools::save_checkpoint(r.sub("saved"), run_cfg, 7, json::object(), *tok, *saved, {});
   const auto ck = tools::load_checkpoint(r.sub("saved"));
@@ -149,7 +153,7 @@ TEST_P(Registry, SaveLoadGivesTheSavedModelsLogits) {
   EXPECT_TRUE(bitwise_equal(want, loaded->forward(ids).value()));
   EXPECT_EQ(ck.step, 7);
   // The loaded weights are the saved ones, not an initialisation: a fresh model differs.
-  auto fresh = models::build_model(ck.config.at("model"));
+  auto fresh = models::build_model(ck.config.model);
   fresh->eval();
   EXPECT_FALSE(bitwise_equal(want, fresh->forward(ids).value()));
 }
@@ -240,7 +244,7 @@ TEST_P(Registry, EveryIntegerKeyHasABoundedRange) {
     mc["vocab_size"] = 11;
     mc[k.name] = hi + 1;
     const std::string err = testing::error_of([&] { models::model_info(GetParam()).count_parameters(mc); });
-    EXPECT_NE(err.find("\"" + k.name + "\" must be " + k.range), std::string::npos) << err;
+    EXPECT_NE(err.find("\"" + k.name + "\" must be an integer in " + k.range), std::string::npos) << err;
     ++checked;
   }
   EXPECT_GE(checked, 1);

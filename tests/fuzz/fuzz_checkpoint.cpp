@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::refusal_ok([&] {
     const tools::Checkpoint ck = tools::load_checkpoint(dir);
     if (ck.step < 0 || !ck.tokenizer || !ck.data.is_object()) __builtin_trap();
-    const nlohmann::json& m = ck.config["model"];
+    const nlohmann::json& m = ck.config.model;
     const double params = models::model_info(m["type"].get<std::string>()).count_parameters(m);
     if (!(params >= 0)) __builtin_trap();
     if (params > 2e5) return;  // a real checkpoint's size: the estimate is what guards it

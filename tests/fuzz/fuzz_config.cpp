@@ -17,16 +17,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto cfg = nlohmann::json::parse(fuzz::bytes(data, size), nullptr, false);
   if (cfg.is_discarded()) return 0;
   fuzz::refusal_ok([&] {
-    tools::complete_run_config(cfg, "fuzz.json");
-    nlohmann::json m = cfg["model"];
+    const tools::RunConfig rc = tools::RunConfig::from_json(cfg, "fuzz.json");
+    // What a run writes back (config.json, checkpoints) reads back as the same config.
+    if (tools::RunConfig::from_json(rc.to_json(), "again").to_json() != rc.to_json()) __builtin_trap();
+    nlohmann::json m = rc.model;
     if (m.is_object() && !m.contains("vocab_size")) m["vocab_size"] = 65;
-    const std::string type = m["type"].get<std::string>();  // a string: complete_run_config checks it
+    const std::string type = m["type"].get<std::string>();  // a string: RunConfig::from_json checks it
     const double params = models::model_info(type).count_parameters(m);  // every key read and range-checked
     if (!(params >= 0)) __builtin_trap();
     if (params > 2e5) return;  // a real run's size: the estimate is what guards it (tested separately)
     const auto model = models::build_model(m);
     if (double(model->num_parameters()) != params) __builtin_trap();  // the estimate is exact
-    models::check_training_memory(*model, cfg["train"]["batch_size"].get<int64_t>(), model->block_size(), "train");
+    models::check_training_memory(*model, rc.train.batch_size, model->block_size(), "train");
     const int64_t T = std::min<int64_t>(model->block_size(), 5);
     NoGrad ng;
     const Tensor logits = model->forward(Tensor::from_ints(std::vector<int64_t>(size_t(2 * T), 1), {2, T})).value();

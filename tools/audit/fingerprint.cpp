@@ -9,6 +9,7 @@
 #include "tensor/file_io.h"
 #include "tools/train/checkpoint.h"
 #include "tools/train/run_config.h"
+#include "tools/train/metrics.h"
 #include "tools/train/trainer.h"
 
 namespace loupe::tools {

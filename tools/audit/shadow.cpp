@@ -4,14 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <set>
 #include <sstream>
 #include <string_view>
 
 #include "autograd/run_context.h"
-#include "optim/clip.h"
-#include "optim/factory.h"
-#include "tools/train/trainer.h"
+#include "tools/train/run_data.h"
+#include "tools/train/step.h"
 
 namespace loupe::tools {
 
@@ -52,39 +50,25 @@ double rel_error(const Tensor& a, const Tensor& b) {
   return diff / std::max(scale, 1e-300);
 }
 
-// Trains `steps` steps of `model` on the run's batches, recording losses and gradient norms.
-void run_steps(models::LanguageModel& model, const json& cfg, const text::TokenDataset& ds, int64_t steps,
-               std::vector<double>& loss, std::vector<double>& gnorm) {
-  const json& t = cfg["train"];
-  const auto named = model.named_parameters();
-  const auto decay = model.decay_parameter_names();
-  auto opt = optim::make_optimizer(t, named, std::set<std::string>(decay.begin(), decay.end()));
-  std::vector<Var> params;
-  for (auto& [_, p] : named) params.push_back(p);
-  const int64_t B = t["batch_size"], T = model.block_size();
-  const uint64_t seed = t["seed"].get<uint64_t>();
-  opt->set_lr(t["lr"].get<double>());
-  model.train();
-  Tensor x, y;
-  for (int64_t s = 0; s < steps; ++s) {
-    set_step(seed, s);
-    ds.batch(text::Split::Train, B, T, seed, uint64_t(s), x, y);
-    Var l = lm_loss(model.forward(x), y);
-    l.backward();
-    loss.push_back(l.item());
-    gnorm.push_back(optim::grad_global_norm(params));
-    opt->step(1.0);
-    opt->zero_grad();
+// The run's own training steps start .. start + steps - 1 (step.h: its schedule, clipping and
+// accumulation), recording losses and gradient norms.
+void run_steps(models::LanguageModel& model, const TrainConfig& config, const text::TokenDataset& ds, int64_t start,
+               int64_t steps, std::vector<double>& loss, std::vector<double>& gnorm) {
+  TrainingStep step(model, config, ds);
+  for (int64_t it = start; it < start + steps; ++it) {
+    const auto r = step.run(it, true);
+    loss.push_back(r.loss);
+    gnorm.push_back(r.grad_norm);
   }
 }
 
 }  // namespace
 
-ShadowReport shadow_f64(const json& cfg_in, const Checkpoint* ck, int64_t steps) {
+ShadowReport shadow_f64(const RunConfig& cfg_in, const Checkpoint* ck, int64_t steps) {
   LOUPE_CHECK(steps >= 1, "audit shadow: --steps must be >= 1");
-  json cfg = ck ? ck->config : cfg_in;
-  Data data = open_data(cfg["data"], ck ? ck->tokenizer.get() : nullptr);
-  json m32 = cfg["model"];
+  const RunConfig& cfg = ck ? ck->config : cfg_in;
+  Data data = open_data(cfg.data, ck ? ck->tokenizer.get() : nullptr);
+  json m32 = cfg.model;
   if (!m32.contains("vocab_size")) m32["vocab_size"] = data.tokenizer->vocab_size();
   m32["dtype"] = "f32";
   json m64 = m32;
@@ -93,17 +77,18 @@ ShadowReport shadow_f64(const json& cfg_in, const Checkpoint* ck, int64_t steps)
   if (ck) a->load_state_dict(ck->model_state);
   b->load_state_dict(a->state_dict());  // the same weights, cast up
   data.dataset->check_block(a->block_size());
+  const int64_t start = ck ? ck->step : 0;  // a checkpoint's run goes on from where it stopped
 
   ShadowReport r;
   std::vector<Event> ev32, ev64;
   {
     Capture c;
-    run_steps(*a, cfg, *data.dataset, steps, r.loss32, r.gnorm32);
+    run_steps(*a, cfg.train, *data.dataset, start, steps, r.loss32, r.gnorm32);
     ev32 = std::move(c.events);
   }
   {
     Capture c;
-    run_steps(*b, cfg, *data.dataset, steps, r.loss64, r.gnorm64);
+    run_steps(*b, cfg.train, *data.dataset, start, steps, r.loss64, r.gnorm64);
     ev64 = std::move(c.events);
   }
   LOUPE_CHECK(ev32.size() == ev64.size(), "audit shadow: the f32 and f64 runs executed different ops (", ev32.size(),

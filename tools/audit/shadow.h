@@ -1,5 +1,7 @@
-// `loupe audit shadow`: where f32 loses precision in a model. The same training steps run twice
-// from the same weights and batches: in f32, and in f64 (the weights cast up). Their op events
+// `loupe audit shadow`: where f32 loses precision in a model. The run's own training steps
+// (tools/train/step.h: schedule, clipping, accumulation; from step 0, or from a checkpoint's step
+// with a fresh optimizer) run twice from the same weights and batches: in f32, and in f64 (the
+// weights cast up). Their op events
 // pair one to one (same code, same order), and each op's f32 outputs (forward values, backward
 // gradients) are compared with the f64 ones: error = max |f32 − f64| / max |f64| over the tensor.
 #pragma once
@@ -31,7 +33,7 @@ struct ShadowReport {
   nlohmann::json to_json(size_t top) const;
 };
 
-// cfg: a complete run config; ck: optional checkpoint whose weights (and config) to start from.
-ShadowReport shadow_f64(const nlohmann::json& cfg, const Checkpoint* ck, int64_t steps);
+// cfg: a run config; ck: optional checkpoint whose weights, config and step to start from.
+ShadowReport shadow_f64(const RunConfig& cfg, const Checkpoint* ck, int64_t steps);
 
 }  // namespace loupe::tools

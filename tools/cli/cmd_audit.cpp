@@ -15,7 +15,7 @@
 #include "tools/audit/attention_plot.h"
 #include "tools/audit/trace_diff.h"
 #include "tools/train/checkpoint.h"
-#include "tools/train/trainer.h"
+#include "tools/train/step.h"
 #include "tools/train/run_config.h"
 #include "tools/audit/shadow.h"
 #include "tools/cli/commands.h"
@@ -56,7 +56,7 @@ static void run_audit_trace(AuditTraceArgs& o) {
               ": expected integer token ids of shape [B, T+1], got ", dtype_name(ids.dtype()), " ", shape_str(ids.shape()));
   const auto ck = tools::load_checkpoint(o.ckpt);
   // Bad ids are refused before the trace file is created: nothing is half-written.
-  const nlohmann::json& mc = ck.config["model"];
+  const nlohmann::json& mc = ck.config.model;
   const int64_t T = ids.size(1) - 1, V = mc.value("vocab_size", int64_t(0)), block = mc.value("block_size", int64_t(0));
   LOUPE_CHECK(T <= block, "audit trace: ", o.tokens, ": ", T, " input tokens per row, more than the model's block_size ", block);
   const int64_t* p = ids.data<int64_t>();
@@ -69,13 +69,13 @@ static void run_audit_trace(AuditTraceArgs& o) {
     ~Stop() { stop_trace(); }
   } stop;
   const auto model = tools::model_from_checkpoint(ck);
-  set_step(ck.config.value("train", nlohmann::json::object()).value("seed", uint64_t(0)), ck.step);
+  set_step(ck.config.train.seed, ck.step);
   model->eval();
   const Tensor x = ids.narrow(1, 0, T).contiguous(), y = ids.narrow(1, 1, T).contiguous();
   Var loss = tools::lm_loss(model->forward(x), y);
   loss.backward();
   std::printf("traced one forward and backward pass of %s (%lld x %lld tokens) into %s; loss %.6f\n",
-              ck.config["model"].value("type", "?").c_str(), (long long)ids.size(0), (long long)T, o.out.c_str(),
+              ck.config.model.value("type", "?").c_str(), (long long)ids.size(0), (long long)T, o.out.c_str(),
               loss.item());
 }
 
@@ -104,7 +104,7 @@ static void run_audit_attention(AuditAttentionArgs& o) {
     NoGrad ng;
     model->forward(Tensor::from_ints(wide, {1, int64_t(ids.size())}));
   }
-  const std::string type = ck.config["model"].value("type", "?");
+  const std::string type = ck.config.model.value("type", "?");
   LOUPE_CHECK(!probe.maps().empty(), "audit attention: this ", type, " model reported no attention weights");
   write_file_atomic(o.out, tools::attention_svg(probe.maps(), tokens,
                                                 "attention of " + type + " (" + o.ckpt + ", step " + std::to_string(ck.step) +
@@ -126,7 +126,7 @@ static void run_audit_shadow(AuditShadowArgs& o) {
   LOUPE_CHECK(!o.config.empty() || !o.ckpt.empty(), "audit shadow: give --config FILE or --ckpt DIR");
   std::unique_ptr<tools::Checkpoint> ck;
   if (!o.ckpt.empty()) ck = std::make_unique<tools::Checkpoint>(tools::load_checkpoint(o.ckpt));
-  const nlohmann::json cfg = ck ? ck->config : tools::load_run_config(o.config, o.sets);
+  const tools::RunConfig cfg = ck ? ck->config : tools::load_run_config(o.config, o.sets);
   const auto r = tools::shadow_f64(cfg, ck.get(), o.steps);
   if (o.json) std::printf("%s\n", r.to_json(size_t(o.top)).dump().c_str());
   else std::printf("%s", r.table(size_t(o.top)).c_str());

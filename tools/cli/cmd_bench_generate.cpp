@@ -22,7 +22,7 @@
 #include "tools/train/checkpoint.h"
 #include "tools/cli/commands.h"
 #include "tools/train/run_config.h"
-#include "tools/train/trainer.h"
+#include "tools/train/run_data.h"
 
 namespace loupe::cli {
 
@@ -41,9 +41,9 @@ static double percentile(std::vector<double> v, double p) {
 
 // A model with random weights from a run config; vocab_size, when absent, comes from its tokenizer.
 static std::shared_ptr<models::LanguageModel> model_from_config_file(const std::string& path) {
-  const nlohmann::json cfg = tools::load_run_config(path);
-  nlohmann::json mcfg = cfg.at("model");
-  if (!mcfg.contains("vocab_size")) mcfg["vocab_size"] = tools::open_data(cfg.at("data")).tokenizer->vocab_size();
+  const tools::RunConfig cfg = tools::load_run_config(path);
+  nlohmann::json mcfg = cfg.model;
+  if (!mcfg.contains("vocab_size")) mcfg["vocab_size"] = tools::open_data(cfg.data).tokenizer->vocab_size();
   return models::build_model(mcfg);
 }
 

@@ -24,6 +24,7 @@
 #include "tools/cli/commands.h"
 #include "tools/audit/flops.h"
 #include "tools/train/run_config.h"
+#include "tools/train/run_data.h"
 #include "tools/train/trainer.h"
 
 namespace loupe::cli {
@@ -35,89 +36,98 @@ struct BenchTrainArgs {
   bool json = false, op_times = false;
 };
 
-static void run_bench_train(BenchTrainArgs& o) {
-  tools::Cluster& cluster = tools::Cluster::world();
-  // (op, pass) -> seconds and calls. Time between a backward and the next
-  // forward (optimizer step, next batch) has its own row.
-  using Clock = std::chrono::steady_clock;
-  std::map<std::string, std::pair<double, int64_t>> times;
-  Clock::time_point last{};
-  bool last_backward = false;
-  int hook = -1;
-  if (o.op_times)
-    hook = add_op_hook([&](const OpEvent& ev) {
-      const auto now = Clock::now();
-      if (last != Clock::time_point{}) {
-        const std::string key = last_backward && !ev.backward
-                                    ? std::string("(optimizer step, next batch)")
-                                    : std::string(ev.op) + (ev.backward ? " backward" : " forward");
-        auto& t = times[key];
-        t.first += std::chrono::duration<double>(now - last).count(), t.second++;
-      }
-      last = now, last_backward = ev.backward;
-    });
-  auto sets = o.sets;
-  // The model FLOPs per token, from a model built from the same config, and the FMA peak, both
-  // before the timed run.
-  double train_flops_per_token = 0, peak = 0;
-  {
-    nlohmann::json cfg;
-    cluster.all_or_none([&] {  // a bad config or corpus stops every rank, reported once
-      cfg = tools::load_run_config(o.config, sets);
-      const nlohmann::json m =
-          tools::training_model_config(cfg, [&] { return tools::open_data(cfg["data"]).tokenizer->vocab_size(); });
-      train_flops_per_token = 3.0 * tools::forward_flops_per_token(*models::build_model(m));
-    });
-    peak = kernels::measure_fma_peak(cfg["train"]["dtype"] == "f64", 0.3, get_num_threads()).gflops_all;
-    std::vector<double> peaks(size_t(cluster.size()), 0.0);  // every rank measured its own cores
-    peaks[size_t(cluster.rank())] = peak;
-    cluster.share(peaks);
-    peak = 0;
-    for (double p : peaks) peak += p;
+// --op-times: seconds and calls per (op, pass); each op is charged the time since the previous
+// op ended, and the time between a backward and the next forward (optimizer step, next batch)
+// has its own row.
+class OpTimes {
+ public:
+  explicit OpTimes(bool on) {
+    if (on) hook_ = add_op_hook([this](const OpEvent& ev) { tick(ev); });
   }
-  // One warm-up step (allocations, packing buffers) then the timed ones.
-  sets.push_back("train.max_iters=" + std::to_string(o.steps + 1));
-  tools::TrainOptions t;
-  t.config = tools::load_run_config(o.config, sets);
-  t.progress = false;
-  t.evaluate = false;
-  t.untimed_steps = 1;
-  t.cluster = &cluster;
-  const auto r = tools::train(t);
-  if (hook >= 0) remove_op_hook(hook);
-  std::vector<double> comm_ms(size_t(cluster.size()), 0.0), wait_ms(size_t(cluster.size()), 0.0);
-  comm_ms[size_t(cluster.rank())] = 1e3 * r.comm_seconds_per_step;
-  wait_ms[size_t(cluster.rank())] = 1e3 * r.wait_seconds_per_step;
-  cluster.share(comm_ms);
-  cluster.share(wait_ms);
-  if (!cluster.is_root()) return;  // rank 0 reports for the cluster
+  ~OpTimes() { stop(); }
+  void stop() {
+    if (hook_ >= 0) remove_op_hook(hook_);
+    hook_ = -1;
+  }
+  void print(double steps) const {
+    std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(times_.begin(), times_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    double total = 0;
+    for (auto& r : rows) total += r.second.first;
+    std::printf("%-44s %10s %8s %7s\n", "op (pass)", "ms/step", "calls", "share");
+    for (auto& [name, tc] : rows)
+      std::printf("%-44s %10.3f %8.1f %6.1f%%\n", name.c_str(), 1e3 * tc.first / steps, double(tc.second) / steps,
+                  100.0 * tc.first / total);
+    std::printf("(each op is charged the time since the previous op ended, so adding its "
+                "gradient in goes to the next one;\n while ops are timed, unary backward "
+                "formulas write fresh tensors instead of over their incoming gradient)\n");
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void tick(const OpEvent& ev) {
+    const auto now = Clock::now();
+    if (last_ != Clock::time_point{}) {
+      const std::string key = last_backward_ && !ev.backward ? std::string("(optimizer step, next batch)")
+                                                             : std::string(ev.op) + (ev.backward ? " backward" : " forward");
+      auto& t = times_[key];
+      t.first += std::chrono::duration<double>(now - last_).count();
+      t.second++;
+    }
+    last_ = now;
+    last_backward_ = ev.backward;
+  }
+  std::map<std::string, std::pair<double, int64_t>> times_;
+  Clock::time_point last_{};
+  bool last_backward_ = false;
+  int hook_ = -1;
+};
+
+// What the timed run is measured against, both taken before it: the model's training FLOPs per
+// token (3 × its forward's) and the FMA peak, summed over the ranks (each measures its own cores).
+struct Yardstick {
+  double train_flops_per_token = 0, peak_gflops = 0;
+};
+
+static Yardstick measure_yardstick(const BenchTrainArgs& o, tools::Cluster& cluster) {
+  Yardstick y;
+  bool f64 = false;
+  cluster.all_or_none([&] {  // a bad config or corpus stops every rank, reported once
+    const tools::RunConfig cfg = tools::load_run_config(o.config, o.sets);
+    const nlohmann::json m = tools::training_model_config(cfg, [&] { return tools::open_data(cfg.data).tokenizer->vocab_size(); });
+    y.train_flops_per_token = 3.0 * tools::forward_flops_per_token(*models::build_model(m));
+    f64 = cfg.train.dtype == DType::F64;
+  });
+  std::vector<double> peaks(size_t(cluster.size()), 0.0);
+  peaks[size_t(cluster.rank())] = kernels::measure_fma_peak(f64, 0.3, get_num_threads()).gflops_all;
+  cluster.share(peaks);
+  for (double p : peaks) y.peak_gflops += p;
+  return y;
+}
+
+static void print_report(const BenchTrainArgs& o, const tools::TrainResult& r, const Yardstick& y,
+                         const std::vector<double>& comm_ms, const std::vector<double>& wait_ms) {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   const double rss_mb = double(ru.ru_maxrss) / 1024.0;
   const int64_t tokens_per_step = r.tokens_per_step;
-  const double gflops = train_flops_per_token * r.tokens_per_sec / 1e9;
-  if (o.json)
-    std::printf("%s\n", nlohmann::json{{"bench", "train"}, {"config", o.config},
-                                       {"steps", r.steps_this_run - 1}, {"threads", get_num_threads()},
-                                       {"parameters", r.num_parameters},
-                                       {"tokens_per_step", tokens_per_step},
-                                       {"tokens_per_sec", r.tokens_per_sec},
-                                       {"ms_per_step", 1e3 * double(tokens_per_step) / r.tokens_per_sec},
-                                       {"peak_rss_mb", rss_mb}, {"last_loss", r.last_train_loss},
-                                       {"train_flops_per_token", train_flops_per_token},
-                                       {"gflops", gflops}, {"fma_peak_gflops", peak},
-                                       {"mfu_percent", 100.0 * gflops / peak}, {"ranks", r.ranks},
-                                       {"comm_ms_per_step_by_rank", comm_ms}, {"wait_ms_per_step_by_rank", wait_ms},
-                                       {"reduced_bytes_per_step", r.reduced_bytes_per_step}}
-                            .dump()
-                            .c_str());
-  else
-    std::printf("%s: %lld parameters, %lld steps of %lld tokens on %d threads: %.0f tokens/s "
-                "(%.1f ms/step), peak RSS %.0f MB\n",
-                o.config.c_str(), (long long)r.num_parameters, (long long)r.steps_this_run - 1,
-                (long long)tokens_per_step, get_num_threads(), r.tokens_per_sec,
-                1e3 * double(tokens_per_step) / r.tokens_per_sec, rss_mb);
-  if (!o.json && r.ranks > 1) {
+  const double gflops = y.train_flops_per_token * r.tokens_per_sec / 1e9, ms = 1e3 * double(tokens_per_step) / r.tokens_per_sec;
+  if (o.json) {
+    const nlohmann::json j = {{"bench", "train"}, {"config", o.config}, {"steps", r.steps_this_run - 1},
+                              {"threads", get_num_threads()}, {"parameters", r.num_parameters},
+                              {"tokens_per_step", tokens_per_step}, {"tokens_per_sec", r.tokens_per_sec},
+                              {"ms_per_step", ms}, {"peak_rss_mb", rss_mb}, {"last_loss", r.last_train_loss},
+                              {"train_flops_per_token", y.train_flops_per_token}, {"gflops", gflops},
+                              {"fma_peak_gflops", y.peak_gflops}, {"mfu_percent", 100.0 * gflops / y.peak_gflops},
+                              {"ranks", r.ranks}, {"comm_ms_per_step_by_rank", comm_ms},
+                              {"wait_ms_per_step_by_rank", wait_ms}, {"reduced_bytes_per_step", r.reduced_bytes_per_step}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("%s: %lld parameters, %lld steps of %lld tokens on %d threads: %.0f tokens/s (%.1f ms/step), peak RSS %.0f MB\n",
+              o.config.c_str(), (long long)r.num_parameters, (long long)r.steps_this_run - 1, (long long)tokens_per_step,
+              get_num_threads(), r.tokens_per_sec, ms, rss_mb);
+  if (r.ranks > 1) {
     std::string by_rank;
     char buf[64];
     for (size_t i = 0; i < comm_ms.size(); ++i) {
@@ -130,25 +140,34 @@ static void run_bench_train(BenchTrainArgs& o) {
                 r.ranks, r.tokens_per_sec, r.tokens_per_sec / r.ranks, by_rank.c_str(),
                 double(r.reduced_bytes_per_step) / 1e6);
   }
-  if (!o.json)
-    std::printf("model %.3g FLOP per token (3 x forward matmul + attention), %.1f GFLOP/s: %.0f%% of the "
-                "measured FMA peak %.1f GFLOP/s (training MFU)\n",
-                train_flops_per_token, gflops, 100.0 * gflops / peak, peak);
-  if (o.op_times) {
-    std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(times.begin(), times.end());
-    std::sort(rows.begin(), rows.end(),
-              [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-    double total = 0;
-    for (auto& r2 : rows) total += r2.second.first;
-    const double steps = double(r.steps_this_run);  // the warm-up step is included here
-    std::printf("%-44s %10s %8s %7s\n", "op (pass)", "ms/step", "calls", "share");
-    for (auto& [name, tc] : rows)
-      std::printf("%-44s %10.3f %8.1f %6.1f%%\n", name.c_str(), 1e3 * tc.first / steps,
-                  double(tc.second) / steps, 100.0 * tc.first / total);
-    std::printf("(each op is charged the time since the previous op ended, so adding its "
-                "gradient in goes to the next one;\n while ops are timed, unary backward "
-                "formulas write fresh tensors instead of over their incoming gradient)\n");
-  }
+  std::printf("model %.3g FLOP per token (3 x forward matmul + attention), %.1f GFLOP/s: %.0f%% of the "
+              "measured FMA peak %.1f GFLOP/s (training MFU)\n",
+              y.train_flops_per_token, gflops, 100.0 * gflops / y.peak_gflops, y.peak_gflops);
+}
+
+static void run_bench_train(BenchTrainArgs& o) {
+  tools::Cluster& cluster = tools::Cluster::world();
+  OpTimes op_times(o.op_times);
+  const Yardstick y = measure_yardstick(o, cluster);
+  // One warm-up step (allocations, packing buffers) then the timed ones.
+  auto sets = o.sets;
+  sets.push_back("train.max_iters=" + std::to_string(o.steps + 1));
+  tools::TrainOptions t;
+  t.config = tools::load_run_config(o.config, sets);
+  t.progress = false;
+  t.evaluate = false;
+  t.untimed_steps = 1;
+  t.cluster = &cluster;
+  const auto r = tools::train(t);
+  op_times.stop();
+  std::vector<double> comm_ms(size_t(cluster.size()), 0.0), wait_ms(size_t(cluster.size()), 0.0);
+  comm_ms[size_t(cluster.rank())] = 1e3 * r.comm_seconds_per_step;
+  wait_ms[size_t(cluster.rank())] = 1e3 * r.wait_seconds_per_step;
+  cluster.share(comm_ms);
+  cluster.share(wait_ms);
+  if (!cluster.is_root()) return;  // rank 0 reports for the cluster
+  print_report(o, r, y, comm_ms, wait_ms);
+  if (o.op_times) op_times.print(double(r.steps_this_run));  // the warm-up step is included here
 }
 
 void register_bench_train(CLI::App& bench) {

@@ -50,6 +50,9 @@
 #include "tools/cli/commands.h"
 #include "tools/train/compare.h"
 #include "tools/train/run_config.h"
+#include "tools/train/evaluate.h"
+#include "tools/train/metrics.h"
+#include "tools/train/run_data.h"
 #include "tools/train/trainer.h"
 
 extern char** environ;
@@ -147,17 +150,15 @@ static void read_metrics(const fs::path& metrics, int64_t tokens_per_step, tools
   run.tokens_per_sec = n == 0 ? 0 : n % 2 ? tps[n / 2] : 0.5 * (tps[n / 2 - 1] + tps[n / 2]);
 }
 
-static int64_t tokens_per_step(const json& cfg) {
-  const auto& t = cfg.at("train");
-  return t.at("batch_size").get<int64_t>() * t.at("grad_accum").get<int64_t>() *
-         cfg.at("model").at("block_size").get<int64_t>();
+static int64_t tokens_per_step(const tools::RunConfig& cfg) {
+  return cfg.train.batch_size * cfg.train.grad_accum * cfg.model.at("block_size").get<int64_t>();
 }
 
 // Seconds per step of a config, over 3 steps after one untimed (the trainer in bench mode).
-static double seconds_per_step(const json& cfg) {
+static double seconds_per_step(const tools::RunConfig& cfg) {
   tools::TrainOptions t;
   t.config = cfg;
-  t.config["train"]["max_iters"] = 4;
+  t.config.train.max_iters = 4;
   t.progress = false;
   t.evaluate = false;
   t.untimed_steps = 1;
@@ -225,7 +226,7 @@ static void run_compare(CompareArgs& o) {
 
   // Plan: each config's run config, name and steps.
   struct Plan {
-    json cfg;
+    tools::RunConfig cfg;
     std::string name, path;
     int64_t steps = 0;
   };
@@ -251,7 +252,7 @@ static void run_compare(CompareArgs& o) {
     }
     p.cfg = tools::load_run_config(path, sets);
     try {  // the model keys too, before any run starts (the registry parses them to count parameters)
-      json m = p.cfg.at("model");
+      json m = p.cfg.model;
       if (!m.contains("vocab_size")) m["vocab_size"] = 256;  // the data gives it; any value checks the rest
       models::model_info(m.at("type").get<std::string>()).count_parameters(m);
     } catch (const std::exception& e) {
@@ -267,7 +268,7 @@ static void run_compare(CompareArgs& o) {
       const fs::path bfile = out / "runs" / p.name / "budget.json";
       json b;
       if (fs::exists(bfile)) b = read_json(bfile);
-      if (b.is_object() && b.value("minutes", -1.0) == o.minutes && b.value("config", json()) == p.cfg) {
+      if (b.is_object() && b.value("minutes", -1.0) == o.minutes && b.value("config", json()) == p.cfg.to_json()) {
         p.steps = b.at("steps").get<int64_t>();
       } else {
         if (!o.quiet) std::fprintf(stderr, "[compare] timing %s ...\n", p.name.c_str());
@@ -275,18 +276,18 @@ static void run_compare(CompareArgs& o) {
         p.steps = std::max<int64_t>(1, int64_t(o.minutes * 60.0 / sps));
         fs::create_directories(bfile.parent_path());
         write_file_atomic(bfile.string(), json{{"minutes", o.minutes}, {"seconds_per_step", sps}, {"steps", p.steps},
-                                               {"config", p.cfg}}.dump(1) + "\n");
+                                               {"config", p.cfg.to_json()}}.dump(1) + "\n");
       }
     }
     // The schedule fitted to the budget (explicit --set of eval_interval wins).
-    auto& t = p.cfg["train"];
-    t["max_iters"] = p.steps;
-    t["lr_decay_iters"] = p.steps;
-    t["warmup_iters"] = std::min(t["warmup_iters"].get<int64_t>(), p.steps / 10);
+    auto& t = p.cfg.train;
+    t.max_iters = p.steps;
+    t.decay_iters = p.steps;
+    t.warmup_iters = std::min(t.warmup_iters, p.steps / 10);
     const bool eval_set = std::any_of(o.sets.begin(), o.sets.end(),
                                       [](const std::string& s) { return s.rfind("train.eval_interval=", 0) == 0; });
-    if (!eval_set) t["eval_interval"] = std::max<int64_t>(1, p.steps / 20);
-    t["ckpt_interval"] = t["eval_interval"];
+    if (!eval_set) t.eval_interval = std::max<int64_t>(1, p.steps / 20);
+    t.ckpt_interval = t.eval_interval;
     plans.push_back(std::move(p));
   }
 
@@ -308,12 +309,13 @@ static void run_compare(CompareArgs& o) {
     const auto& p = plans[pi];
     auto& cc = ccs[pi];
     cc.name = p.name, cc.path = p.path, cc.steps = p.steps, cc.tokens_per_step = tokens_per_step(p.cfg);
-    cc.run_config = p.cfg;
+    cc.run_config = p.cfg.to_json();
     for (int k = 0; k < o.seeds; ++k) {
       ++index;
-      json cfg = p.cfg;
-      const uint64_t seed = cfg["train"]["seed"].get<uint64_t>() + uint64_t(k);
-      cfg["train"]["seed"] = seed;
+      tools::RunConfig run_cfg = p.cfg;
+      const uint64_t seed = run_cfg.train.seed + uint64_t(k);
+      run_cfg.train.seed = seed;
+      const json cfg = run_cfg.to_json();
       const fs::path dir = out / "runs" / p.name / ("seed" + std::to_string(k));
       const fs::path run_json = dir / "run.json", result_json = dir / "result.json";
       fs::create_directories(dir);
@@ -326,7 +328,7 @@ static void run_compare(CompareArgs& o) {
         write_file_atomic(run_json.string(), cfg.dump(1) + "\n");
       }
       if (!fs::exists(result_json) && !fs::exists(tools::checkpoint_path(dir.string()))) {
-        const json r = reused_result(earlier, p.name, p.cfg, k, seed, o.quiet);
+        const json r = reused_result(earlier, p.name, cc.run_config, k, seed, o.quiet);
         if (!r.is_null()) write_file_atomic(result_json.string(), r.dump(1) + "\n");
       }
       if (fs::exists(result_json)) {
@@ -369,7 +371,7 @@ static void run_compare(CompareArgs& o) {
     tools::CompareRun run;
     run.seed_index = j.k, run.seed = j.seed, run.peak_rss_bytes = rss, run.machine = report.machine;
     run.val_loss = tools::split_loss(*model, *data.dataset, text::Split::Val, model->block_size(),
-                                     ck.config["train"]["batch_size"].get<int64_t>(), &run.val_tokens);
+                                     ck.config.train.batch_size, &run.val_tokens);
     read_metrics(j.dir / "metrics.jsonl", cc.tokens_per_step, run);
     const int64_t block = model->block_size(), gen = std::min<int64_t>(32, block / 2);
     const auto g = bench_generate(*model, 1, block - gen, gen);

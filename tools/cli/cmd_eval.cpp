@@ -9,7 +9,8 @@
 #include "autograd/anomaly.h"
 #include "tools/train/checkpoint.h"
 #include "tools/cli/commands.h"
-#include "tools/train/trainer.h"
+#include "tools/train/evaluate.h"
+#include "tools/train/run_data.h"
 
 namespace loupe::cli {
 
@@ -26,9 +27,9 @@ static void run_eval(EvalArgs& o) {
   const auto ck = tools::load_checkpoint(o.ckpt);
   auto model = tools::model_from_checkpoint(ck);
   auto data = tools::open_checkpoint_data(ck, o.ckpt, o.allow_other_data);
-  const auto& t = ck.config.at("train");
-  const int64_t iters = o.iters > 0 ? o.iters : t.at("eval_iters").get<int64_t>();
-  const int64_t batch = o.batch > 0 ? o.batch : t.at("batch_size").get<int64_t>();
+  tools::TrainConfig t = ck.config.train;
+  const int64_t iters = o.iters > 0 ? o.iters : t.eval_iters;
+  const int64_t batch = o.batch > 0 ? o.batch : t.batch_size;
   const auto split = o.split == "val" ? text::Split::Val : text::Split::Train;
   if (o.whole) {
     int64_t tokens = 0;
@@ -42,11 +43,8 @@ static void run_eval(EvalArgs& o) {
                   (long long)model->block_size());
     return;
   }
-  const uint64_t draw_seed =
-      (o.seed >= 0 ? uint64_t(o.seed) : t.at("seed").get<uint64_t>()) ^ 0x9E3779B97F4A7C15ULL;
-  const double loss = tools::estimate_loss(*model, *data.dataset, split, batch,
-                                           model->block_size(), iters,
-                                           draw_seed);
+  if (o.seed >= 0) t.seed = uint64_t(o.seed);  // another draw: the evaluation batches of that seed
+  const double loss = tools::estimate_loss(*model, *data.dataset, split, batch, model->block_size(), iters, t.eval_seed());
   if (o.json)
     std::printf("%s\n", nlohmann::json{{"split", o.split}, {"loss", loss},
                                        {"perplexity", std::exp(loss)}, {"step", ck.step},

@@ -14,7 +14,7 @@
 #include "tools/cli/commands.h"
 #include "tools/audit/flops.h"
 #include "tools/train/run_config.h"
-#include "tools/train/trainer.h"
+#include "tools/train/run_data.h"
 
 namespace loupe::cli {
 
@@ -44,10 +44,10 @@ static void run_summary(SummaryArgs& o) {
   LOUPE_CHECK(!o.config.empty() || !o.ckpt.empty(), "summary: give --config FILE or --ckpt DIR");
   std::unique_ptr<tools::Checkpoint> ck;
   if (!o.ckpt.empty()) ck = std::make_unique<tools::Checkpoint>(tools::load_checkpoint(o.ckpt));
-  nlohmann::json cfg = ck ? ck->config : tools::load_run_config(o.config, o.sets);
+  const tools::RunConfig cfg = ck ? ck->config : tools::load_run_config(o.config, o.sets);
   // The model as training builds it (the training-memory line counts its dtype's bytes).
   auto model = models::build_model(
-      tools::training_model_config(cfg, [&] { return tools::open_data(cfg["data"]).tokenizer->vocab_size(); }));
+      tools::training_model_config(cfg, [&] { return tools::open_data(cfg.data).tokenizer->vocab_size(); }));
   if (ck) model->load_state_dict(ck->model_state);
   const int64_t B = o.batch, T = model->block_size();
   // What one training micro-batch of this size holds (train mode: dropout masks included).

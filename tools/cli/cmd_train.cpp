@@ -10,6 +10,7 @@
 #include "tools/train/checkpoint.h"
 #include "tools/cli/commands.h"
 #include "tools/train/run_config.h"
+#include "tools/train/metrics.h"
 #include "tools/train/trainer.h"
 
 namespace loupe::cli {
@@ -34,17 +35,15 @@ static void run_train(TrainArgs& o) {
       std::fprintf(stderr, "loupe: '%s' holds a run (--resume continues it); this one goes to '%s'\n", base.c_str(),
                    o.out.c_str());
   }
-  nlohmann::json cfg;
+  tools::TrainOptions t;
   if (o.config.empty()) {
     LOUPE_CHECK(o.resume, "train: --config is required (unless --resume)");
-    cfg = tools::load_checkpoint(o.out).config;
+    nlohmann::json cfg = tools::load_checkpoint(o.out).config.to_json();
     for (auto& s : o.sets) tools::apply_set(cfg, s);
-    tools::complete_run_config(cfg, "checkpoint config in '" + o.out + "'");
+    t.config = tools::RunConfig::from_json(cfg, "checkpoint config in '" + o.out + "'");
   } else {
-    cfg = tools::load_run_config(o.config, o.sets);
+    t.config = tools::load_run_config(o.config, o.sets);
   }
-  tools::TrainOptions t;
-  t.config = cfg;
   t.out_dir = o.out;
   t.resume = o.resume;
   t.force = o.force;

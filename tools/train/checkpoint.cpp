@@ -4,7 +4,6 @@
 #include <filesystem>
 
 #include "nn/safetensors.h"
-#include "tools/train/run_config.h"
 
 namespace loupe::tools {
 
@@ -13,14 +12,14 @@ using nlohmann::json;
 
 std::string checkpoint_path(const std::string& dir) { return (fs::path(dir) / "ckpt.safetensors").string(); }
 
-void save_checkpoint(const std::string& dir, const json& config, int64_t step, const json& data, const text::Tokenizer& tok,
+void save_checkpoint(const std::string& dir, const RunConfig& config, int64_t step, const json& data, const text::Tokenizer& tok,
                      const models::LanguageModel& model, const std::map<std::string, Tensor>& optim_state) {
   fs::create_directories(dir);
   std::map<std::string, Tensor> tensors;
   for (auto& [k, v] : model.state_dict()) tensors["model." + k] = v;
   for (auto& [k, v] : optim_state) tensors["optim." + k] = v;
   const std::map<std::string, std::string> meta = {{"format", "loupe-checkpoint-1"},
-                                                   {"config", config.dump()},
+                                                   {"config", config.to_json().dump()},
                                                    {"step", std::to_string(step)},
                                                    {"data", data.dump()},
                                                    {"tokenizer", tok.to_json().dump()}};
@@ -37,8 +36,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
     LOUPE_CHECK(meta["format"] == "loupe-checkpoint-1", "not a loupe checkpoint (format '", meta["format"], "')");
     // A checkpoint is outside data like a config file: its config passes the same checks (types,
     // ranges: an edited eval_iters of 10^12 is refused, not run), for every command that loads it.
-    ck.config = json::parse(meta.at("config"));
-    complete_run_config(ck.config, "config");
+    ck.config = RunConfig::from_json(json::parse(meta.at("config")), "config");
     const std::string& step = meta.at("step");
     const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), ck.step);
     LOUPE_CHECK(ec == std::errc() && end == step.data() + step.size() && ck.step >= 0,
@@ -64,7 +62,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
 }
 
 std::shared_ptr<models::LanguageModel> model_from_checkpoint(const Checkpoint& ck) {
-  auto model = models::build_model(ck.config.at("model"));
+  auto model = models::build_model(ck.config.model);
   model->load_state_dict(ck.model_state);
   return model;
 }

@@ -16,11 +16,12 @@
 
 #include "models/model.h"
 #include "tools/text/tokenizer.h"
+#include "tools/train/run_config.h"
 
 namespace loupe::tools {
 
 struct Checkpoint {
-  nlohmann::json config;  // run config; config["model"] is the model's full config
+  RunConfig config;       // run config; config.model is the model's full config
   int64_t step = 0;       // completed optimizer steps
   nlohmann::json data;    // the data it trained on (TokenDataset::identity); {} in older checkpoints
   std::unique_ptr<text::Tokenizer> tokenizer;
@@ -29,7 +30,7 @@ struct Checkpoint {
 
 std::string checkpoint_path(const std::string& dir);  // DIR/ckpt.safetensors
 
-void save_checkpoint(const std::string& dir, const nlohmann::json& config, int64_t step, const nlohmann::json& data,
+void save_checkpoint(const std::string& dir, const RunConfig& config, int64_t step, const nlohmann::json& data,
                      const text::Tokenizer& tok,
                      const models::LanguageModel& model, const std::map<std::string, Tensor>& optim_state);
 Checkpoint load_checkpoint(const std::string& dir);  // errors name the file

@@ -1,100 +1,79 @@
 #include "tools/train/run_config.h"
 
+#include <limits>
+
 #include "tensor/error.h"
-#include "tools/text/json_int.h"
-#include "tools/text/tokenizer.h"
+#include "tensor/file_io.h"
 
 namespace loupe::tools {
 
 using nlohmann::json;
+using Ends = models::ConfigKeys<TrainConfig>::Ends;
 
-const json& default_data_config() {
-  static const json d = {
-      {"corpus", "data/tinyshakespeare.txt"},  // relative to the working directory
-      {"tokenizer", "char"},                   // "char", "bpe" (trained on the corpus), or a tokenizer .json
-      {"bpe_vocab", 1024},                     // vocabulary size when tokenizer = "bpe"
-      {"val_fraction", 0.1},                   // the last 10% of the tokens, as nanoGPT
-      {"cache_dir", ""},                       // where token files go ("" = next to the corpus)
-  };
-  return d;
+const models::ConfigKeys<DataConfig>& DataConfig::keys() {
+  using C = DataConfig;
+  static const auto t = models::ConfigKeys<C>::section("data")
+      .text("corpus", &C::corpus, "the text file to train on (relative to the working directory)")
+      .text("tokenizer", &C::tokenizer, "char, bpe (trained on the corpus), gpt2, or a tokenizer .json")
+      .integer("bpe_vocab", &C::bpe_vocab, 1, "vocabulary size when tokenizer = bpe", int64_t(1) << 20)
+      .number("val_fraction", &C::val_fraction, 0, 1, "the last part of the tokens held out for validation",
+              models::ConfigKeys<C>::Ends::Open)
+      .text("cache_dir", &C::cache_dir, "where token files go (empty: next to the corpus)");
+  return t;
 }
 
-const json& default_train_config() {
-  static const json d = {
-      {"batch_size", 12},     {"max_iters", 2000},    {"grad_accum", 1},
-      {"optimizer", "adamw"}, {"lr", 1e-3},           {"min_lr", 1e-4},
-      {"schedule", "cosine"}, {"warmup_iters", 100},  {"lr_decay_iters", 2000},
-      {"inv_sqrt_cap", 1e-3}, {"inv_sqrt_scale", 1e-2},
-      {"beta1", 0.9},         {"beta2", 0.99},        {"eps", 1e-8},
-      {"weight_decay", 0.1},  {"momentum", 0.0},      {"nesterov", false},
-      {"grad_clip", 1.0},     // 0 = no clipping
-      {"eval_interval", 250}, {"eval_iters", 20},     {"log_interval", 10},
-      {"ckpt_interval", 500}, {"seed", 1337},         {"dtype", "f32"},
-  };
-  return d;
+const models::ConfigKeys<TrainConfig>& TrainConfig::keys() {
+  using C = TrainConfig;
+  using optim::OptimizerConfig, optim::LrSchedule;
+  constexpr int64_t kBillion = 1000000000;  // a typo like 1e12 steps is refused, not run for days
+  constexpr double kInf = std::numeric_limits<double>::infinity();  // rates may be huge on purpose (anomaly tests)
+  static const auto t = models::ConfigKeys<C>::section("train")
+      .integer("batch_size", &C::batch_size, 1, "rows per step over all ranks, each block_size tokens", 65536)
+      .integer("max_iters", &C::max_iters, 1, "optimizer steps", kBillion)
+      .integer("grad_accum", &C::grad_accum, 1, "micro-batches per step", 65536)
+      .choice<OptimizerConfig::Kind>("optimizer", &C::optimizer, OptimizerConfig::kinds(), "the optimizer")
+      .number("lr", &C::lr, 0, kInf, "peak learning rate")
+      .number("min_lr", &C::min_lr, 0, kInf, "cosine schedule's floor")
+      .choice<LrSchedule::Kind>("schedule", &C::kind, LrSchedule::kinds(), "learning-rate schedule (optim/schedule.h)")
+      .integer("warmup_iters", &C::warmup_iters, 0, "linear warmup steps", kBillion)
+      .integer("lr_decay_iters", &C::decay_iters, 0, "step where the cosine reaches min_lr", kBillion)
+      .number("inv_sqrt_cap", &C::inv_sqrt_cap, 0, kInf, "inv_sqrt schedule: largest lr")
+      .number("inv_sqrt_scale", &C::inv_sqrt_scale, 0, kInf, "inv_sqrt schedule: lr = scale / sqrt(step + 1)")
+      .number("beta1", &C::beta1, 0, 1, "Adam's first-moment decay", Ends::OpenAbove)
+      .number("beta2", &C::beta2, 0, 1, "Adam's second-moment decay", Ends::OpenAbove)
+      .number("eps", &C::eps, 0, 1, "Adam's epsilon", Ends::OpenBelow)
+      .number("weight_decay", &C::weight_decay, 0, kInf, "on matrices and embeddings (dim >= 2), none on the rest")
+      .number("momentum", &C::momentum, 0, 1, "SGD's momentum", Ends::OpenAbove)
+      .boolean("nesterov", &C::nesterov, "SGD with Nesterov momentum")
+      .number("grad_clip", &C::grad_clip, 0, kInf, "bound on the global gradient norm (0: no clipping)")
+      .integer("eval_interval", &C::eval_interval, 1, "steps between evaluations", kBillion)
+      .integer("eval_iters", &C::eval_iters, 1, "batches per evaluation", 1000000)
+      .integer("log_interval", &C::log_interval, 1, "steps between metrics rows", kBillion)
+      .integer("ckpt_interval", &C::ckpt_interval, 1, "steps between checkpoints", kBillion)
+      .seed("seed", &C::seed, "batches, dropout masks and evaluation batches")
+      .dtype("dtype", &C::dtype, "the model's dtype when the model section names none");
+  return t;
 }
 
-static std::string known_keys(const json& d) {
-  std::string s;
-  for (auto& [k, _] : d.items()) s += (s.empty() ? "" : ", ") + k;
-  return s;
-}
-
-// Same JSON kind as the default (any number for a float default, an integer for an integer one).
-static bool same_kind(const json& v, const json& def) {
-  if (def.is_number_float()) return v.is_number();
-  if (def.is_number_integer()) return v.is_number_integer();
-  return v.type() == def.type();
-}
-
-void complete_run_config(json& cfg, const std::string& what) {
-  LOUPE_CHECK(cfg.is_object(), what, ": expected a JSON object at the top level");
-  for (auto& [k, _] : cfg.items())
+RunConfig RunConfig::from_json(const json& j, const std::string& what) {
+  LOUPE_CHECK(j.is_object(), what, ": expected a JSON object at the top level");
+  for (auto& [k, _] : j.items())
     LOUPE_CHECK(k == "model" || k == "data" || k == "train", what, ": unknown section \"", k,
                 "\" (known: model, data, train)");
-  LOUPE_CHECK(cfg.contains("model") && cfg["model"].is_object(), what, ": missing the \"model\" object");
-  LOUPE_CHECK(cfg["model"].contains("type"), what, ": \"model\" has no \"type\"");
-  LOUPE_CHECK(cfg["model"]["type"].is_string(), what, ": \"model.type\" must be a string (a model type), got ",
-              cfg["model"]["type"].dump());
-  for (const char* section : {"data", "train"}) {
-    const json& defaults = std::string(section) == "data" ? default_data_config() : default_train_config();
-    json& s = cfg[section];
-    if (s.is_null()) s = json::object();
-    LOUPE_CHECK(s.is_object(), what, ": \"", section, "\" must be an object");
-    for (auto& [k, v] : s.items()) {
-      LOUPE_CHECK(defaults.contains(k), what, ": unknown key \"", section, ".", k, "\" (known: ", known_keys(defaults), ")");
-      LOUPE_CHECK(same_kind(v, defaults[k]), what, ": \"", section, ".", k, "\" must be like ", defaults[k].dump(),
-                  ", got ", v.dump());
-    }
-    for (auto& [k, v] : defaults.items())
-      if (!s.contains(k)) s[k] = v;
-  }
-  const json& t = cfg["train"];
-  // Every integer key has a range a real run can use (a typo like 1e12 is refused, not run for days).
-  struct Range {
-    const char* section;
-    const char* key;
-    int64_t lo, hi;
-  };
-  constexpr int64_t kBillion = 1000000000;
-  for (const Range& r : {Range{"train", "batch_size", 1, 65536}, Range{"train", "max_iters", 1, kBillion},
-                         Range{"train", "grad_accum", 1, 65536}, Range{"train", "eval_interval", 1, kBillion},
-                         Range{"train", "eval_iters", 1, 1000000}, Range{"train", "log_interval", 1, kBillion},
-                         Range{"train", "ckpt_interval", 1, kBillion}, Range{"train", "warmup_iters", 0, kBillion},
-                         Range{"train", "lr_decay_iters", 0, kBillion}, Range{"data", "bpe_vocab", 1, 1 << 20}}) {
-    json_int(cfg[r.section][r.key], r.lo, r.hi, what + ": \"" + r.section + "." + r.key + "\"");
-  }
-  LOUPE_CHECK(t["lr"].get<double>() >= 0 && t["min_lr"].get<double>() >= 0, what, ": learning rates must be >= 0");
-  LOUPE_CHECK(t["grad_clip"].get<double>() >= 0, what, ": \"train.grad_clip\" must be >= 0");
-  for (const char* k : {"beta1", "beta2", "momentum"})
-    LOUPE_CHECK(t[k].get<double>() >= 0 && t[k].get<double>() < 1, what, ": \"train.", k, "\" must be in [0, 1), got ",
-                t[k].dump());
-  LOUPE_CHECK(t["eps"].get<double>() > 0 && t["eps"].get<double>() <= 1, what, ": \"train.eps\" must be in (0, 1], got ",
-              t["eps"].dump());
-  LOUPE_CHECK(t["weight_decay"].get<double>() >= 0, what, ": \"train.weight_decay\" must be >= 0");
-  LOUPE_CHECK(t["dtype"] == "f32" || t["dtype"] == "f64", what, ": \"train.dtype\" must be \"f32\" or \"f64\"");
-  const double vf = cfg["data"]["val_fraction"].get<double>();
-  LOUPE_CHECK(vf > 0 && vf < 1, what, ": \"data.val_fraction\" must be in (0, 1), got ", vf);
+  LOUPE_CHECK(j.contains("model") && j["model"].is_object(), what, ": missing the \"model\" object");
+  LOUPE_CHECK(j["model"].contains("type"), what, ": \"model\" has no \"type\"");
+  LOUPE_CHECK(j["model"]["type"].is_string(), what, ": \"model.type\" must be a string (a model type), got ",
+              j["model"]["type"].dump());
+  RunConfig c;
+  c.model = j["model"];
+  const json none = json::object();
+  DataConfig::keys().read(j.contains("data") ? j["data"] : none, c.data, {}, what);
+  TrainConfig::keys().read(j.contains("train") ? j["train"] : none, c.train, {}, what);
+  return c;
+}
+
+json RunConfig::to_json() const {
+  return {{"model", model}, {"data", DataConfig::keys().write(data)}, {"train", TrainConfig::keys().write(train)}};
 }
 
 void apply_set(json& cfg, const std::string& assignment) {
@@ -107,12 +86,10 @@ void apply_set(json& cfg, const std::string& assignment) {
   LOUPE_CHECK(section == "model" || section == "data" || section == "train", "--set '", assignment,
               "': unknown section \"", section, "\" (known: model, data, train)");
   LOUPE_CHECK(!key.empty(), "--set '", assignment, "': empty key");
-  if (section != "model") {
-    const json& defaults = section == "data" ? default_data_config() : default_train_config();
-    LOUPE_CHECK(defaults.contains(key), "--set '", assignment, "': unknown key \"", section, ".", key, "\" (known: ",
-                known_keys(defaults), ")");
-  }
-  // Model keys are checked by the model's own config reader when the model is built.
+  // The value is checked with the rest of the config (RunConfig::from_json, and model keys when
+  // the model is built); an unknown data or train key is refused here, naming the assignment.
+  const auto known = section == "data" ? DataConfig::keys().key_names() : TrainConfig::keys().key_names();
+  LOUPE_CHECK(section == "model" || known.count(key), "--set '", assignment, "': unknown key \"", section, ".", key, "\"");
   json value;
   try {
     value = json::parse(raw);
@@ -122,7 +99,7 @@ void apply_set(json& cfg, const std::string& assignment) {
   cfg[section][key] = value;
 }
 
-json load_run_config(const std::string& path, const std::vector<std::string>& sets) {
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& sets) {
   json cfg = json::object();
   if (!path.empty()) {
     const std::string bytes = read_file(path);
@@ -133,8 +110,7 @@ json load_run_config(const std::string& path, const std::vector<std::string>& se
     }
   }
   for (auto& s : sets) apply_set(cfg, s);
-  complete_run_config(cfg, path.empty() ? "config" : "config '" + path + "'");
-  return cfg;
+  return RunConfig::from_json(cfg, path.empty() ? "config" : "config '" + path + "'");
 }
 
 }  // namespace loupe::tools

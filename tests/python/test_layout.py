@@ -1,0 +1,105 @@
+"""The house rules a reader relies on, checked over the sources (docs/design.md, "Style"):
+- tools/ has four rooms whose includes point one way, cli/ → audit/ → train/ → text/, and the
+  library (tensor/, autograd/, nn/, models/, optim/) includes nothing from tools/;
+- no source file outside tests/ is over 400 lines unless its opening comment says why
+  (a line starting "Long file:");
+- no function is over 80 lines (a definition that starts at column 0 and ends at its closing
+  brace at column 0, which is how every source file here is formatted).
+"""
+import os
+import re
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LIBRARY = ["tensor", "autograd", "nn", "models", "optim"]
+ROOMS = ["cli", "audit", "train", "text"]  # each may include the rooms after it, never before
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 400, 80
+
+
+def sources(top):
+    for base, dirs, files in os.walk(os.path.join(ROOT, top)):
+        dirs.sort()
+        for f in sorted(files):
+            if f.endswith((".cpp", ".h")):
+                path = os.path.join(base, f)
+                yield os.path.relpath(path, ROOT), open(path, encoding="utf-8").read().split("\n")
+
+
+def all_sources():
+    for top in LIBRARY + ["tools"]:
+        yield from sources(top)
+
+
+def includes(lines):
+    return [m.group(1) for m in (re.match(r'\s*#include "([^"]+)"', l) for l in lines) if m]
+
+
+def room_of(path):
+    parts = path.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tools" and parts[1] in ROOMS else None
+
+
+def test_rooms_depend_one_way():
+    bad = []
+    for path, lines in all_sources():
+        mine = room_of(path)
+        for inc in includes(lines):
+            theirs = room_of(inc)
+            if path.split("/")[0] in LIBRARY and inc.startswith("tools/"):
+                bad.append(f"{path} (library) includes {inc}")
+            elif mine and theirs and ROOMS.index(theirs) < ROOMS.index(mine):
+                bad.append(f"{path} ({mine}/) includes {inc} ({theirs}/ depends on {mine}/, not the reverse)")
+            elif mine and inc.startswith("tools/") and not theirs:
+                bad.append(f"{path} includes {inc}, which is in no room")
+    assert not bad, "\n".join(bad)
+
+
+def test_rooms_are_all_there():
+    for room in ROOMS:
+        assert os.path.isfile(os.path.join(ROOT, "tools", room, "README.md")), f"tools/{room}/README.md is missing"
+    flat = [f for f in os.listdir(os.path.join(ROOT, "tools")) if f.endswith((".cpp", ".h"))]
+    assert not flat, f"sources directly in tools/ belong in a room: {flat}"
+
+
+def test_files_are_short_or_say_why():
+    bad = []
+    for path, lines in all_sources():
+        if len(lines) > MAX_FILE_LINES and not any(l.lstrip("/ ").startswith("Long file:") for l in lines[:20]):
+            bad.append(f"{path}: {len(lines)} lines")
+    assert not bad, f"over {MAX_FILE_LINES} lines without a 'Long file:' reason in the opening comment:\n" + "\n".join(bad)
+
+
+DEFINITION = re.compile(r"^[A-Za-z_~]")
+NOT_A_FUNCTION = re.compile(r"^(namespace|struct|class|enum|union|extern|using|typedef|static_assert|template <[^>]*> *(class|struct))\b")
+
+
+def functions(lines):
+    """(first line, length) of each definition at column 0 that has a parameter list."""
+    start = None
+    for i, line in enumerate(lines):
+        if start is None:
+            if DEFINITION.match(line) and not NOT_A_FUNCTION.match(line) and not line.rstrip().endswith(";"):
+                nxt = lines[i + 1] if i + 1 < len(lines) else ""
+                if line.startswith("template") and NOT_A_FUNCTION.match(nxt):
+                    continue  # a class template
+                start = i
+        elif line.startswith("}"):
+            if "(" in "".join(lines[start:start + 4]):
+                yield start + 1, i - start + 1
+            start = None
+
+
+def test_functions_are_short():
+    bad = [f"{path}:{line}: {n} lines" for path, lines in all_sources() for line, n in functions(lines)
+           if n > MAX_FUNCTION_LINES]
+    assert not bad, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("text,expected", [
+    (["int f(int x) {", "  return x;", "}"], [(1, 3)]),
+    (["template <class T>", "struct S {", "  int x;", "};"], []),
+    (["static void g(", "    int a) {", "  a++;", "}", "int h();"], [(1, 4)]),
+])
+def test_the_function_finder_finds_functions(text, expected):
+    assert list(functions(text)) == expected
