@@ -1,3 +1,7 @@
+// Tensor's methods in the order tensor.h declares them: storage and factories, views (reshape,
+// permute, narrow, expand, ...), copies and dtype conversions.
+// Long file: it is the one class every other file builds on; its methods stay together so that
+// tensor.h and this file read side by side.
 #include "tensor/tensor.h"
 
 #include <algorithm>

@@ -10,6 +10,7 @@
 //      Each group is permuted next to each other and merged into a single (size, stride) dim, which
 //      is a view whenever the group's dims nest in memory (a copy only when they do not).
 //   4. The last step writes straight into the output tensor when its layout allows.
+// Long file: the four steps are one algorithm, read top to bottom here (its plan is einsum_plan.cpp).
 #include "tensor/kernels/einsum.h"
 
 #include <algorithm>

@@ -15,6 +15,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LIBRARY = ["tensor", "autograd", "nn", "models", "optim"]
 ROOMS = ["cli", "audit", "train", "text"]  # each may include the rooms after it, never before
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 400, 80
+# What is still over a limit, each with the work that ends it. The list only shrinks: an entry
+# that is no longer over its limit fails the test too, so it is struck off when the work lands.
+STILL_TOO_LONG = {
+    "models/wiola.cpp": "issue 34: split into models/wiola/ (SRPE, GCLA, ATM, DSFF, the model)",
+    "tools/cli/cmd_compare.cpp": "issue 34: planning and scheduling move to tools/train/, the command stays thin",
+    "tools/cli/cmd_compare.cpp:run_compare": "issue 34: the same split",
+}
 
 
 def sources(top):
@@ -62,12 +69,19 @@ def test_rooms_are_all_there():
     assert not flat, f"sources directly in tools/ belong in a room: {flat}"
 
 
+def check_against_the_list(over, kind, limit):
+    """`over`: {name: what} of everything over the limit; the list must name exactly those of its kind."""
+    listed = {k for k in STILL_TOO_LONG if (":" in k) == (kind == "function")}
+    new = [f"{k}: {v}" for k, v in sorted(over.items()) if k not in listed]
+    done = sorted(listed - set(over))
+    assert not new, f"{kind}s over {limit} lines:\n" + "\n".join(new)
+    assert not done, f"no longer over {limit} lines: strike off STILL_TOO_LONG: {done}"
+
+
 def test_files_are_short_or_say_why():
-    bad = []
-    for path, lines in all_sources():
-        if len(lines) > MAX_FILE_LINES and not any(l.lstrip("/ ").startswith("Long file:") for l in lines[:20]):
-            bad.append(f"{path}: {len(lines)} lines")
-    assert not bad, f"over {MAX_FILE_LINES} lines without a 'Long file:' reason in the opening comment:\n" + "\n".join(bad)
+    over = {path: f"{len(lines)} lines" for path, lines in all_sources()
+            if len(lines) > MAX_FILE_LINES and not any(l.lstrip("/ ").startswith("Long file:") for l in lines[:20])}
+    check_against_the_list(over, "file", MAX_FILE_LINES)
 
 
 DEFINITION = re.compile(r"^[A-Za-z_~]")
@@ -90,10 +104,18 @@ def functions(lines):
             start = None
 
 
+def function_name(line):
+    m = re.search(r"([A-Za-z_~][A-Za-z_0-9:~]*)\s*\(", line)
+    return m.group(1) if m else "?"
+
+
 def test_functions_are_short():
-    bad = [f"{path}:{line}: {n} lines" for path, lines in all_sources() for line, n in functions(lines)
-           if n > MAX_FUNCTION_LINES]
-    assert not bad, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(bad)
+    over = {}
+    for path, lines in all_sources():
+        for line, n in functions(lines):
+            if n > MAX_FUNCTION_LINES:
+                over[f"{path}:{function_name(lines[line - 1])}"] = f"line {line}, {n} lines"
+    check_against_the_list(over, "function", MAX_FUNCTION_LINES)
 
 
 @pytest.mark.parametrize("text,expected", [
