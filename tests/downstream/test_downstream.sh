@@ -19,7 +19,7 @@ say() { echo "test_downstream: $*" >&2; }
 
 # Headers that stay out of the install: they pull in xsimd or OpenMP (their types depend on the
 # -march loupe was built with), or belong to the CLI.
-INTERNAL="tensor/simd.h tensor/parallel.h optim/simd_loop.h tools/cli/commands.h tools/cli/bench_generate.h
+INTERNAL="tensor/simd.h tensor/parallel.h optim/simd_loop.h tools/cli/commands.h
   tensor/kernels/elementwise.h tensor/kernels/gemm.h tensor/kernels/gemm_blocking.h tensor/kernels/lanes.h
   tensor/kernels/peak.h tensor/kernels/softmax.h tensor/kernels/transpose_block.h tensor/reference/gemm.h"
 

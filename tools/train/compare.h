@@ -1,5 +1,5 @@
 // `loupe compare`'s report: per-run results -> per-config statistics, compare.md, curves.svg
-// and compare.json. (The runs themselves are trained by tools/cli/cmd_compare.cpp.)
+// and compare.json. (The runs are planned in compare_plan.h and trained in compare_runs.h.)
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,16 +1,16 @@
-// Generation benchmark (loupe bench generate): decode speed through a model's KV cache.
+// Decode speed through a model's KV cache: what `loupe bench generate` prints and `loupe compare`
+// reports per config (batch 1).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "models/model.h"
 
-namespace loupe::cli {
+namespace loupe::tools {
 
 struct GenerateBenchResult {
   int64_t batch = 0, context = 0, tokens = 0;
@@ -26,6 +26,4 @@ struct GenerateBenchResult {
 // Prefills `context` random tokens, then generates `tokens` greedy tokens one step at a time.
 GenerateBenchResult bench_generate(models::LanguageModel& model, int64_t batch, int64_t context, int64_t tokens,
                                    uint64_t seed = 1);
-
-
-}  // namespace loupe::cli
+}  // namespace loupe::tools
