@@ -1,4 +1,5 @@
-// Wiola (arXiv 2607.01394; equations, defaults and interpretations: docs/models/wiola.md): a
+// Wiola (arXiv 2607.01394; equations, defaults and interpretations: docs/models/wiola.md; the
+// code: models/wiola/, one file per component): a
 // LLaMA-style decoder with five components, each a config switch so it can be ablated against
 // the baseline. The defaults follow the authors' released config ("release" readings); loupe's
 // earlier readings stay available as switches (configs/wiola-baby.json uses them):

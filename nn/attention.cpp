@@ -54,6 +54,12 @@ Var CausalSelfAttention::attend(const Var& q, const Var& k, const Var& v, int64_
 }
 
 Var CausalSelfAttention::forward(const Var& x, KVCache* cache) const {
+  return forward_attending(x, cache, [this](const Var& q, const Var& k, const Var& v, int64_t pos0) {
+    return attend(q, k, v, pos0);
+  });
+}
+
+Var CausalSelfAttention::forward_attending(const Var& x, KVCache* cache, const Attend& attend) const {
   LOUPE_CHECK(x.dim() == 3 && x.size(2) == cfg.n_embd, "CausalSelfAttention: input ", x.value().str(),
               " is not [B, T, ", cfg.n_embd, "]");
   const int64_t B = x.size(0), T = x.size(1), H = cfg.n_head, D = head_dim;

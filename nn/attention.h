@@ -2,6 +2,7 @@
 // over the fused flash-style causal_attention op. One fused projection c_attn
 // produces [q | k | v] (H·D + 2·Hkv·D features), c_proj mixes the heads back.
 #pragma once
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -46,6 +47,8 @@ class CausalSelfAttention : public Module {
   // cached ones; their keys/values are appended and the queries attend to all of them.
   Var forward(const Var& x, KVCache* cache = nullptr) const;
   std::unique_ptr<KVCache> make_cache(int64_t batch, int64_t max_len, DType dtype) const;
+  // The attention of the heads: q [B, H, Tq, D] (queries at pos0..) over k, v [B, Hkv, Tk, D] -> [B, H, Tq, D].
+  using Attend = std::function<Var(const Var& q, const Var& k, const Var& v, int64_t pos0)>;
 
   AttentionConfig cfg;
   int64_t head_dim, n_kv;
@@ -53,11 +56,13 @@ class CausalSelfAttention : public Module {
   Child<Dropout> resid_drop;
 
  protected:
-  // The two steps a variant may replace (Wiola's SRPE and ATM do):
-  // positions of q [B, T, H, D] or k [B, T, Hkv, D] whose first token is at pos0 (RoPE when cfg.rope),
+  // The two steps a variant may replace (Wiola's SRPE and ATM do): the positions of q [B, T, H, D]
+  // or k [B, T, Hkv, D] whose first token is at pos0 (RoPE when cfg.rope), a property of the module,
   virtual Var rotate(const Var& x, int64_t pos0) const;
-  // and the attention of q [B, H, Tq, D] (queries at pos0..) over k, v [B, Hkv, Tk, D] -> [B, H, Tq, D].
-  virtual Var attend(const Var& q, const Var& k, const Var& v, int64_t pos0) const;
+  // and the attention itself, which a variant passes per call (with what that call needs bound in).
+  Var forward_attending(const Var& x, KVCache* cache, const Attend& attend) const;
+  // The causal softmax attention (grouped-query heads read their group's key/value head).
+  Var attend(const Var& q, const Var& k, const Var& v, int64_t pos0) const;
 };
 
 // The attention-probability dropout options of a module in training mode (p > 0): a stateless

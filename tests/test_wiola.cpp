@@ -1,4 +1,4 @@
-// Wiola (models/wiola.cpp): every switch off is exactly the LLaMA baseline; each component
+// Wiola (models/wiola/): every switch off is exactly the LLaMA baseline; each component
 // against a plain reference and gradchecked in f64; ATM causal and merging as specified;
 // KV-cache generation with everything on equals recomputation; save/load; overfitting.
 #include <cmath>

@@ -21,7 +21,7 @@ say() { echo "test_downstream: $*" >&2; }
 # -march loupe was built with), or belong to the CLI.
 INTERNAL="tensor/simd.h tensor/parallel.h optim/simd_loop.h tools/cli/commands.h
   tensor/kernels/elementwise.h tensor/kernels/gemm.h tensor/kernels/gemm_blocking.h tensor/kernels/lanes.h
-  tensor/kernels/peak.h tensor/kernels/softmax.h tensor/kernels/transpose_block.h tensor/reference/gemm.h"
+  tensor/kernels/peak.h tensor/kernels/softmax.h tensor/kernels/transpose_block.h tensor/reference/gemm.h models/wiola/modules.h"
 
 # 1. staged install
 STAGE=$WORK/stage
