@@ -29,7 +29,8 @@ void check_event(const OpEvent& ev, const std::string& dir) {
   Count out;
   for (auto* t : ev.outputs) {
     const Count c = non_finite(t);
-    out.nan += c.nan, out.inf += c.inf;
+    out.nan += c.nan;
+    out.inf += c.inf;
   }
   if (!out.bad()) return;
   int bad_input = -1;

@@ -44,7 +44,9 @@ uint64_t mix(uint64_t seed, std::string_view s) {
 void set_step(uint64_t run_seed, int64_t step) {
   LOUPE_CHECK(step >= 0 && step < (int64_t(1) << 32), "set_step: step must be in [0, 2^32), got ", step);
   auto& c = ctx();
-  c.seed = run_seed, c.step = step, c.micro = 0;
+  c.seed = run_seed;
+  c.step = step;
+  c.micro = 0;
   c.calls.clear();
 }
 

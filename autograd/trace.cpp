@@ -100,7 +100,10 @@ struct Tracer {
   }
 
   void on_event(const OpEvent& ev) {
-    if (!started) first = ev.id, started = true;
+    if (!started) {
+      first = ev.id;
+      started = true;
+    }
     const int64_t step = current_step();
     if (!opt.filter.selects(ev.op, ev.module, step)) return;
     const int64_t s = seq(ev.id);

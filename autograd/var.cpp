@@ -120,7 +120,10 @@ Var make_result(const char* op, Tensor out, std::vector<Var> inputs, BackwardFn 
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
   node->seq = g_seq++;
-  if (event) node->module = current_module_path(), node->event = event;
+  if (event) {
+    node->module = current_module_path();
+    node->event = event;
+  }
   r.p_->node = std::move(node);
   r.p_->requires_grad = true;
   return r;
@@ -152,11 +155,15 @@ static void add_gradient(Tensor& slot, bool& owned, const Tensor& value, Tensor 
     LOUPE_CHECK(g.shape() == want, "backward of ", op, ": gradient shape ", shape_str(g.shape()),
                 " does not match the part's shape ", shape_str(want));
     if (!slot.defined()) {
-      slot = Tensor::zeros(value.shape(), dt), owned = true;
+      slot = Tensor::zeros(value.shape(), dt);
+      owned = true;
       part(slot).copy_(g);
       return;
     }
-    if (!owned) slot = slot.to(dt).clone(), owned = true;
+    if (!owned) {
+      slot = slot.to(dt).clone();
+      owned = true;
+    }
     Tensor region = part(slot);
     add_(region, g.to(dt));
     return;
@@ -169,7 +176,8 @@ static void add_gradient(Tensor& slot, bool& owned, const Tensor& value, Tensor 
   } else if (owned) {
     add_(slot, g.to(dt));
   } else {
-    slot = add(slot.to(dt), g.to(dt)), owned = true;
+    slot = add(slot.to(dt), g.to(dt));
+    owned = true;
   }
 }
 

@@ -15,7 +15,10 @@ int64_t DecoderCache::bytes() const {
 
 PreNormBlock::PreNormBlock(const BlockNames& n, std::shared_ptr<nn::Norm> n1, std::shared_ptr<nn::CausalSelfAttention> a,
                            std::shared_ptr<nn::Norm> n2, std::shared_ptr<nn::FeedForward> f) {
-  if (a) norm_1 = register_module(n.norm_1, std::move(n1)), attn = register_module(n.attn, std::move(a));
+  if (a) {
+    norm_1 = register_module(n.norm_1, std::move(n1));
+    attn = register_module(n.attn, std::move(a));
+  }
   norm_2 = register_module(n.norm_2, std::move(n2));
   ffn = register_module(n.ffn, std::move(f));
 }
@@ -119,7 +122,9 @@ std::unique_ptr<DecodeCache> Decoder::make_cache(int64_t batch, int64_t max_len)
   LOUPE_CHECK(!spec_.learned_positions || max_len <= spec_.block_size, spec_.type, ": cache length ", max_len,
               " exceeds block_size ", spec_.block_size, " (learned positions)");
   auto c = std::make_unique<DecoderCache>();
-  c->batch = batch, c->max_len = max_len, c->owner = this;
+  c->batch = batch;
+  c->max_len = max_len;
+  c->owner = this;
   for (auto& b : *blocks_) c->layers.push_back(b->make_cache(batch, max_len, spec_.dtype));
   return c;
 }

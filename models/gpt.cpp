@@ -36,9 +36,14 @@ void GPTConfig::check(const std::string& model) const {
 
 DecoderSpec GPTConfig::spec(const std::string& type) const {
   DecoderSpec s;
-  s.type = type, s.naming = Naming::NanoGPT;
-  s.vocab_size = vocab_size, s.block_size = block_size, s.n_embd = n_embd;
-  s.learned_positions = true, s.embed_dropout = dropout, s.tie_weights = tie_weights;
+  s.type = type;
+  s.naming = Naming::NanoGPT;
+  s.vocab_size = vocab_size;
+  s.block_size = block_size;
+  s.n_embd = n_embd;
+  s.learned_positions = true;
+  s.embed_dropout = dropout;
+  s.tie_weights = tie_weights;
   s.norm = "layernorm", s.norm_bias = bias, s.norm_eps = norm_eps, s.dtype = dtype;
   return s;
 }
@@ -55,7 +60,10 @@ double GPTConfig::count_parameters() const {
 
 static std::shared_ptr<nn::CausalSelfAttention> gpt_attention(const GPTConfig& c) {
   nn::AttentionConfig ac;
-  ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.bias = c.bias, ac.dropout = c.dropout;
+  ac.n_embd = c.n_embd;
+  ac.n_head = c.n_head;
+  ac.bias = c.bias;
+  ac.dropout = c.dropout;
   return std::make_shared<nn::CausalSelfAttention>(ac, c.dtype);
 }
 

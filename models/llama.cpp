@@ -43,8 +43,12 @@ void LlamaConfig::resolve(const std::string& model) {
 
 DecoderSpec LlamaConfig::spec(const std::string& type) const {
   DecoderSpec s;
-  s.type = type, s.naming = Naming::Meta;
-  s.vocab_size = vocab_size, s.block_size = block_size, s.n_embd = n_embd, s.tie_weights = tie_weights;
+  s.type = type;
+  s.naming = Naming::Meta;
+  s.vocab_size = vocab_size;
+  s.block_size = block_size;
+  s.n_embd = n_embd;
+  s.tie_weights = tie_weights;
   s.norm = "rmsnorm", s.norm_eps = norm_eps, s.dtype = dtype;
   return s;
 }
@@ -61,8 +65,13 @@ double LlamaConfig::count_parameters() const {
 
 nn::AttentionConfig LlamaBlock::attention_config(const LlamaConfig& c) {
   nn::AttentionConfig ac;
-  ac.n_embd = c.n_embd, ac.n_head = c.n_head, ac.n_kv_head = c.n_kv_head, ac.bias = false;
-  ac.dropout = c.dropout, ac.rope = true, ac.rope_base = c.rope_base;
+  ac.n_embd = c.n_embd;
+  ac.n_head = c.n_head;
+  ac.n_kv_head = c.n_kv_head;
+  ac.bias = false;
+  ac.dropout = c.dropout;
+  ac.rope = true;
+  ac.rope_base = c.rope_base;
   return ac;
 }
 

@@ -50,9 +50,14 @@ SiliaConfig SiliaConfig::from_json(const nlohmann::json& j) {
 DecoderSpec SiliaConfig::spec() const {
   DecoderSpec s;
   s.type = "silia", s.naming = Naming::NanoGPT;
-  s.vocab_size = vocab_size, s.block_size = block_size, s.n_embd = n_embd;
+  s.vocab_size = vocab_size;
+  s.block_size = block_size;
+  s.n_embd = n_embd;
   s.learned_positions = pos == "learned", s.embed_dropout = dropout, s.tie_weights = true;
-  s.norm = norm, s.norm_bias = norm_bias(), s.norm_eps = norm_eps, s.dtype = dtype;
+  s.norm = norm;
+  s.norm_bias = norm_bias();
+  s.norm_eps = norm_eps;
+  s.dtype = dtype;
   return s;
 }
 
@@ -85,7 +90,8 @@ Var silia_attend(const Var& u, const Var& c_attn, const Var& c_proj, const Silia
   if (cache) {  // decoding: append this step's k and [g|v], attend over the whole prefix
     LOUPE_CHECK(cache->len == pos_offset, "silia: the cache holds ", cache->len, " tokens, not ", pos_offset);
     auto [kc, gvc] = cache->append(k.value(), gv.value(), "silia");
-    k = Var(kc), gv = Var(gvc);
+    k = Var(kc);
+    gv = Var(gvc);
   }
   opt.q_offset = cache ? pos_offset : 0;  // without a cache the keys are just these T tokens
   opt.scale = 1.0 / std::sqrt(double(dh));

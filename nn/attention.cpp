@@ -38,7 +38,9 @@ AttentionOptions attention_dropout(bool training, double p) {
   AttentionOptions opt;
   if (training && p > 0) {
     const RandomKey key = next_random_key("attn");
-    opt.dropout_p = p, opt.seed = key.seed, opt.counter = key.stream;
+    opt.dropout_p = p;
+    opt.seed = key.seed;
+    opt.counter = key.stream;
   }
   return opt;
 }
@@ -73,7 +75,8 @@ Var CausalSelfAttention::forward_attending(const Var& x, KVCache* cache, const A
   if (cache) {
     // Append the new keys/values, then attend over everything cached (no gradient flows into the cache).
     auto [kc, vc] = cache->append(k.value(), v.value(), "CausalSelfAttention");
-    k = Var(kc), v = Var(vc);
+    k = Var(kc);
+    v = Var(vc);
   }
   // One statement each: the order of a call's arguments is unspecified (GCC evaluates them in
   // another order on aarch64 than on x86), and traces must list ops in the same order everywhere.

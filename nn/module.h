@@ -101,7 +101,10 @@ class Module {
     LOUPE_CHECK(m != nullptr, "Module: child '", name, "' is null");
     children_.emplace_back(name, m);
     Module& child = *m;
-    if (!child.parent_ && child.name_.empty()) child.parent_ = this, child.name_ = name;
+    if (!child.parent_ && child.name_.empty()) {
+      child.parent_ = this;
+      child.name_ = name;
+    }
     return Child<M>(this, name, std::move(m));
   }
 

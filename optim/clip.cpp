@@ -49,7 +49,10 @@ double grad_global_norm(const std::vector<Var>& params) {
   double total = 0, param_sum = 0;
   for (size_t b = 0; b < blocks.size(); ++b) {
     param_sum += partial[b];
-    if (b + 1 == blocks.size() || blocks[b + 1].param != blocks[b].param) total += param_sum, param_sum = 0;
+    if (b + 1 == blocks.size() || blocks[b + 1].param != blocks[b].param) {
+      total += param_sum;
+      param_sum = 0;
+    }
   }
   return std::sqrt(total);
 }

@@ -19,8 +19,10 @@ std::string npy_bytes(const Tensor& t) {
   header.append(total - prefix - header.size() - 1, ' ');
   header += '\n';
   std::string out = "\x93NUMPY";
-  out += char(1), out += char(0);
-  out += char(header.size() & 0xff), out += char(header.size() >> 8);
+  out += char(1);
+  out += char(0);
+  out += char(header.size() & 0xff);
+  out += char(header.size() >> 8);
   out += header;
   out.append(static_cast<const char*>(c.raw_data()), size_t(c.numel()) * dtype_size(c.dtype()));
   return out;

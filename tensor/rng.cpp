@@ -76,8 +76,12 @@ static void philox_lanes(uint64_t seed, uint64_t stream, uint64_t first, uint32_
   for (int round = 0; round < 10; ++round) {
     const V n0 = Words::xor3(Words::mulhi(c2, m1), c1, Words::set1(k0));
     const V n2 = Words::xor3(Words::mulhi(c0, m0), c3, Words::set1(k1));
-    c1 = Words::mullo(c2, m1), c3 = Words::mullo(c0, m0), c0 = n0, c2 = n2;
-    k0 += W0, k1 += W1;
+    c1 = Words::mullo(c2, m1);
+    c3 = Words::mullo(c0, m0);
+    c0 = n0;
+    c2 = n2;
+    k0 += W0;
+    k1 += W1;
   }
   alignas(64) uint32_t w[4][L];
   Words::store(w[0], c0), Words::store(w[1], c1), Words::store(w[2], c2), Words::store(w[3], c3);

@@ -14,9 +14,17 @@ template <typename T>
 void add_exact(const T* p, int64_t n, TensorStats& s) {
   for (int64_t i = 0; i < n; ++i) {
     const double x = double(p[i]);
-    if (std::isfinite(x)) s.min = std::min(s.min, x), s.max = std::max(s.max, x), s.sum += x, s.sumsq += x * x, ++s.finite;
-    else if (std::isnan(x)) ++s.nan;
-    else ++s.inf;
+    if (std::isfinite(x)) {
+      s.min = std::min(s.min, x);
+      s.max = std::max(s.max, x);
+      s.sum += x;
+      s.sumsq += x * x;
+      ++s.finite;
+    } else if (std::isnan(x)) {
+      ++s.nan;
+    } else {
+      ++s.inf;
+    }
   }
 }
 
@@ -32,7 +40,10 @@ TensorStats chunk_stats(const T* p, int64_t n) {
   for (int64_t i = 0; i < m; i += L)
     for (int64_t j = 0; j < L; ++j) {
       const double x = double(p[i + j]);
-      sum[j] += x, sq[j] += x * x, lo[j] = x < lo[j] ? x : lo[j], hi[j] = x > hi[j] ? x : hi[j];
+      sum[j] += x;
+      sq[j] += x * x;
+      lo[j] = x < lo[j] ? x : lo[j];
+      hi[j] = x > hi[j] ? x : hi[j];
       bad[j] |= !(x * 0.0 == 0.0);
     }
   TensorStats s;
@@ -62,8 +73,13 @@ TensorStats tensor_stats(const Tensor& t) {
   });
   TensorStats all;
   for (auto& s : part) {
-    all.min = std::min(all.min, s.min), all.max = std::max(all.max, s.max);
-    all.sum += s.sum, all.sumsq += s.sumsq, all.finite += s.finite, all.nan += s.nan, all.inf += s.inf;
+    all.min = std::min(all.min, s.min);
+    all.max = std::max(all.max, s.max);
+    all.sum += s.sum;
+    all.sumsq += s.sumsq;
+    all.finite += s.finite;
+    all.nan += s.nan;
+    all.inf += s.inf;
   }
   return all;
 }

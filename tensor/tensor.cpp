@@ -196,12 +196,18 @@ static CopyLoops coalesce(const Shape& shape, const Shape& dst_st, const Shape& 
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 1) continue;
     if (!c.size.empty() && c.dst_stride.back() == dst_st[d] * shape[d] && c.src_stride.back() == src_st[d] * shape[d]) {
-      c.size.back() *= shape[d], c.dst_stride.back() = dst_st[d], c.src_stride.back() = src_st[d];
+      c.size.back() *= shape[d];
+      c.dst_stride.back() = dst_st[d];
+      c.src_stride.back() = src_st[d];
     } else {
       c.size.push_back(shape[d]), c.dst_stride.push_back(dst_st[d]), c.src_stride.push_back(src_st[d]);
     }
   }
-  if (c.size.empty()) c.size = {1}, c.dst_stride = {1}, c.src_stride = {1};
+  if (c.size.empty()) {
+    c.size = {1};
+    c.dst_stride = {1};
+    c.src_stride = {1};
+  }
   return c;
 }
 
@@ -220,8 +226,10 @@ static void strided_copy(const Tensor& dst, const Tensor& src) {
     std::vector<int64_t> idx(size_t(nd), 0);
     int64_t od = 0, os = 0;
     for (int64_t k = nd - 2, rem = r0; k >= 0; --k) {
-      idx[size_t(k)] = rem % c.size[size_t(k)], rem /= c.size[size_t(k)];
-      od += idx[size_t(k)] * c.dst_stride[size_t(k)], os += idx[size_t(k)] * c.src_stride[size_t(k)];
+      idx[size_t(k)] = rem % c.size[size_t(k)];
+      rem /= c.size[size_t(k)];
+      od += idx[size_t(k)] * c.dst_stride[size_t(k)];
+      os += idx[size_t(k)] * c.src_stride[size_t(k)];
     }
     for (int64_t r = r0; r < r1; ++r) {
       D* dr = d + od;
@@ -233,9 +241,11 @@ static void strided_copy(const Tensor& dst, const Tensor& src) {
         for (int64_t i = 0; i < inner; ++i) dr[i * ids] = D(sr[i * iss]);
       }
       for (int64_t k = nd - 2; k >= 0; --k) {  // next row
-        od += c.dst_stride[size_t(k)], os += c.src_stride[size_t(k)];
+        od += c.dst_stride[size_t(k)];
+        os += c.src_stride[size_t(k)];
         if (++idx[size_t(k)] < c.size[size_t(k)]) break;
-        od -= c.dst_stride[size_t(k)] * c.size[size_t(k)], os -= c.src_stride[size_t(k)] * c.size[size_t(k)];
+        od -= c.dst_stride[size_t(k)] * c.size[size_t(k)];
+        os -= c.src_stride[size_t(k)] * c.size[size_t(k)];
         idx[size_t(k)] = 0;
       }
     }
@@ -310,7 +320,10 @@ static bool view_strides(Shape shape, Shape strides, const Shape& new_shape, Sha
     out = contiguous_strides(new_shape);
     return true;
   }
-  if (shape.empty()) shape = {1}, strides = {1};
+  if (shape.empty()) {
+    shape = {1};
+    strides = {1};
+  }
   int64_t view_d = int64_t(new_shape.size()) - 1;
   int64_t base = strides.back(), tensor_numel = 1, view_numel = 1;
   for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
@@ -322,7 +335,11 @@ static bool view_strides(Shape shape, Shape strides, const Shape& new_shape, Sha
         --view_d;
       }
       if (view_numel != tensor_numel) return false;
-      if (d > 0) base = strides[d - 1], tensor_numel = 1, view_numel = 1;
+      if (d > 0) {
+        base = strides[d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
     }
   }
   return view_d == -1;
@@ -415,7 +432,10 @@ Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, int64_t offs
   int64_t lo = offset, hi = offset;
   for (size_t i = 0; i < shape.size(); ++i) {
     LOUPE_CHECK(shape[i] >= 0, "as_strided: negative size in ", shape_str(shape));
-    if (shape[i] == 0) lo = 0, hi = -1;
+    if (shape[i] == 0) {
+      lo = 0;
+      hi = -1;
+    }
     if (shape[i] > 1) (strides[i] < 0 ? lo : hi) += (shape[i] - 1) * strides[i];
   }
   const int64_t cap = int64_t(storage_->nbytes / dtype_size(dtype_));

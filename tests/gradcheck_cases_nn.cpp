@@ -71,7 +71,9 @@ LOUPE_GRADCHECK_CASE("causal_attention", "dropout 0.25, 66 keys (two key tiles)"
                      [] { return Ts{rand64({1, 1, 66, 2}, 50), rand64({1, 1, 66, 2}, 51), rand64({1, 1, 66, 2}, 52)}; },
                      [](const Vs& v) {
                        AttentionOptions o;
-                       o.dropout_p = 0.25, o.seed = 5, o.counter = 3;
+                       o.dropout_p = 0.25;
+                       o.seed = 5;
+                       o.counter = 3;
                        return causal_attention(v[0], v[1], v[2], o);
                      });
 

@@ -61,7 +61,10 @@ TEST(Attention, ForwardAndBackwardMatchNaiveReference) {
       const int64_t Dv = c.Dv ? c.Dv : c.D;
       Tensor v = rand64({c.B, c.Hkv, c.Tk, Dv}, seed++), g = rand64({c.B, c.H, c.Tq, Dv}, seed++);
       AttentionOptions o;
-      o.q_offset = c.off, o.dropout_p = c.p, o.seed = 77, o.counter = 5;
+      o.q_offset = c.off;
+      o.dropout_p = c.p;
+      o.seed = 77;
+      o.counter = 5;
       Ref ref = naive_attention(q, k, v, o, g);
       Var vq(q.to(dt), true), vk(k.to(dt), true), vv(v.to(dt), true);
       Var out = causal_attention(vq, vk, vv, o);
@@ -116,7 +119,8 @@ TEST(Attention, OneAndTwoThreadsBitwiseEqual) {
   Tensor q = Tensor::uniform({B, H, T, D}, -1, 1, 13), k = Tensor::uniform({B, Hkv, T, D}, -1, 1, 14);
   Tensor v = Tensor::uniform({B, Hkv, T, D}, -1, 1, 15), g = Tensor::uniform({B, H, T, D}, -1, 1, 16);
   AttentionOptions o;
-  o.dropout_p = 0.1, o.seed = 9;
+  o.dropout_p = 0.1;
+  o.seed = 9;
   Tensor outs[2], dqs[2], dks[2], dvs[2];
   for (int n : {1, 2}) {
     set_num_threads(n);
@@ -144,7 +148,9 @@ TEST(Attention, LargeScoresStayFinite) {
 TEST(Attention, DropoutDropsAboutPAndIsDeterministic) {
   Tensor q = Tensor::zeros({1, 1, 200, 2}), v = Tensor::ones({1, 1, 200, 2});
   AttentionOptions o;
-  o.dropout_p = 0.4, o.seed = 3, o.counter = 1;
+  o.dropout_p = 0.4;
+  o.seed = 3;
+  o.counter = 1;
   // Uniform probabilities 1/(i+1); dropping each with p = 0.4 and rescaling keeps the mean of out ≈ 1.
   Tensor a = causal_attention(Var(q), Var(q), Var(v), o).value();
   Tensor b = causal_attention(Var(q), Var(q), Var(v), o).value();
@@ -172,7 +178,8 @@ TEST(Attention, Errors) {
   AttentionOptions o;
   o.q_offset = 1;  // 1 + Tq 3 > Tk 3
   EXPECT_THROW(causal_attention(q, q, q, o), Error);
-  o.q_offset = 0, o.dropout_p = 1.0;
+  o.q_offset = 0;
+  o.dropout_p = 1.0;
   EXPECT_THROW(causal_attention(q, q, q, o), Error);
   EXPECT_THROW(causal_attention(q, Var(Tensor::zeros({1, 4, 3, 8}, DType::F64)), q), Error);
 }

@@ -54,7 +54,11 @@ struct Audit : testing::ScratchDir {
     t.filter.first_step = first;
     if (trace) start_trace(t);
     tools::TrainOptions o;
-    o.config = cfg, o.out_dir = sub(name), o.progress = false, o.stop_after = stop_after, o.resume = resume;
+    o.config = cfg;
+    o.out_dir = sub(name);
+    o.progress = false;
+    o.stop_after = stop_after;
+    o.resume = resume;
     tools::train(o);
     stop_trace();
     return path;
@@ -370,7 +374,8 @@ TEST(AttentionProbe, GptMapsAreTheSoftmaxOfItsScores) {
         for (int64_t j = 0; j <= i; ++j) {
           double dot = 0;
           for (int64_t e = 0; e < D; ++e) dot += q.at({0, h, i, e}) * k.at({0, h, j, e});
-          s[size_t(j)] = dot / std::sqrt(double(D)), mx = std::max(mx, s[size_t(j)]);
+          s[size_t(j)] = dot / std::sqrt(double(D));
+          mx = std::max(mx, s[size_t(j)]);
         }
         for (auto& v : s) sum += (v = std::exp(v - mx));
         for (int64_t j = 0; j < T; ++j)

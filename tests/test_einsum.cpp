@@ -282,7 +282,8 @@ RandomCase random_case(std::mt19937_64& rng, bool broadcast_letters = false) {
       for (char c : pool) one[c] = broadcast_letters && pick(3) == 0;
       for (int d = 0; d < rank; ++d) {
         const char c = pool[size_t(pick(int(pool.size())))];
-        t += c, used += c;
+        t += c;
+        used += c;
         s.push_back(one[c] ? 1 : size[c]);
       }
       if (ell > 0 && pick(10) < 7) {
@@ -443,7 +444,9 @@ TEST(Einsum, PlannerPicksTheCheapOrder) {
   using namespace einsum_detail;
   // a: 100, b: 100, c: 2. ab,bc,c->a: contracting (bc, c) first (200 + 10000) beats (ab, bc) first (20000 + ...).
   std::vector<int64_t> size(kEllipsis, 1);
-  size[0] = 100, size[1] = 100, size[2] = 2;
+  size[0] = 100;
+  size[1] = 100;
+  size[2] = 2;
   auto order = contraction_order({{0, 1}, {1, 2}, {2}}, {0}, size);
   ASSERT_EQ(order.size(), 2u);
   EXPECT_EQ(order[0], (std::pair<int, int>{1, 2}));

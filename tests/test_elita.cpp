@@ -227,8 +227,15 @@ namespace {
 
 models::ElitaConfig tiny_elita(DType dt) {
   models::ElitaConfig c;
-  c.vocab_size = 11, c.block_size = 16, c.n_layer = 2, c.n_head = 2, c.n_embd = 8;
-  c.head_width = 3, c.pos_width = 4, c.ff_scale = 3, c.dtype = dt;
+  c.vocab_size = 11;
+  c.block_size = 16;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 8;
+  c.head_width = 3;
+  c.pos_width = 4;
+  c.ff_scale = 3;
+  c.dtype = dt;
   return c;
 }
 
@@ -341,7 +348,9 @@ TEST(ElitaModel, AuthorCodeSwitchesMatchTheNaiveDefinition) {
 // Keras' Glorot fans for the author's 3-D kernels: W3 [d, s, d] -> limit sqrt(6 / (s·d + d·d)).
 TEST(ElitaModel, KerasInitUsesTheKernelFans) {
   models::ElitaConfig c = tiny_elita(DType::F64);
-  c.n_embd = 64, c.ff_scale = 8, c.n_layer = 1;
+  c.n_embd = 64;
+  c.ff_scale = 8;
+  c.n_layer = 1;
   c.init = "keras";
   models::ElitaModel keras(c);
   c.init = "loupe";
@@ -424,7 +433,8 @@ TEST(ElitaModel, BlocksGradcheckF64) {
 
 TEST(ElitaModel, WholeModelIsCausal) {
   auto c = tiny_elita(DType::F32);
-  c.wraps = 2, c.logits_ffn_hidden = 6;
+  c.wraps = 2;
+  c.logits_ffn_hidden = 6;
   models::ElitaModel m(c);
   Tensor ids = random_ids(2, 12, 11, 310);
   Tensor y0 = m.forward(ids).value();
@@ -440,7 +450,10 @@ TEST(ElitaModel, WholeModelIsCausal) {
 TEST(ElitaModel, GenerationFromRunningSumsEqualsRecomputation) {
   for (bool extras : {false, true}) {
     auto c = tiny_elita(DType::F64);
-    if (extras) c.wraps = 3, c.logits_ffn_hidden = 5;
+    if (extras) {
+      c.wraps = 3;
+      c.logits_ffn_hidden = 5;
+    }
     models::ElitaModel m(c);
     m.eval();
     Tensor ids = random_ids(2, 14, 11, 311);
@@ -463,7 +476,8 @@ TEST(ElitaModel, GenerationFromRunningSumsEqualsRecomputation) {
 
 TEST(ElitaModel, SaveLoadRoundTrip) {
   auto c = tiny_elita(DType::F32);
-  c.wraps = 2, c.logits_ffn_hidden = 4;
+  c.wraps = 2;
+  c.logits_ffn_hidden = 4;
   models::ElitaModel a(c);
   const std::string path = ::testing::TempDir() + "elita_roundtrip.safetensors";
   nn::save_safetensors(path, a.state_dict());
@@ -485,7 +499,8 @@ TEST(ElitaModel, SaveLoadRoundTrip) {
 
 TEST(ElitaModel, OverfitsOneBatch) {
   auto c = tiny_elita(DType::F32);
-  c.n_embd = 16, c.head_width = 8;
+  c.n_embd = 16;
+  c.head_width = 8;
   models::ElitaModel m(c);
   Tensor ids = random_ids(2, 16, 11, 313);
   Tensor targets = random_ids(2, 16, 11, 314);

@@ -220,7 +220,8 @@ void check_batched(int64_t batch, int64_t m, int64_t n, int64_t k, bool tb, int 
         double acc = 0, mag = 0;
         for (int64_t p = 0; p < k; ++p) {
           const double x = double(a[size_t(q * sa + i * k + p)]) * double(b[size_t(p * rb.rs + j * rb.cs)]);
-          acc += x, mag += std::fabs(x);
+          acc += x;
+          mag += std::fabs(x);
         }
         ASSERT_NEAR(double(c[size_t(q * m * n + i * n + j)]), acc, 2 * eps * double(k + 1) * mag + 1e-300)
             << "batch " << q << " (" << i << ", " << j << ")";

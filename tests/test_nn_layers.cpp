@@ -415,7 +415,10 @@ TEST(Mlp, GeluAndSwiGLUMatchNaive) {
 TEST(SelfAttention, MatchesComposedReference) {
   // The module (fused qkv, split views, fused attention, c_proj) against unfused Var ops.
   nn::AttentionConfig c;
-  c.n_embd = 12, c.n_head = 4, c.n_kv_head = 2, c.bias = true;
+  c.n_embd = 12;
+  c.n_head = 4;
+  c.n_kv_head = 2;
+  c.bias = true;
   nn::CausalSelfAttention attn(c, DType::F64);
   uint64_t s = 1;
   for (auto& [n, p] : attn.named_parameters()) p.mutable_value().copy_(rand64(p.shape(), s++));

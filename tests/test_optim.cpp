@@ -247,7 +247,8 @@ TEST(Optim, OneVsTwoThreadsBitwise) {
 TEST(Optim, MakeOptimizerGroupsAsNanoGPT) {
   Var w(Tensor::ones({2, 2}), true), b(Tensor::ones({2}), true);
   optim::OptimizerConfig c;
-  c.weight_decay = 0.1, c.beta2 = 0.95;
+  c.weight_decay = 0.1;
+  c.beta2 = 0.95;
   auto opt = optim::make_optimizer(c, {{"w", w}, {"b", b}}, {"w"});
   ASSERT_EQ(opt->entries().size(), 2u);
   EXPECT_EQ(opt->entries()[0].name, "w");
@@ -255,7 +256,8 @@ TEST(Optim, MakeOptimizerGroupsAsNanoGPT) {
   EXPECT_EQ(opt->entries()[1].weight_decay, 0.0);
   EXPECT_EQ(dynamic_cast<optim::Adam&>(*opt).options().beta2, 0.95);
   EXPECT_TRUE(dynamic_cast<optim::Adam&>(*opt).options().decoupled_weight_decay);
-  c.optimizer = optim::OptimizerConfig::Kind::SGD, c.momentum = 0.9;
+  c.optimizer = optim::OptimizerConfig::Kind::SGD;
+  c.momentum = 0.9;
   auto sgd = optim::make_optimizer(c, {{"w", w}}, {"w"});
   EXPECT_NE(dynamic_cast<optim::SGD*>(sgd.get()), nullptr);
   EXPECT_EQ(sgd->entries()[0].weight_decay, 0.1);
@@ -265,7 +267,10 @@ TEST(Optim, MakeOptimizerGroupsAsNanoGPT) {
 TEST(Schedule, CosineAtKeyPoints) {
   optim::LrSchedule s;
   s.kind = optim::LrSchedule::Kind::Cosine;
-  s.lr = 1e-3, s.min_lr = 1e-4, s.warmup_iters = 100, s.decay_iters = 2000;
+  s.lr = 1e-3;
+  s.min_lr = 1e-4;
+  s.warmup_iters = 100;
+  s.decay_iters = 2000;
   EXPECT_DOUBLE_EQ(s(0), 1e-3 * 1 / 101);
   EXPECT_DOUBLE_EQ(s(49), 1e-3 * 50 / 101);
   EXPECT_DOUBLE_EQ(s(100), 1e-3);                         // r = 0: peak
@@ -279,7 +284,9 @@ TEST(Schedule, CosineAtKeyPoints) {
 
 TEST(Schedule, ConstantAndInvSqrt) {
   optim::LrSchedule c;
-  c.kind = optim::LrSchedule::Kind::Constant, c.lr = 3e-4, c.warmup_iters = 0;
+  c.kind = optim::LrSchedule::Kind::Constant;
+  c.lr = 3e-4;
+  c.warmup_iters = 0;
   EXPECT_EQ(c(0), 3e-4);
   EXPECT_EQ(c(12345), 3e-4);
   c.warmup_iters = 9;
@@ -289,7 +296,8 @@ TEST(Schedule, ConstantAndInvSqrt) {
   EXPECT_EQ(s(0), 1e-3);   // 1e-2/√1 capped
   EXPECT_EQ(s(99), 1e-3);  // 1e-2/√100 = 1e-3
   EXPECT_DOUBLE_EQ(s(399), 1e-2 / 20);
-  s.inv_sqrt_cap = 1.0, s.inv_sqrt_scale = 2.0;
+  s.inv_sqrt_cap = 1.0;
+  s.inv_sqrt_scale = 2.0;
   EXPECT_DOUBLE_EQ(s(3), 1.0);
   EXPECT_DOUBLE_EQ(s(15), 0.5);
 }

@@ -38,7 +38,10 @@ Tensor ref_reduce(const Tensor& x, std::vector<int64_t> dims, bool keepdim, Kind
     for (int64_t d = nd - 1; d >= 0; --d) {
       const int64_t id = rem % x.shape()[size_t(d)];
       rem /= x.shape()[size_t(d)];
-      if (!red[size_t(d)]) o += id * mul, mul *= x.shape()[size_t(d)];
+      if (!red[size_t(d)]) {
+        o += id * mul;
+        mul *= x.shape()[size_t(d)];
+      }
     }
     double& a = acc[size_t(o)];
     a = kind == Kind::Max ? std::max(a, v[size_t(i)]) : kind == Kind::Min ? std::min(a, v[size_t(i)]) : a + v[size_t(i)];

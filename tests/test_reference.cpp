@@ -98,7 +98,10 @@ TEST(ReferenceKernels, AttentionWithDropoutOffsetAndGroupedHeads) {
   auto rnd = [](Shape s, uint64_t seed) { return Var(Tensor::normal(s, 0, 1, seed, DType::F64), true); };
   Var q = rnd({B, H, Tq, D}, 1), k = rnd({B, Hkv, Tk, D}, 2), v = rnd({B, Hkv, Tk, Dv}, 3);
   AttentionOptions opt;
-  opt.q_offset = Tk - Tq, opt.dropout_p = 0.3, opt.seed = 5, opt.counter = 7;
+  opt.q_offset = Tk - Tq;
+  opt.dropout_p = 0.3;
+  opt.seed = 5;
+  opt.counter = 7;
   Tensor w = Tensor::normal({B, H, Tq, Dv}, 0, 1, 4, DType::F64);
   std::vector<Tensor> res[2];
   for (bool ref : {false, true}) {

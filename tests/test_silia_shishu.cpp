@@ -144,8 +144,16 @@ struct NaiveSilia {
 
 SiliaConfig tiny_silia(const std::string& norm, const std::string& pos, bool share_qk, double value_width) {
   SiliaConfig c;
-  c.vocab_size = 11, c.block_size = 12, c.n_layer = 2, c.n_head = 2, c.n_embd = 8;
-  c.norm = norm, c.pos = pos, c.share_qk = share_qk, c.value_width = value_width, c.bias = true;
+  c.vocab_size = 11;
+  c.block_size = 12;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 8;
+  c.norm = norm;
+  c.pos = pos;
+  c.share_qk = share_qk;
+  c.value_width = value_width;
+  c.bias = true;
   c.dtype = DType::F64;
   return c;
 }
@@ -174,7 +182,8 @@ TEST(Silia, BlockMatchesPlainLoopReference) {
                         Case{"layernorm", "rope", true, 1.5}, Case{"rmsnorm", "learned", false, 0.25}}) {
     SCOPED_TRACE(k.norm + " " + k.pos + (k.share_qk ? " share_qk" : "") + " vw=" + std::to_string(k.vw));
     SiliaConfig c = tiny_silia(k.norm, k.pos, k.share_qk, k.vw);
-    c.n_embd = 12, c.n_head = 3;
+    c.n_embd = 12;
+    c.n_head = 3;
     const SiliaBlockWeights w = random_block(c, 10);
     const int64_t B = 2, T = 7, pos0 = 3;
     const Tensor x = rand64({B, T, c.n_embd}, 3);
@@ -192,7 +201,8 @@ TEST(Silia, BlockGradcheck) {
     {
       SCOPED_TRACE(std::string(rope ? "rope" : "learned") + (share ? " share_qk" : ""));
       SiliaConfig c = tiny_silia(rope ? "rmsnorm" : "layernorm", rope ? "rope" : "learned", share, 1.0);
-      c.n_embd = 4, c.n_head = 2;
+      c.n_embd = 4;
+      c.n_head = 2;
       const SiliaBlockWeights w = random_block(c, 20);
       std::vector<Tensor> inputs{rand64({2, 3, 4}, 4), w.norm_w.value(), w.c_attn.value(), w.c_proj.value()};
       if (w.norm_b.defined()) inputs.push_back(w.norm_b.value());
@@ -208,7 +218,11 @@ TEST(Silia, BlockGradcheck) {
 
 TEST(Silia, ShapesAndParameterCount) {
   SiliaConfig c;
-  c.vocab_size = 13, c.block_size = 10, c.n_layer = 3, c.n_head = 2, c.n_embd = 16;
+  c.vocab_size = 13;
+  c.block_size = 10;
+  c.n_layer = 3;
+  c.n_head = 2;
+  c.n_embd = 16;
   SiliaModel m(c);
   const Tensor ids = random_ids(3, 10, 13, 1);
   EXPECT_EQ(m.forward(ids).shape(), (Shape{3, 10, 13}));
@@ -217,7 +231,8 @@ TEST(Silia, ShapesAndParameterCount) {
   EXPECT_EQ(m.num_parameters(), 13 * d + 10 * d + 3 * (d + 5 * d * d) + d);
   EXPECT_EQ(m.state_dict().count("transformer.h.2.attn.c_attn.weight"), 1u);
   // value_width 2 and share_qk change the fused projection: q + 2·(2d) rows.
-  c.value_width = 2, c.share_qk = true;
+  c.value_width = 2;
+  c.share_qk = true;
   SiliaModel m2(c);
   EXPECT_EQ(m2.block_weights(0).c_attn.shape(), (Shape{5 * d, d}));
   EXPECT_EQ(m2.block_weights(0).c_proj.shape(), (Shape{d, 2 * d}));
@@ -243,7 +258,9 @@ TEST(Silia, KvCacheMatchesFullRecompute) {
                                      std::tuple{"rope", false, 0.5, true}}) {
     SCOPED_TRACE(std::string(pos));
     SiliaConfig c = tiny_silia("layernorm", pos, share, vw);
-    c.n_embd = 16, c.n_head = 4, c.separate_ffn = ffn;
+    c.n_embd = 16;
+    c.n_head = 4;
+    c.separate_ffn = ffn;
     SiliaModel m(c);
     expect_cache_matches_full(m, 2, 12, 5, 1e-10);
     // Cache size: per layer k (dh per head) and [g|v] (2·dvh per head) for every slot.
@@ -260,7 +277,11 @@ TEST(Silia, KvCacheMatchesFullRecompute) {
 
 TEST(Silia, LossFallsOverfittingOneBatch) {
   SiliaConfig c;
-  c.vocab_size = 17, c.block_size = 16, c.n_layer = 2, c.n_head = 2, c.n_embd = 32;
+  c.vocab_size = 17;
+  c.block_size = 16;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 32;
   SiliaModel m(c);
   auto [first, last] = overfit_one_batch(m, 60, 0.5);
   EXPECT_GT(first, 2.5);
@@ -269,7 +290,12 @@ TEST(Silia, LossFallsOverfittingOneBatch) {
 
 TEST(Silia, SaveLoadRoundTripGivesIdenticalLogits) {
   SiliaConfig c;
-  c.vocab_size = 9, c.block_size = 8, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.separate_ffn = true;
+  c.vocab_size = 9;
+  c.block_size = 8;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 8;
+  c.separate_ffn = true;
   SiliaModel a(c);
   c.seed = 99;
   SiliaModel b(c);

@@ -152,7 +152,8 @@ TEST(TensorCore, CounterRngIsKeyedAndDistributed) {
   EXPECT_FALSE(all_close(a, c, 0, 0));
   double m = 0, v = 0;
   for (double x : a.to_vector()) m += x, v += x * x;
-  m /= 10000, v = v / 10000 - m * m;
+  m /= 10000;
+  v = v / 10000 - m * m;
   EXPECT_NEAR(m, 0.0, 0.05);
   EXPECT_NEAR(v, 1.0, 0.05);
   Tensor u = Tensor::uniform({10000}, 2, 3, 1, DType::F64);
@@ -251,7 +252,12 @@ TEST(TensorStats, MatchesAPlainLoopAndCountsNonFinite) {
       for (double x : t.to_vector()) {
         if (std::isnan(x)) ++nan;
         else if (std::isinf(x)) ++inf;
-        else mn = std::min(mn, x), mx = std::max(mx, x), sum += x, ++finite;
+        else {
+          mn = std::min(mn, x);
+          mx = std::max(mx, x);
+          sum += x;
+          ++finite;
+        }
       }
       EXPECT_EQ(s.finite, finite);
       EXPECT_EQ(s.nan, nan);

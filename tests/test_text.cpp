@@ -115,7 +115,10 @@ TEST(Bpe, IncrementalTrainingMatchesNaiveRecount) {
     std::pair<int32_t, int32_t> best{-1, -1};
     int64_t bc = 0;
     for (auto& [p, c] : counts)
-      if (c > bc) bc = c, best = p;  // map order: ties go to the smaller pair
+      if (c > bc) { // map order: ties go to the smaller pair
+        bc = c;
+        best = p;
+      }
     if (bc < 2) break;
     merges.push_back(best);
     for (auto& [ids, c] : words) {

@@ -222,7 +222,8 @@ TEST(Train, SamplingIsSeededAndSurvivesTheContextLimit) {
   o.seed = 4;
   EXPECT_NE(tools::generate(*model, prompt, o), a);
   // Greedy decoding through the cache equals greedy decoding by full forward passes.
-  o.temperature = 0, o.tokens = 20;
+  o.temperature = 0;
+  o.tokens = 20;
   const auto g = tools::generate(*model, prompt, o);
   std::vector<int32_t> all = prompt;
   NoGrad ng;

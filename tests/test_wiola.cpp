@@ -99,7 +99,9 @@ Tensor naive_atm(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_of
         double ab = 0, aa = 0, bb = 0;
         for (int64_t e = 0; e < D; ++e) {
           const double x = k.at({b, h, 2 * m, e}), y = k.at({b, h, 2 * m + 1, e});
-          ab += x * y, aa += x * x, bb += y * y;
+          ab += x * y;
+          aa += x * x;
+          bb += y * y;
         }
         return ab / std::sqrt(aa * bb) >= tau;
       };
@@ -286,7 +288,8 @@ TEST(Wiola, GatedCrossLayerAttention) {
         s2[size_t(i)] = row_dot(in[5], in[2], b, t, i);
       double l1 = 0, l2 = 0;
       for (int64_t i = 0; i < r; ++i) l1 += q[size_t(i)] * s1[size_t(i)], l2 += q[size_t(i)] * s2[size_t(i)];
-      l1 /= std::sqrt(double(r)), l2 /= std::sqrt(double(r));
+      l1 /= std::sqrt(double(r));
+      l2 /= std::sqrt(double(r));
       const double w1 = 1 / (1 + std::exp(l2 - l1)), w2 = 1 - w1;
       for (int64_t o = 0; o < d; ++o) {
         double acc = 0;

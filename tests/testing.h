@@ -23,7 +23,10 @@ inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, do
     const double tol = atol + rtol * std::fabs(vb[i]);
     const bool nan_mismatch = std::isnan(va[i]) != std::isnan(vb[i]);
     if (nan_mismatch || (!(err <= tol) && !(std::isinf(va[i]) && va[i] == vb[i]))) {
-      if (wi < 0 || err > worst || nan_mismatch) worst = err, wi = int64_t(i);
+      if (wi < 0 || err > worst || nan_mismatch) {
+        worst = err;
+        wi = int64_t(i);
+      }
     }
   }
   if (wi >= 0)

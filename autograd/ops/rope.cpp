@@ -37,7 +37,8 @@ static std::pair<Tensor, Tensor> angle_table(int64_t p0, int64_t n, int64_t D, d
         c.data<double>()[t * half + i] = std::cos(ang);
         s.data<double>()[t * half + i] = std::sin(ang);
       }
-    cs = c.to(dt), sn = s.to(dt);
+    cs = c.to(dt);
+    sn = s.to(dt);
   }
   return {cs.narrow(0, p0, n), sn.narrow(0, p0, n)};
 }

@@ -28,7 +28,9 @@ constexpr int64_t kVocab = 16, kEmbd = 32, kHeads = 4, kBlock = 16, kLayers = 2;
 struct Block : nn::Module {
   Block() {
     nn::AttentionConfig ac;
-    ac.n_embd = kEmbd, ac.n_head = kHeads, ac.bias = true;
+    ac.n_embd = kEmbd;
+    ac.n_head = kHeads;
+    ac.bias = true;
     ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(kEmbd));
     attn = register_module("attn", std::make_shared<nn::CausalSelfAttention>(ac));
     ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(kEmbd));

@@ -57,7 +57,10 @@ Var srpe_rotate(const Var& x, int64_t pos0, const Var& alpha, const SrpeBands& b
   if (nh > 0) {
     const Var phi = Var(ang) + reshape(alpha, {1, H, 1}) * Var(fan);  // [T, H, nh]
     Var ch = cos(phi), sh = sin(phi);
-    if (radial_on) ch = ch * Var(rad), sh = sh * Var(rad);
+    if (radial_on) {
+      ch = ch * Var(rad);
+      sh = sh * Var(rad);
+    }
     cosv = nc > 0 ? concat({cosv, ch}, 2) : ch;
     sinv = nc > 0 ? concat({sinv, sh}, 2) : sh;
   }

@@ -36,7 +36,8 @@ void mm_rows(int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, const T
       const V b0 = V::load_unaligned(B + k * ldb + n), b1 = V::load_unaligned(B + k * ldb + n + W);
       for (int r = 0; r < R; ++r) {
         const V a(A[r * ars + k * acs]);
-        c0[r] = xsimd::fma(a, b0, c0[r]), c1[r] = xsimd::fma(a, b1, c1[r]);
+        c0[r] = xsimd::fma(a, b0, c0[r]);
+        c1[r] = xsimd::fma(a, b1, c1[r]);
       }
     }
     for (int r = 0; r < R; ++r) c0[r].store_unaligned(C + r * ldc + n), c1[r].store_unaligned(C + r * ldc + n + W);

@@ -72,7 +72,10 @@ bool merge(const Term& x, const Labels& group, Dim& out) {
     const int64_t n = x.t.shape()[d], s = x.t.strides()[d];
     if (n == 1) continue;
     if (!first && s != expect) return false;
-    if (first) out.stride = s, first = false;
+    if (first) {
+      out.stride = s;
+      first = false;
+    }
     out.size *= n;
     expect = s * n;
   }
@@ -106,7 +109,10 @@ Labels choose_order(const Labels& group, const std::vector<const Term*>& terms, 
     Dim unused;
     for (const Term* t : terms)
       if (!merge(*t, c, unused)) copied += t->t.numel();
-    if (best_copied < 0 || copied < best_copied) best = c, best_copied = copied;
+    if (best_copied < 0 || copied < best_copied) {
+      best = c;
+      best_copied = copied;
+    }
   }
   return best;
 }
@@ -188,7 +194,8 @@ void row_sums(const T* x, T* out, const Shape& keep, const Shape& xs, const Shap
     for (size_t d = keep.size(); d-- > 0;) {
       const int64_t i = o % keep[d];
       o /= keep[d];
-      xo += i * xs[d], oo += i * os[d];
+      xo += i * xs[d];
+      oo += i * os[d];
     }
   };
   if (chunks <= 1) {

@@ -54,7 +54,10 @@ std::pair<double, std::string> best_tree(const std::vector<Labels>& terms, const
       if (!(a & low)) continue;
       const size_t b = s ^ a;
       const double c = cost[a] + cost[b] + 2 * numel_of(unite(labels[a], labels[b]), size);
-      if (c < cost[s]) cost[s] = c, split[s] = a;
+      if (c < cost[s]) {
+        cost[s] = c;
+        split[s] = a;
+      }
     }
   }
   std::function<std::string(size_t)> tree = [&](size_t s) -> std::string {
@@ -67,6 +70,39 @@ std::pair<double, std::string> best_tree(const std::vector<Labels>& terms, const
     return out.append(tree(split[s])).append(" * ").append(tree(s ^ split[s])).append(")");
   };
   return {cost[full], tree(full)};
+}
+
+// The sizes, FLOPs and bytes of a step that sums labels out of one term (or copies it) ...
+ExplainedStep sum_step(const Step& st, const Labels& labels, const std::vector<int64_t>& size, double es) {
+  ExplainedStep x;
+  x.kind = st.contracted.empty() ? "copy" : "sum";
+  x.a_labels = labels;
+  x.result_labels = st.left;
+  x.m = int64_t(numel_of(st.left, size));
+  x.k = int64_t(numel_of(st.contracted, size));
+  x.flops = st.contracted.empty() ? 0 : double(x.m) * double(x.k);
+  x.bytes = (double(x.m) * double(x.k) + double(x.m)) * es;
+  return x;
+}
+
+// ... and of one that contracts two terms (a batched GEMM: batch × [m, k] · [k, n]).
+ExplainedStep pair_step(const Step& st, const Labels& a, const Labels& b, const std::vector<int64_t>& size, double es) {
+  ExplainedStep x;
+  x.a_labels = a;
+  x.b_labels = b;
+  x.batch = int64_t(numel_of(st.batch, size));
+  x.m = int64_t(numel_of(st.left, size));
+  x.n = int64_t(numel_of(st.right, size));
+  x.k = int64_t(numel_of(st.contracted, size));
+  x.result_labels = st.batch;
+  x.result_labels.insert(x.result_labels.end(), st.left.begin(), st.left.end());
+  x.result_labels.insert(x.result_labels.end(), st.right.begin(), st.right.end());
+  const double nb = double(x.batch), m = double(x.m), n = double(x.n), k = double(x.k);
+  x.flops = 2 * nb * m * n * k;
+  x.bytes = nb * (m * k + k * n + m * n) * es;
+  x.kind = (x.m == 1 && x.n == 1) ? "dot" : x.k == 1 ? "outer" : "gemm";
+  if (x.batch > 1) x.kind = "batched " + x.kind;
+  return x;
 }
 
 }  // namespace
@@ -90,7 +126,10 @@ Explanation explain(const std::string& spec, const std::vector<Shape>& shapes, i
   // Walk the schedule, numbering what each step makes after the operands.
   std::vector<int> ids(shapes.size());
   std::vector<std::string> tree(shapes.size());
-  for (size_t k = 0; k < ids.size(); ++k) ids[k] = int(k), tree[k] = "#" + std::to_string(k);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    ids[k] = int(k);
+    tree[k] = "#" + std::to_string(k);
+  }
   int next = int(shapes.size());
   double sum_flops = 0;
   std::vector<Labels> now = terms;
@@ -99,39 +138,32 @@ Explanation explain(const std::string& spec, const std::vector<Shape>& shapes, i
   for (const Step& st : schedule(terms, p.output, size)) {
     ExplainedStep x;
     if (st.j < 0) {
-      x.kind = st.contracted.empty() ? "copy" : "sum";
-      x.a = ids[size_t(st.i)], x.a_labels = now[size_t(st.i)];
-      x.result_labels = st.left;
-      x.m = int64_t(numel_of(st.left, size)), x.k = int64_t(numel_of(st.contracted, size));
-      x.flops = st.contracted.empty() ? 0 : double(x.m) * double(x.k);
-      x.bytes = (double(x.m) * double(x.k) + double(x.m)) * es;
+      x = sum_step(st, now[size_t(st.i)], size, es);
+      x.a = ids[size_t(st.i)];
       sum_flops += x.flops;
       x.result = next++;
-      ids[size_t(st.i)] = x.result, now[size_t(st.i)] = summed[size_t(st.i)] = st.left;
+      ids[size_t(st.i)] = x.result;
+      now[size_t(st.i)] = summed[size_t(st.i)] = st.left;
       leaf[size_t(st.i)] = tree[size_t(st.i)] = "Σ" + tree[size_t(st.i)];
     } else {
       const size_t i = size_t(st.i), j = size_t(st.j);
-      x.a = ids[i], x.b = ids[j], x.a_labels = now[i], x.b_labels = now[j];
-      x.batch = int64_t(numel_of(st.batch, size)), x.m = int64_t(numel_of(st.left, size));
-      x.n = int64_t(numel_of(st.right, size)), x.k = int64_t(numel_of(st.contracted, size));
-      x.result_labels = st.batch;
-      x.result_labels.insert(x.result_labels.end(), st.left.begin(), st.left.end());
-      x.result_labels.insert(x.result_labels.end(), st.right.begin(), st.right.end());
-      const double b = double(x.batch), m = double(x.m), n = double(x.n), k = double(x.k);
-      x.flops = 2 * b * m * n * k;
-      x.bytes = b * (m * k + k * n + m * n) * es;
-      x.kind = (x.m == 1 && x.n == 1) ? "dot" : x.k == 1 ? "outer" : "gemm";
-      if (x.batch > 1) x.kind = "batched " + x.kind;
+      x = pair_step(st, now[i], now[j], size, es);
+      x.a = ids[i];
+      x.b = ids[j];
       const std::string t = "(" + tree[i] + " * " + tree[j] + ")";
       for (size_t drop : {j, i}) {
-        ids.erase(ids.begin() + int64_t(drop)), tree.erase(tree.begin() + int64_t(drop));
+        ids.erase(ids.begin() + int64_t(drop));
+        tree.erase(tree.begin() + int64_t(drop));
         now.erase(now.begin() + int64_t(drop));
       }
       x.result = next++;
-      ids.push_back(x.result), tree.push_back(t), now.push_back(x.result_labels);
+      ids.push_back(x.result);
+      tree.push_back(t);
+      now.push_back(x.result_labels);
     }
     for (int l : x.result_labels) x.result_shape.push_back(size[size_t(l)]);
-    e.flops += x.flops, e.bytes += x.bytes;
+    e.flops += x.flops;
+    e.bytes += x.bytes;
     e.steps.push_back(x);
   }
   e.tree = tree.size() == 1 ? tree[0] : "";

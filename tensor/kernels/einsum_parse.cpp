@@ -78,7 +78,8 @@ static std::vector<int64_t> label_sizes(const Problem& p, const std::vector<Shap
       mine[size_t(l)] = s;
       int64_t& cur = size[size_t(l)];
       if (cur < 0 || (cur == 1 && s != 1)) {
-        cur = s, from[size_t(l)] = int(k);
+        cur = s;
+        from[size_t(l)] = int(k);
         continue;
       }
       if (cur == s || s == 1) continue;

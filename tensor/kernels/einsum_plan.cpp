@@ -101,7 +101,11 @@ std::vector<std::pair<int, int>> contraction_order(const std::vector<Labels>& op
         const double removed = numel_of(r, size) - numel_of(ops[i], size) - numel_of(ops[j], size);
         const double flops = numel_of(set_union(ops[i], ops[j]), size);
         if (removed < best_removed || (removed == best_removed && flops < best_flops)) {
-          best_removed = removed, best_flops = flops, bi = i, bj = j, best_result = std::move(r);
+          best_removed = removed;
+          best_flops = flops;
+          bi = i;
+          bj = j;
+          best_result = std::move(r);
         }
       }
     path.push_back({int(bi), int(bj)});
@@ -148,7 +152,8 @@ std::vector<Step> schedule(std::vector<Labels> terms, const Labels& output, cons
     terms.erase(terms.begin() + i);
     const std::vector<bool> n = needed(size_t(-1));
     Step st;
-    st.i = i, st.j = j;
+    st.i = i;
+    st.j = j;
     for (int l : a) (has_label(b, l) ? (n[size_t(l)] ? st.batch : st.contracted) : st.left).push_back(l);
     for (int l : b)
       if (!has_label(a, l)) st.right.push_back(l);

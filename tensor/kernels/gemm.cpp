@@ -246,7 +246,10 @@ Split choose_split(int64_t m, int64_t n, int64_t k, int mr, int nr) {
   const int64_t panels_m = (m + mr - 1) / mr, panels_n = (n + nr - 1) / nr;
   // Halve the thread count along M while N has more panels per thread; the rest go to N.
   s.ways_m = threads;
-  while (s.ways_m % 2 == 0 && panels_n * s.ways_m > panels_m * s.ways_n * 2) s.ways_m /= 2, s.ways_n *= 2;
+  while (s.ways_m % 2 == 0 && panels_n * s.ways_m > panels_m * s.ways_n * 2) {
+    s.ways_m /= 2;
+    s.ways_n *= 2;
+  }
   s.ways_m = int(std::min<int64_t>(s.ways_m, panels_m));
   s.ways_n = int(std::min<int64_t>(s.ways_n, panels_n));
   return s;

@@ -59,7 +59,9 @@ void for_each_line(const Shape& shape, int64_t dim, const Shape& sa, const Shape
         if (d == dim) continue;
         const int64_t i = rest % shape[size_t(d)];
         rest /= shape[size_t(d)];
-        oa += i * sa[size_t(d)], ob += i * sb[size_t(d)], oc += i * sc[size_t(d)];
+        oa += i * sa[size_t(d)];
+        ob += i * sb[size_t(d)];
+        oc += i * sc[size_t(d)];
       }
       f(oa, ob, oc);
     }

@@ -37,7 +37,8 @@ void shifted_sums(const T* x, int64_t C, T s, T& sum, T& sumsq) {
     vs += d;
     vq = fma(d, d, vq);
   }
-  sum = hsum(vs), sumsq = hsum(vq);
+  sum = hsum(vs);
+  sumsq = hsum(vq);
 }
 
 // y[i] = (x[i] - mu) * r * w[i] (+ b[i]).
@@ -131,7 +132,8 @@ void layernorm_forward(int64_t rows, int64_t C, const T* x, const T* w, const T*
       const T dmean = sum / T(C);                                 // mean - s
       const T var = std::max(sumsq / T(C) - dmean * dmean, T(0));  // E[(x-s)²] - (E[x-s])²
       const T mu = s + dmean, rs = T(1) / std::sqrt(var + T(eps));
-      mean[r] = mu, rstd[r] = rs;
+      mean[r] = mu;
+      rstd[r] = rs;
       normalize_row(xr, C, mu, rs, w, b, y + r * C);
     }
   });

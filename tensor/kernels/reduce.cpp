@@ -86,8 +86,14 @@ Plan make_plan(const Tensor& x, const std::vector<bool>& mask) {
   std::stable_sort(red.begin(), red.end(),
                    [](auto& a, auto& b) { return std::llabs(a.second) > std::llabs(b.second); });
   for (auto [n, s] : red) merge_push(P.rshape, P.rstride, n, s);
-  if (P.kshape.empty()) P.kshape = {1}, P.kstride = {0};
-  if (P.rshape.empty()) P.rshape = {1}, P.rstride = {0};
+  if (P.kshape.empty()) {
+    P.kshape = {1};
+    P.kstride = {0};
+  }
+  if (P.rshape.empty()) {
+    P.rshape = {1};
+    P.rstride = {0};
+  }
   P.nout = shape_numel(P.kshape);
   P.nred = shape_numel(P.rshape);
   return P;

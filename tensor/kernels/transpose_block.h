@@ -60,11 +60,15 @@ inline void store_first(float* dst, __m256 v, int width) {
   __m128 part = _mm256_castps256_ps128(v);
   if (width >= 4) {
     _mm_storeu_ps(dst, part);
-    part = _mm256_extractf128_ps(v, 1), dst += 4, width -= 4;
+    part = _mm256_extractf128_ps(v, 1);
+    dst += 4;
+    width -= 4;
   }
   if (width >= 2) {
     _mm_storel_pi(reinterpret_cast<__m64*>(dst), part);
-    part = _mm_movehl_ps(part, part), dst += 2, width -= 2;
+    part = _mm_movehl_ps(part, part);
+    dst += 2;
+    width -= 2;
   }
   if (width == 1) _mm_store_ss(dst, part);
 }

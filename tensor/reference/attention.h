@@ -29,7 +29,8 @@ double attention_row(const kernels::AttnDims& d, kernels::AttnRef<const T> q, ke
     const T* kj = k.at(b, hk, j);
     double s = 0;
     for (int64_t e = 0; e < d.D; ++e) s += double(qi[e]) * double(kj[e]);
-    P[size_t(j)] = s * d.scale, mx = std::max(mx, P[size_t(j)]);
+    P[size_t(j)] = s * d.scale;
+    mx = std::max(mx, P[size_t(j)]);
   }
   double sum = 0;
   for (auto& p : P) sum += (p = std::exp(p - mx));

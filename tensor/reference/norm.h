@@ -23,7 +23,8 @@ void layernorm_forward(int64_t rows, int64_t C, const T* x, const T* w, const T*
     const double rs = 1.0 / std::sqrt(var / double(C) + eps);
     for (int64_t i = 0; i < C; ++i)
       y[r * C + i] = T((double(xr[i]) - mu) * rs * double(w[i]) + (b ? double(b[i]) : 0.0));
-    mean[r] = T(mu), rstd[r] = T(rs);
+    mean[r] = T(mu);
+    rstd[r] = T(rs);
   }
 }
 
@@ -37,10 +38,13 @@ void layernorm_backward(int64_t rows, int64_t C, const T* x, const T* w, const T
     double mg = 0, mgx = 0;  // mean(g), mean(g ⊙ x̂)
     for (int64_t i = 0; i < C; ++i) {
       const double xh = (double(xr[i]) - mu) * rs, g = double(gr[i]) * double(w[i]);
-      mg += g, mgx += g * xh;
-      sw[size_t(i)] += double(gr[i]) * xh, sb[size_t(i)] += double(gr[i]);
+      mg += g;
+      mgx += g * xh;
+      sw[size_t(i)] += double(gr[i]) * xh;
+      sb[size_t(i)] += double(gr[i]);
     }
-    mg /= double(C), mgx /= double(C);
+    mg /= double(C);
+    mgx /= double(C);
     if (dx)
       for (int64_t i = 0; i < C; ++i) {
         const double xh = (double(xr[i]) - mu) * rs, g = double(gr[i]) * double(w[i]);

@@ -27,7 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string rest = fuzz::bytes(data + 1, size - 1), meta_text;
   if (data[0] == 0 || data[0] == 1) {
     int64_t tokens = int64_t(rest.size() / 2);
-    if (data[0] == 1 && rest.size() >= 8) std::memcpy(&tokens, rest.data(), 8), rest = rest.substr(8);
+    if (data[0] == 1 && rest.size() >= 8) {
+      std::memcpy(&tokens, rest.data(), 8);
+      rest = rest.substr(8);
+    }
     // What a run writes (dataset.cpp): corpus, its size and hash, the tokenizer, the width, the count.
     char hash[17];
     std::snprintf(hash, sizeof hash, "%016llx", (unsigned long long)text::fnv1a64(corpus_text));

@@ -57,7 +57,9 @@ Fingerprint fingerprint(const std::string& type, const std::string& dtype, const
   const TrainResult r = train(o);
 
   Fingerprint f;
-  f.model = type, f.dtype = dtype, f.val_loss = r.val_loss;
+  f.model = type;
+  f.dtype = dtype;
+  f.val_loss = r.val_loss;
   XXH64_state_t* st = XXH64_createState();
   XXH64_reset(st, 0);
   for (const auto& [name, t] : nn::load_safetensors(checkpoint_path(o.out_dir))) {  // a std::map: by name

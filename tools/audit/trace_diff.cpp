@@ -133,10 +133,12 @@ bool value_error(const json& x, const json& y, double& max_abs, double& max_rel)
   const double *pa = a.data<double>(), *pb = b.data<double>();
   double err = 0, scale = 0;
   for (int64_t i = 0; i < a.numel(); ++i) {
-    err = std::max(err, std::abs(pa[i] - pb[i])), scale = std::max(scale, std::abs(pb[i]));
+    err = std::max(err, std::abs(pa[i] - pb[i]));
+    scale = std::max(scale, std::abs(pb[i]));
     if (std::isnan(pa[i]) != std::isnan(pb[i])) err = INFINITY;
   }
-  max_abs = err, max_rel = err / (scale > 0 ? scale : 1.0);
+  max_abs = err;
+  max_rel = err / (scale > 0 ? scale : 1.0);
   return true;
 }
 
@@ -157,7 +159,11 @@ bool outputs_differ(const json& a, const json& b, double tol, TraceDiff& d) {
     const bool values = !differs && value_error(x, y, max_abs, max_rel);
     if (!differs) differs = tol < 0 ? x.value("hash", "") != y.value("hash", "") : rel > tol || (values && max_rel > tol);
     if (differs) {
-      d.kind = TraceDiff::Diverges, d.output = int64_t(k), d.rel = rel, d.max_abs = max_abs, d.max_rel = max_rel;
+      d.kind = TraceDiff::Diverges;
+      d.output = int64_t(k);
+      d.rel = rel;
+      d.max_abs = max_abs;
+      d.max_rel = max_rel;
       return true;
     }
   }
@@ -198,8 +204,13 @@ TraceDiff diff_modules(TraceReader& ra, TraceReader& rb, double tol) {
     ++d.records;
     const json &x = a[i].second, &y = *it->second;
     if (x["outputs"].size() != y["outputs"].size() || outputs_differ(x, y, tol, d)) {
-      if (d.kind != TraceDiff::Diverges) d.kind = TraceDiff::Diverges, d.output = 0;
-      d.index = int64_t(i), d.a = x, d.b = y;
+      if (d.kind != TraceDiff::Diverges) {
+        d.kind = TraceDiff::Diverges;
+        d.output = 0;
+      }
+      d.index = int64_t(i);
+      d.a = x;
+      d.b = y;
       return d;
     }
   }
@@ -218,7 +229,8 @@ TraceDiff diff_traces(const std::string& path_a, const std::string& path_b, cons
     const bool ha = ra.next(a), hb = rb.next(b);
     if (d.index == 0 || !ha || !hb) check_same_model(ra, rb);
     if (!ha && !hb) return d;
-    d.a = ha ? a : json(nullptr), d.b = hb ? b : json(nullptr);
+    d.a = ha ? a : json(nullptr);
+    d.b = hb ? b : json(nullptr);
     if (!ha || !hb) {
       d.kind = TraceDiff::Length;
       return d;

@@ -143,7 +143,8 @@ static void run_einsum(EinsumArgs& o) {
       const auto t0 = std::chrono::steady_clock::now();
       einsum(o.spec, ops);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::min(best, s), total += s;
+      best = std::min(best, s);
+      total += s;
     }
     j["run"] = {{"repeats", o.run}, {"best_seconds", best}, {"mean_seconds", total / o.run},
                 {"gflops", e.flops / best * 1e-9}};

@@ -60,7 +60,9 @@ int main(int argc, char** argv) {
     optim::ParamGroup gd{{}, 1.0, wd}, gn{{}, 1.0, 0.0};
     for (auto& np : model->named_parameters()) (decay.count(np.first) ? gd : gn).params.push_back(np);
     optim::AdamOptions ao;
-    ao.beta1 = 0.9, ao.beta2 = 0.99, ao.eps = 1e-8;
+    ao.beta1 = 0.9;
+    ao.beta2 = 0.99;
+    ao.eps = 1e-8;
     optim::AdamW opt({gd, gn}, ao);
     opt.set_lr(lr);
     std::vector<double> losses;

@@ -24,12 +24,17 @@ static void append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out += char(cp);
   } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6)), out += char(0x80 | (cp & 0x3F));
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12)), out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
   } else {
-    out += char(0xF0 | (cp >> 18)), out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
   }
 }
 
@@ -51,9 +56,15 @@ std::string replace_invalid_utf8(std::string_view s) {
     int need;
     unsigned char lo = 0x80, hi = 0xBF;
     if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c >= 0xE0 && c <= 0xEF) need = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4) need = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else {
+    else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
       out += kReplacement, ++i;  // C0, C1, F5..FF or a stray continuation byte
       continue;
     }
@@ -62,7 +73,8 @@ std::string replace_invalid_utf8(std::string_view s) {
     while (got < need && j < s.size()) {
       const unsigned char d = (unsigned char)s[j];
       if (d < lo || d > hi) break;
-      lo = 0x80, hi = 0xBF;
+      lo = 0x80;
+      hi = 0xBF;
       ++j, ++got;
     }
     if (got == need) out.append(s.substr(i, j - i));
@@ -292,14 +304,22 @@ void Gpt2Tokenizer::encode_chunk(std::string_view chunk, std::vector<int32_t>& o
     int32_t left = 0, right = 0;
     for (size_t i = 0; i + 1 < word.size(); ++i) {
       auto it = merge_of_.find(pair_key(word[i], word[i + 1]));
-      if (it != merge_of_.end() && (!best || it->second.rank < best->rank))
-        best = &it->second, left = word[i], right = word[i + 1];
+      if (it != merge_of_.end() && (!best || it->second.rank < best->rank)) {
+        best = &it->second;
+        left = word[i];
+        right = word[i + 1];
+      }
     }
     if (!best) break;
     size_t w = 0;
     for (size_t i = 0; i < word.size(); ++w) {
-      if (i + 1 < word.size() && word[i] == left && word[i + 1] == right) word[w] = best->id, i += 2;
-      else word[w] = word[i], i += 1;
+      if (i + 1 < word.size() && word[i] == left && word[i + 1] == right) {
+        word[w] = best->id;
+        i += 2;
+      } else {
+        word[w] = word[i];
+        i += 1;
+      }
     }
     word.resize(w);
   }

@@ -58,7 +58,10 @@ CompareRuns::CompareRuns(const std::vector<ComparePlan>& plans, const std::vecto
   for (size_t pi = 0; pi < plans.size(); ++pi) {
     const auto& p = plans[pi];
     auto& cc = configs_[pi];
-    cc.name = p.name, cc.path = p.spec, cc.steps = p.steps, cc.tokens_per_step = p.tokens_per_step();
+    cc.name = p.name;
+    cc.path = p.spec;
+    cc.steps = p.steps;
+    cc.tokens_per_step = p.tokens_per_step();
     cc.run_config = p.cfg.to_json();
     for (int k = 0; k < o_.seeds; ++k) find_or_queue(pi, k, ++index, earlier);
   }
@@ -132,7 +135,10 @@ void CompareRuns::finish(const Job& j, int64_t peak_rss_bytes) {
   auto model = model_from_checkpoint(ck);
   auto data = open_checkpoint_data(ck, j.dir, false);
   CompareRun run;
-  run.seed_index = j.k, run.seed = j.seed, run.peak_rss_bytes = peak_rss_bytes, run.machine = o_.machine;
+  run.seed_index = j.k;
+  run.seed = j.seed;
+  run.peak_rss_bytes = peak_rss_bytes;
+  run.machine = o_.machine;
   run.val_loss = split_loss(*model, *data.dataset, text::Split::Val, model->block_size(), ck.config.train.batch_size,
                             &run.val_tokens);
   read_run_metrics((fs::path(j.dir) / "metrics.jsonl").string(), cc.tokens_per_step, run);

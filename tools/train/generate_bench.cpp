@@ -38,7 +38,9 @@ GenerateBenchResult bench_generate(models::LanguageModel& model, int64_t batch, 
   auto cache = model.make_cache(batch, context + tokens);
 
   GenerateBenchResult r;
-  r.batch = batch, r.context = context, r.tokens = tokens;
+  r.batch = batch;
+  r.context = context;
+  r.tokens = tokens;
   auto t0 = clock::now();
   Tensor logits = model.forward_cached(Tensor::from_ints(prompt, {batch, context}), *cache).value();
   r.prefill_s = std::chrono::duration<double>(clock::now() - t0).count();

@@ -22,7 +22,8 @@ TrainingStep::TrainingStep(models::LanguageModel& model, const TrainConfig& conf
   const int64_t ranks = cluster.size();
   LOUPE_CHECK(config.batch_size % ranks == 0, "train.batch_size ", config.batch_size, " does not divide by the ", ranks,
               " ranks (it is the global batch: each rank takes batch_size / ranks rows)");
-  rows_ = config.batch_size / ranks, accum_ = config.grad_accum;
+  rows_ = config.batch_size / ranks;
+  accum_ = config.grad_accum;
   LOUPE_CHECK(micro_per_step() <= 65536, "train.grad_accum ", accum_, " × ", ranks,
               " ranks is more than 65536 micro-batches per step");
   models::check_training_memory(model, rows_, model.block_size(), "train");  // before the optimizer's state exists

@@ -233,7 +233,8 @@ struct RunClock {
   double elapsed() const { return before + std::chrono::duration<double>(Clock::now() - start).count(); }
   void begin_step(const Cluster& c) {
     step_start = Clock::now();
-    comm0 = c.comm_seconds, wait0 = c.wait_seconds;
+    comm0 = c.comm_seconds;
+    wait0 = c.wait_seconds;
   }
   double end_step(const Cluster& c, bool timed) {  // the step's seconds
     const double dt = std::chrono::duration<double>(Clock::now() - step_start).count();
