@@ -42,12 +42,15 @@ ElitaConfig ElitaConfig::from_json(const nlohmann::json& j) {
 
 DecoderSpec ElitaConfig::spec() const {
   DecoderSpec s;
-  s.type = "elita", s.naming = Naming::NanoGPT;
+  s.type = "elita";
+  s.naming = Naming::NanoGPT;
   s.vocab_size = vocab_size;
   s.block_size = block_size;
   s.n_embd = n_embd;
   s.tie_weights = true;
-  s.norm = "plain", s.norm_eps = norm_eps, s.dtype = dtype;
+  s.norm = "plain";
+  s.norm_eps = norm_eps;
+  s.dtype = dtype;
   return s;
 }
 

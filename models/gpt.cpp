@@ -44,7 +44,10 @@ DecoderSpec GPTConfig::spec(const std::string& type) const {
   s.learned_positions = true;
   s.embed_dropout = dropout;
   s.tie_weights = tie_weights;
-  s.norm = "layernorm", s.norm_bias = bias, s.norm_eps = norm_eps, s.dtype = dtype;
+  s.norm = "layernorm";
+  s.norm_bias = bias;
+  s.norm_eps = norm_eps;
+  s.dtype = dtype;
   return s;
 }
 

@@ -49,7 +49,9 @@ DecoderSpec LlamaConfig::spec(const std::string& type) const {
   s.block_size = block_size;
   s.n_embd = n_embd;
   s.tie_weights = tie_weights;
-  s.norm = "rmsnorm", s.norm_eps = norm_eps, s.dtype = dtype;
+  s.norm = "rmsnorm";
+  s.norm_eps = norm_eps;
+  s.dtype = dtype;
   return s;
 }
 

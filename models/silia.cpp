@@ -49,11 +49,14 @@ SiliaConfig SiliaConfig::from_json(const nlohmann::json& j) {
 
 DecoderSpec SiliaConfig::spec() const {
   DecoderSpec s;
-  s.type = "silia", s.naming = Naming::NanoGPT;
+  s.type = "silia";
+  s.naming = Naming::NanoGPT;
   s.vocab_size = vocab_size;
   s.block_size = block_size;
   s.n_embd = n_embd;
-  s.learned_positions = pos == "learned", s.embed_dropout = dropout, s.tie_weights = true;
+  s.learned_positions = pos == "learned";
+  s.embed_dropout = dropout;
+  s.tie_weights = true;
   s.norm = norm;
   s.norm_bias = norm_bias();
   s.norm_eps = norm_eps;

@@ -67,11 +67,21 @@ Tensor parse_npy(const std::string& b, const std::string& what) {
   if (order != "False") throw fail("fortran_order is '" + order + "' (only C order, False, is read)");
   DType dt;
   size_t item;
-  if (descr == "'<f4'") dt = DType::F32, item = 4;
-  else if (descr == "'<f8'") dt = DType::F64, item = 8;
-  else if (descr == "'<i8'") dt = DType::I64, item = 8;
-  else if (descr == "'<i4'") dt = DType::I64, item = 4;
-  else throw fail("dtype " + (descr.empty() ? std::string("missing") : descr) + " (<f4, <f8, <i8 or <i4 expected)");
+  if (descr == "'<f4'") {
+    dt = DType::F32;
+    item = 4;
+  } else if (descr == "'<f8'") {
+    dt = DType::F64;
+    item = 8;
+  } else if (descr == "'<i8'") {
+    dt = DType::I64;
+    item = 8;
+  } else if (descr == "'<i4'") {
+    dt = DType::I64;
+    item = 4;
+  } else {
+    throw fail("dtype " + (descr.empty() ? std::string("missing") : descr) + " (<f4, <f8, <i8 or <i4 expected)");
+  }
   if (shape_s.size() < 2 || shape_s.front() != '(' || shape_s.back() != ')') throw fail("shape '" + shape_s + "' is not a tuple");
   Shape shape;
   size_t numel = 1, extent = 1;  // extent: the product with 0s read as 1 (strides must fit too)

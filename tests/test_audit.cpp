@@ -193,7 +193,9 @@ TEST(Trace, FiltersAndNpyDumps) {
   t.filter.modules = "transformer.h.1.*";
   start_trace(t);
   tools::TrainOptions o;
-  o.config = a.config({"train.max_iters=1", "train.eval_interval=100"}), o.out_dir = a.sub("run"), o.progress = false;
+  o.config = a.config({"train.max_iters=1", "train.eval_interval=100"});
+  o.out_dir = a.sub("run");
+  o.progress = false;
   tools::train(o);
   stop_trace();
   const auto recs = records(a.sub("f.jsonl"));
@@ -268,7 +270,9 @@ std::string module_trace(const Audit& a, const std::string& ckpt, const std::str
 TEST(AuditDiff, ModulesModeNamesTheModuleWhoseWeightChanged) {
   Audit a;
   tools::TrainOptions o;
-  o.config = a.config({"train.max_iters=1"}), o.out_dir = a.sub("run"), o.progress = false;
+  o.config = a.config({"train.max_iters=1"});
+  o.out_dir = a.sub("run");
+  o.progress = false;
   tools::train(o);
   const std::string base = module_trace(a, a.sub("run"), "base"), same = module_trace(a, a.sub("run"), "same");
   const std::string bad = module_trace(a, a.sub("run"), "bad", "transformer.h.1.mlp.c_fc.weight");
@@ -404,7 +408,9 @@ TEST(Anomaly, StopsAtTheOpThatMadeTheFirstNaNAndKeepsTheLastGoodCheckpoint) {
   Audit a;
   tools::TrainOptions o;
   o.config = a.config({"train.lr=1e6", "train.grad_clip=0", "train.warmup_iters=0", "model.dropout=0.0"});
-  o.out_dir = a.sub("run"), o.progress = false, o.anomaly = true;
+  o.out_dir = a.sub("run");
+  o.progress = false;
+  o.anomaly = true;
   const std::string err = testing::error_of([&] { tools::train(o); });
   EXPECT_EQ(err.rfind("anomaly: ", 0), 0u) << err;
   EXPECT_NE(err.find("from finite inputs"), std::string::npos) << err;  // the op that created it

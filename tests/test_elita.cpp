@@ -370,7 +370,9 @@ TEST(ElitaModel, KerasInitUsesTheKernelFans) {
 
 TEST(ElitaModel, AuthorSwitchesGradcheckF64) {
   models::ElitaConfig cfg = tiny_elita(DType::F64);
-  cfg.pos_scale = "n-1", cfg.query_term = false, cfg.logit_clip = 0.3;
+  cfg.pos_scale = "n-1";
+  cfg.query_term = false;
+  cfg.logit_clip = 0.3;
   models::ElitaModel m(cfg);
   const auto& a = m.attention_weights(0);
   const models::ElitaConfig c = m.cfg();

@@ -65,7 +65,11 @@ struct TinyRun : testing::ScratchDir {
   }
   void train(const json& cfg, const std::string& out, int64_t stop_after = -1, bool resume = false) const {
     tools::TrainOptions o;
-    o.config = tools::RunConfig::from_json(cfg, "test config"), o.out_dir = sub(out), o.progress = false, o.stop_after = stop_after, o.resume = resume;
+    o.config = tools::RunConfig::from_json(cfg, "test config");
+    o.out_dir = sub(out);
+    o.progress = false;
+    o.stop_after = stop_after;
+    o.resume = resume;
     tools::train(o);
   }
   std::map<std::string, Tensor> tensors(const std::string& out) const {

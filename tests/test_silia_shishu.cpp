@@ -310,7 +310,12 @@ TEST(Silia, SaveLoadRoundTripGivesIdenticalLogits) {
 
 TEST(Silia, SameBitsForOneAndTwoThreads) {
   SiliaConfig c;
-  c.vocab_size = 19, c.block_size = 31, c.n_layer = 2, c.n_head = 4, c.n_embd = 32, c.pos = "rope";
+  c.vocab_size = 19;
+  c.block_size = 31;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_embd = 32;
+  c.pos = "rope";
   SiliaModel m(c);
   const Tensor ids = random_ids(3, 31, 19, 8);
   Tensor out[2], grad[2];

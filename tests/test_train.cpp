@@ -154,7 +154,11 @@ TEST(Train, CheckpointIsTiedToItsData) {
   err = error_of([&] { run(cfg, d.sub("run"), -1, /*resume=*/true); });
   EXPECT_NE(err.find("trained on other data"), std::string::npos) << err;
   tools::TrainOptions o;
-  o.config = tools::RunConfig::from_json(cfg, "test config"), o.out_dir = d.sub("run"), o.progress = false, o.resume = true, o.allow_other_data = true;
+  o.config = tools::RunConfig::from_json(cfg, "test config");
+  o.out_dir = d.sub("run");
+  o.progress = false;
+  o.resume = true;
+  o.allow_other_data = true;
   EXPECT_EQ(tools::train(o).steps_done, 6);
 }
 
