@@ -237,4 +237,14 @@ class ConfigKeys {
   std::vector<Row> rows_;
 };
 
+// The one reader of a model config: every key through the table (over the config's defaults),
+// then its resolve(model) (derived defaults and the relations between keys).
+template <class Cfg>
+Cfg read_config(const nlohmann::json& j) {
+  Cfg c;
+  Cfg::keys().read(j, c);
+  c.resolve(Cfg::keys().model());
+  return c;
+}
+
 }  // namespace loupe::models

@@ -7,6 +7,23 @@
 
 namespace loupe::models {
 
+DecoderSpec DecoderShape::shape_spec(const std::string& type, Naming naming) const {
+  DecoderSpec s;
+  s.type = type;
+  s.naming = naming;
+  s.vocab_size = vocab_size;
+  s.block_size = block_size;
+  s.n_embd = n_embd;
+  s.dtype = dtype;
+  return s;
+}
+
+void DecoderShape::check_shape(const std::string& model, bool heads_split_width) const {
+  LOUPE_CHECK(vocab_size > 0, model, " config: \"vocab_size\" is required");
+  LOUPE_CHECK(!heads_split_width || n_embd % n_head == 0, model, " config: n_embd ", n_embd,
+              " must be a multiple of n_head ", n_head);
+}
+
 int64_t DecoderCache::bytes() const {
   int64_t n = 0;
   for (auto& l : layers) n += l ? l->bytes() : 0;

@@ -79,6 +79,21 @@ struct DecoderSpec {
   DType dtype = DType::F32;
 };
 
+// The keys every decoder config shares, declared once (ConfigKeys::decoder_shape() and
+// dropout_seed_dtype() read them). A model's config derives from it; a model whose defaults
+// differ sets them in its config's constructor.
+struct DecoderShape {
+  int64_t vocab_size = 0;  // required (the trainer fills it in from the tokenizer)
+  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
+  double dropout = 0.0;
+  uint64_t seed = 1337;  // initial weights
+  DType dtype = DType::F32;
+  // The skeleton's part of a spec: type, naming, vocab_size, block_size, n_embd, dtype.
+  DecoderSpec shape_spec(const std::string& type, Naming naming) const;
+  // The checks every decoder needs: vocab_size given; `heads_split_width`: n_embd a multiple of n_head.
+  void check_shape(const std::string& model, bool heads_split_width) const;
+};
+
 struct DecoderCache : DecodeCache {
   std::vector<std::unique_ptr<nn::LayerCache>> layers;  // null where a layer keeps nothing
   const void* owner = nullptr;                           // the model that made it

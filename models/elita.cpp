@@ -32,25 +32,16 @@ const ConfigKeys<ElitaConfig>& ElitaConfig::keys() {
   return t;
 }
 
-ElitaConfig ElitaConfig::from_json(const nlohmann::json& j) {
-  ElitaConfig c;
-  keys().read(j, c);
-  LOUPE_CHECK(c.vocab_size > 0, "elita config: \"vocab_size\" is required");
-  LOUPE_CHECK(c.pos_scale == "n" || c.block_size > 1, "elita config: \"pos_scale\": \"n-1\" needs block_size > 1");
-  return c;
+void ElitaConfig::resolve(const std::string& model) const {
+  check_shape(model, false);  // heads have their own width (head_width), not n_embd / n_head
+  LOUPE_CHECK(pos_scale == "n" || block_size > 1, model, " config: \"pos_scale\": \"n-1\" needs block_size > 1");
 }
 
 DecoderSpec ElitaConfig::spec() const {
-  DecoderSpec s;
-  s.type = "elita";
-  s.naming = Naming::NanoGPT;
-  s.vocab_size = vocab_size;
-  s.block_size = block_size;
-  s.n_embd = n_embd;
+  DecoderSpec s = shape_spec("elita", Naming::NanoGPT);
   s.tie_weights = true;
   s.norm = "plain";
   s.norm_eps = norm_eps;
-  s.dtype = dtype;
   return s;
 }
 

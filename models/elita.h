@@ -24,12 +24,12 @@
 
 namespace loupe::models {
 
-struct ElitaConfig {
-  int64_t vocab_size = 0;     // required (the trainer fills it in from the tokenizer)
-  int64_t block_size = 256;   // also the n of the positional sines
-  int64_t n_layer = 4;
-  int64_t n_head = 4;
-  int64_t n_embd = 64;
+struct ElitaConfig : DecoderShape {
+  // ELiTA's own defaults of the shared keys: block_size 256 (also the n of the positional sines), n_embd 64.
+  ElitaConfig() {
+    block_size = 256;
+    n_embd = 64;
+  }
   int64_t head_width = 16;    // d3: value width of one head
   int64_t pos_width = 16;     // d2: number of sine bases per head
   int64_t ff_scale = 8;       // rows of FeedForward2's W2 (the author's "scale factor")
@@ -41,12 +41,10 @@ struct ElitaConfig {
   double logit_clip = 0;        // clip each logit group to [−c, c] before exp (main.py: 20); 0 = exact
   std::string init = "loupe";   // "keras": value/out as [H, d, d3] kernels and W3 as [d, s, d] (Glorot fans)
   bool query_term = true;       // k3·x_i in the query side (false: the author's plotted run, no k3)
-  double dropout = 0.0;       // on each residual branch
-  uint64_t seed = 1337;       // initial weights
-  DType dtype = DType::F32;   // parameter dtype (f64 for gradchecks)
 
   static const ConfigKeys<ElitaConfig>& keys();
-  static ElitaConfig from_json(const nlohmann::json& j);
+  static ElitaConfig from_json(const nlohmann::json& j) { return read_config<ElitaConfig>(j); }
+  void resolve(const std::string& model) const;  // the relations between keys
   nlohmann::json to_json() const { return keys().write(*this, "elita"); }
   DecoderSpec spec() const;
   double count_parameters() const;

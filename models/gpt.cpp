@@ -22,32 +22,14 @@ const ConfigKeys<GPTConfig>& GPTConfig::keys() {
   return t;
 }
 
-GPTConfig GPTConfig::from_json(const nlohmann::json& j) {
-  GPTConfig c;
-  keys().read(j, c);
-  c.check("gpt");
-  return c;
-}
-
-void GPTConfig::check(const std::string& model) const {
-  LOUPE_CHECK(vocab_size > 0, model, " config: \"vocab_size\" is required");
-  LOUPE_CHECK(n_embd % n_head == 0, model, " config: n_embd ", n_embd, " must be a multiple of n_head ", n_head);
-}
-
 DecoderSpec GPTConfig::spec(const std::string& type) const {
-  DecoderSpec s;
-  s.type = type;
-  s.naming = Naming::NanoGPT;
-  s.vocab_size = vocab_size;
-  s.block_size = block_size;
-  s.n_embd = n_embd;
+  DecoderSpec s = shape_spec(type, Naming::NanoGPT);
   s.learned_positions = true;
   s.embed_dropout = dropout;
   s.tie_weights = tie_weights;
   s.norm = "layernorm";
   s.norm_bias = bias;
   s.norm_eps = norm_eps;
-  s.dtype = dtype;
   return s;
 }
 

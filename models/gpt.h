@@ -13,21 +13,16 @@
 
 namespace loupe::models {
 
-struct GPTConfig {
-  int64_t vocab_size = 0;  // required (the trainer fills it in from the tokenizer)
-  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
-  double dropout = 0.0;
+struct GPTConfig : DecoderShape {
   bool bias = false;                 // biases in Linears and LayerNorms
   bool tie_weights = true;           // lm_head shares the token embedding
   std::string activation = "gelu";   // nanoGPT's exact GELU, or GPT-2's "gelu_tanh"
   double norm_eps = 1e-5;
-  uint64_t seed = 1337;              // initial weights
-  DType dtype = DType::F32;
 
   static const ConfigKeys<GPTConfig>& keys();
-  static GPTConfig from_json(const nlohmann::json& j);
+  static GPTConfig from_json(const nlohmann::json& j) { return read_config<GPTConfig>(j); }
   nlohmann::json to_json() const { return keys().write(*this, "gpt"); }
-  void check(const std::string& model) const;  // relations between keys
+  void resolve(const std::string& model) const { check_shape(model, true); }
   DecoderSpec spec(const std::string& type) const;
   double block_parameters(bool with_attention) const;
   double count_parameters() const;

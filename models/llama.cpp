@@ -24,15 +24,8 @@ const ConfigKeys<LlamaConfig>& LlamaConfig::keys() {
   return t;
 }
 
-LlamaConfig LlamaConfig::from_json(const nlohmann::json& j) {
-  LlamaConfig c;
-  keys().read(j, c);
-  c.resolve("llama");
-  return c;
-}
-
 void LlamaConfig::resolve(const std::string& model) {
-  LOUPE_CHECK(vocab_size > 0, model, " config: \"vocab_size\" is required");
+  check_shape(model, false);  // the head layout is checked below, with RoPE's even head size
   if (n_kv_head == 0) n_kv_head = n_head;
   if (ffn_hidden == 0) ffn_hidden = nn::swiglu_hidden(n_embd, multiple_of);
   LOUPE_CHECK(n_embd % n_head == 0 && (n_embd / n_head) % 2 == 0, model, " config: n_embd ", n_embd,
@@ -42,16 +35,10 @@ void LlamaConfig::resolve(const std::string& model) {
 }
 
 DecoderSpec LlamaConfig::spec(const std::string& type) const {
-  DecoderSpec s;
-  s.type = type;
-  s.naming = Naming::Meta;
-  s.vocab_size = vocab_size;
-  s.block_size = block_size;
-  s.n_embd = n_embd;
+  DecoderSpec s = shape_spec(type, Naming::Meta);
   s.tie_weights = tie_weights;
   s.norm = "rmsnorm";
   s.norm_eps = norm_eps;
-  s.dtype = dtype;
   return s;
 }
 

@@ -13,19 +13,15 @@
 
 namespace loupe::models {
 
-struct LlamaConfig {
-  int64_t vocab_size = 0;  // required (the trainer fills it in from the tokenizer)
-  int64_t block_size = 64, n_layer = 4, n_head = 4, n_embd = 128;
+struct LlamaConfig : DecoderShape {
   int64_t n_kv_head = 0;    // 0: = n_head; fewer: grouped-query attention
   int64_t ffn_hidden = 0;   // 0: 2/3·4·n_embd rounded up to a multiple of multiple_of
   int64_t multiple_of = 32;
-  double norm_eps = 1e-5, rope_base = 10000.0, dropout = 0.0;
+  double norm_eps = 1e-5, rope_base = 10000.0;
   bool tie_weights = false;
-  uint64_t seed = 1337;
-  DType dtype = DType::F32;
 
   static const ConfigKeys<LlamaConfig>& keys();
-  static LlamaConfig from_json(const nlohmann::json& j);
+  static LlamaConfig from_json(const nlohmann::json& j) { return read_config<LlamaConfig>(j); }
   nlohmann::json to_json() const { return keys().write(*this, "llama"); }
   // Fills the derived defaults (0 above) and checks the head layout.
   void resolve(const std::string& model);

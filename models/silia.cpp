@@ -35,32 +35,22 @@ const ConfigKeys<SiliaConfig>& SiliaConfig::keys() {
   return t;
 }
 
-SiliaConfig SiliaConfig::from_json(const nlohmann::json& j) {
-  SiliaConfig c;
-  keys().read(j, c);
-  LOUPE_CHECK(c.vocab_size > 0, "silia config: \"vocab_size\" is required");
-  LOUPE_CHECK(c.n_embd % c.n_head == 0, "silia config: n_embd ", c.n_embd, " is not a multiple of n_head ", c.n_head);
-  LOUPE_CHECK(c.value_dim() > 0 && c.value_dim() % c.n_head == 0, "silia config: value_width ", c.value_width,
-              " gives a g/v width ", c.value_dim(), " that is not a positive multiple of n_head ", c.n_head);
-  LOUPE_CHECK(c.pos != "rope" || c.head_dim() % 2 == 0, "silia config: RoPE needs an even head size, got ",
-              c.head_dim());
-  return c;
+void SiliaConfig::resolve(const std::string& model) const {
+  check_shape(model, true);
+  LOUPE_CHECK(value_dim() > 0 && value_dim() % n_head == 0, model, " config: value_width ", value_width,
+              " gives a g/v width ", value_dim(), " that is not a positive multiple of n_head ", n_head);
+  LOUPE_CHECK(pos != "rope" || head_dim() % 2 == 0, model, " config: RoPE needs an even head size, got ",
+              head_dim());
 }
 
 DecoderSpec SiliaConfig::spec() const {
-  DecoderSpec s;
-  s.type = "silia";
-  s.naming = Naming::NanoGPT;
-  s.vocab_size = vocab_size;
-  s.block_size = block_size;
-  s.n_embd = n_embd;
+  DecoderSpec s = shape_spec("silia", Naming::NanoGPT);
   s.learned_positions = pos == "learned";
   s.embed_dropout = dropout;
   s.tie_weights = true;
   s.norm = norm;
   s.norm_bias = norm_bias();
   s.norm_eps = norm_eps;
-  s.dtype = dtype;
   return s;
 }
 

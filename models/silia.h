@@ -13,12 +13,7 @@
 
 namespace loupe::models {
 
-struct SiliaConfig {
-  int64_t vocab_size = 0;       // required (the trainer fills it in from the tokenizer)
-  int64_t block_size = 64;
-  int64_t n_layer = 4;
-  int64_t n_head = 4;
-  int64_t n_embd = 128;
+struct SiliaConfig : DecoderShape {
   double value_width = 1.0;     // g and v width = value_width · n_embd (split over the heads)
   bool separate_ffn = false;    // ablation: add a normal GELU MLP after each Silia block
   bool share_qk = false;        // k = q (one projection)
@@ -27,15 +22,13 @@ struct SiliaConfig {
   double rope_base = 10000.0;
   bool bias = false;            // LayerNorm bias (projections have none)
   double norm_eps = 1e-5;
-  double dropout = 0.0;         // residual, embedding and attention-probability dropout
-  uint64_t seed = 1337;         // initial weights
-  DType dtype = DType::F32;
 
   int64_t head_dim() const { return n_embd / n_head; }
   int64_t value_dim() const;  // total g (= v) width, a multiple of n_head
   bool norm_bias() const { return norm == "layernorm" && bias; }
   static const ConfigKeys<SiliaConfig>& keys();
-  static SiliaConfig from_json(const nlohmann::json& j);
+  static SiliaConfig from_json(const nlohmann::json& j) { return read_config<SiliaConfig>(j); }
+  void resolve(const std::string& model) const;  // the relations between keys
   nlohmann::json to_json() const { return keys().write(*this, "silia"); }
   DecoderSpec spec() const;
   double count_parameters() const;

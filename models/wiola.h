@@ -58,9 +58,9 @@ struct WiolaConfig : LlamaConfig {  // the LLaMA baseline's keys, same meaning a
   int64_t dsff_hidden_a = 0, dsff_hidden_b = 0;          // 0: release d and 4d; balanced 2d and 4d/3 (to 8)
 
   static const ConfigKeys<WiolaConfig>& keys();  // LLaMA's keys, then Wiola's
-  static WiolaConfig from_json(const nlohmann::json& j);
+  static WiolaConfig from_json(const nlohmann::json& j) { return read_config<WiolaConfig>(j); }
   // Fills the derived defaults (0 / −1 above) and checks the values; the model calls it too.
-  void resolve();
+  void resolve(const std::string& model = "wiola");
   nlohmann::json to_json() const { return keys().write(*this, "wiola"); }
   bool atm_layer(int64_t layer) const;  // ATM on in this 0-indexed layer?
   double count_parameters() const;      // after resolve()

@@ -37,15 +37,8 @@ const ConfigKeys<WiolaConfig>& WiolaConfig::keys() {
   return t;
 }
 
-WiolaConfig WiolaConfig::from_json(const nlohmann::json& j) {
-  WiolaConfig c;
-  keys().read(j, c);
-  c.resolve();
-  return c;
-}
-
-void WiolaConfig::resolve() {
-  LlamaConfig::resolve("wiola");
+void WiolaConfig::resolve(const std::string& model) {
+  LlamaConfig::resolve(model);
   if (gcla_rank == 0) gcla_rank = std::max<int64_t>(1, n_embd / 4);
   const bool release = dsff_widths == "release";
   if (dsff_hidden_a == 0) dsff_hidden_a = release ? n_embd : 2 * n_embd;
