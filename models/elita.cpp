@@ -13,47 +13,6 @@
 
 namespace loupe::models {
 
-// ------------------------------------------------------------------ config
-const ConfigKeys<ElitaConfig>& ElitaConfig::keys() {
-  using C = ElitaConfig;
-  static const auto t = ConfigKeys<C>("elita")
-      .decoder_shape()  // block_size is also the n of the positional sines
-      .integer("head_width", &C::head_width, 1, "d3: value width of one head", int64_t(1) << 16)
-      .integer("pos_width", &C::pos_width, 1, "d2: sine bases per head", int64_t(1) << 16)
-      .integer("ff_scale", &C::ff_scale, 1, "rows of FeedForward2's W2 (the author's scale factor)", int64_t(1) << 16)
-      .integer("wraps", &C::wraps, 1, "recurrent wrapping: apply the layer stack this many times", 64)
-      .integer("logits_ffn_hidden", &C::logits_ffn_hidden, 0, "width of the logits feed-forward (0: off)", int64_t(1) << 20)
-      .number("norm_eps", &C::norm_eps, 0, 1, "epsilon of the parameter-free layer norm")
-      .choice("pos_scale", &C::pos_scale, {"n", "n-1"}, "positions of the sines: i / n, or i / (n - 1) as the author's code")
-      .number("logit_clip", &C::logit_clip, 0, 1e6, "clip each logit group to [-c, c] before exp (author's code: 20; 0: off)")
-      .choice("init", &C::init, {"loupe", "keras"}, "fans of value/out/W3 init: loupe's 2-D matrices or Keras' 3-D kernels")
-      .boolean("query_term", &C::query_term, "the query logit k3.x_i (false: the author's plotted run)")
-      .dropout_seed_dtype("dropout on each residual branch");
-  return t;
-}
-
-void ElitaConfig::resolve(const std::string& model) const {
-  check_shape(model, false);  // heads have their own width (head_width), not n_embd / n_head
-  LOUPE_CHECK(pos_scale == "n" || block_size > 1, model, " config: \"pos_scale\": \"n-1\" needs block_size > 1");
-}
-
-DecoderSpec ElitaConfig::spec() const {
-  DecoderSpec s = shape_spec("elita", Naming::NanoGPT);
-  s.tie_weights = true;
-  s.norm = "plain";
-  s.norm_eps = norm_eps;
-  return s;
-}
-
-double ElitaConfig::count_parameters() const {
-  const double d = double(n_embd), H = double(n_head), d2 = double(pos_width), d3 = double(head_width);
-  const double s = double(ff_scale), V = double(vocab_size), Hl = double(logits_ffn_hidden);
-  const double attn = (query_term ? 3 : 2) * H * d + 5 * H * d2 + 2 * H * d3 * d;
-  const double ff = d * d + d + s * d + s + d * s * d + d;
-  const double logits = Hl > 0 ? 2 * V * Hl + Hl + V : 0;
-  return skeleton_parameters(spec()) + (wraps > 1 ? double(wraps) * d : 0) + double(n_layer) * (attn + ff) + logits;
-}
-
 // ------------------------------------------------------------------ the blocks
 using nn::linear;
 
@@ -276,5 +235,46 @@ namespace {
 const ModelRegistrar registrar = ModelRegistrar::of<ElitaModel, ElitaConfig>(
     "elita", "O(n) cumulative-sum attention (stabilised), einsum feed-forward bi,bj,ijk->bk");
 }  // namespace
+
+// ------------------------------------------------------------------ the config: keys, checks, spec, parameter count
+const ConfigKeys<ElitaConfig>& ElitaConfig::keys() {
+  using C = ElitaConfig;
+  static const auto t = ConfigKeys<C>("elita")
+      .decoder_shape()  // block_size is also the n of the positional sines
+      .integer("head_width", &C::head_width, 1, "d3: value width of one head", int64_t(1) << 16)
+      .integer("pos_width", &C::pos_width, 1, "d2: sine bases per head", int64_t(1) << 16)
+      .integer("ff_scale", &C::ff_scale, 1, "rows of FeedForward2's W2 (the author's scale factor)", int64_t(1) << 16)
+      .integer("wraps", &C::wraps, 1, "recurrent wrapping: apply the layer stack this many times", 64)
+      .integer("logits_ffn_hidden", &C::logits_ffn_hidden, 0, "width of the logits feed-forward (0: off)", int64_t(1) << 20)
+      .number("norm_eps", &C::norm_eps, 0, 1, "epsilon of the parameter-free layer norm")
+      .choice("pos_scale", &C::pos_scale, {"n", "n-1"}, "positions of the sines: i / n, or i / (n - 1) as the author's code")
+      .number("logit_clip", &C::logit_clip, 0, 1e6, "clip each logit group to [-c, c] before exp (author's code: 20; 0: off)")
+      .choice("init", &C::init, {"loupe", "keras"}, "fans of value/out/W3 init: loupe's 2-D matrices or Keras' 3-D kernels")
+      .boolean("query_term", &C::query_term, "the query logit k3.x_i (false: the author's plotted run)")
+      .dropout_seed_dtype("dropout on each residual branch");
+  return t;
+}
+
+void ElitaConfig::resolve(const std::string& model) const {
+  check_shape(model, false);  // heads have their own width (head_width), not n_embd / n_head
+  LOUPE_CHECK(pos_scale == "n" || block_size > 1, model, " config: \"pos_scale\": \"n-1\" needs block_size > 1");
+}
+
+DecoderSpec ElitaConfig::spec() const {
+  DecoderSpec s = shape_spec("elita", Naming::NanoGPT);
+  s.tie_weights = true;
+  s.norm = "plain";
+  s.norm_eps = norm_eps;
+  return s;
+}
+
+double ElitaConfig::count_parameters() const {
+  const double d = double(n_embd), H = double(n_head), d2 = double(pos_width), d3 = double(head_width);
+  const double s = double(ff_scale), V = double(vocab_size), Hl = double(logits_ffn_hidden);
+  const double attn = (query_term ? 3 : 2) * H * d + 5 * H * d2 + 2 * H * d3 * d;
+  const double ff = d * d + d + s * d + s + d * s * d + d;
+  const double logits = Hl > 0 ? 2 * V * Hl + Hl + V : 0;
+  return skeleton_parameters(spec()) + (wraps > 1 ? double(wraps) * d : 0) + double(n_layer) * (attn + ff) + logits;
+}
 
 }  // namespace loupe::models

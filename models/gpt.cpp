@@ -3,45 +3,17 @@
 // embedding. Parameter names are nanoGPT's (transformer.wte.weight,
 // transformer.h.0.attn.c_attn.weight, ...). Init as nanoGPT: N(0, 0.02) for every weight matrix
 // and embedding, N(0, 0.02/√(2·n_layer)) for the residual projections (c_proj), zero biases.
+//
+//   x = Dropout(wte[ids] + wpe[0..T))                        the skeleton (models/decoder.cpp)
+//   for each block:  x = x + Attn(ln_1(x))                   nn/attention.cpp
+//                    x = x + MLP(ln_2(x))                    nn/mlp.cpp (PreNormBlock wires them)
+//   logits = ln_f(x) · wteᵀ
 #include "models/gpt.h"
 
 #include "autograd/ops.h"
 #include "nn/layernorm.h"
 
 namespace loupe::models {
-
-const ConfigKeys<GPTConfig>& GPTConfig::keys() {
-  using C = GPTConfig;
-  static const auto t = ConfigKeys<C>("gpt")
-      .decoder_shape()
-      .boolean("bias", &C::bias, "biases in Linears and LayerNorms")
-      .boolean("tie_weights", &C::tie_weights, "the LM head shares the token embedding")
-      .choice("activation", &C::activation, {"gelu", "gelu_tanh"}, "MLP activation: exact GELU or GPT-2's tanh form")
-      .number("norm_eps", &C::norm_eps, 0, 1, "LayerNorm epsilon")
-      .dropout_seed_dtype("dropout on embeddings, attention probabilities and residual branches");
-  return t;
-}
-
-DecoderSpec GPTConfig::spec(const std::string& type) const {
-  DecoderSpec s = shape_spec(type, Naming::NanoGPT);
-  s.learned_positions = true;
-  s.embed_dropout = dropout;
-  s.tie_weights = tie_weights;
-  s.norm = "layernorm";
-  s.norm_bias = bias;
-  s.norm_eps = norm_eps;
-  return s;
-}
-
-double GPTConfig::block_parameters(bool with_attention) const {
-  const double d = double(n_embd), b = bias ? 1 : 0;
-  const double ln = d * (1 + b), mlp = 8 * d * d + b * 5 * d, attn = 4 * d * d + b * 4 * d;
-  return ln + mlp + (with_attention ? ln + attn : 0);
-}
-
-double GPTConfig::count_parameters() const {
-  return skeleton_parameters(spec("gpt")) + double(n_layer) * block_parameters(true);
-}
 
 static std::shared_ptr<nn::CausalSelfAttention> gpt_attention(const GPTConfig& c) {
   nn::AttentionConfig ac;
@@ -75,4 +47,39 @@ const ModelRegistrar registrar = ModelRegistrar::of<GPT, GPTConfig>(
     "gpt", "nanoGPT's GPT-2: learned positions, pre-LayerNorm, GELU MLP, tied head");
 
 }  // namespace
+
+// ------------------------------------------------------------------ the config: keys, checks, spec, parameter count
+const ConfigKeys<GPTConfig>& GPTConfig::keys() {
+  using C = GPTConfig;
+  static const auto t = ConfigKeys<C>("gpt")
+      .decoder_shape()
+      .boolean("bias", &C::bias, "biases in Linears and LayerNorms")
+      .boolean("tie_weights", &C::tie_weights, "the LM head shares the token embedding")
+      .choice("activation", &C::activation, {"gelu", "gelu_tanh"}, "MLP activation: exact GELU or GPT-2's tanh form")
+      .number("norm_eps", &C::norm_eps, 0, 1, "LayerNorm epsilon")
+      .dropout_seed_dtype("dropout on embeddings, attention probabilities and residual branches");
+  return t;
+}
+
+DecoderSpec GPTConfig::spec(const std::string& type) const {
+  DecoderSpec s = shape_spec(type, Naming::NanoGPT);
+  s.learned_positions = true;
+  s.embed_dropout = dropout;
+  s.tie_weights = tie_weights;
+  s.norm = "layernorm";
+  s.norm_bias = bias;
+  s.norm_eps = norm_eps;
+  return s;
+}
+
+double GPTConfig::block_parameters(bool with_attention) const {
+  const double d = double(n_embd), b = bias ? 1 : 0;
+  const double ln = d * (1 + b), mlp = 8 * d * d + b * 5 * d, attn = 4 * d * d + b * 4 * d;
+  return ln + mlp + (with_attention ? ln + attn : 0);
+}
+
+double GPTConfig::count_parameters() const {
+  return skeleton_parameters(spec("gpt")) + double(n_layer) * block_parameters(true);
+}
+
 }  // namespace loupe::models

@@ -3,6 +3,11 @@
 // Meta's reference code (layers.0.attention_norm.weight, layers.0.feed_forward.w1.weight, ...),
 // except that q, k, v come from one fused projection attention.c_attn (rows [q | k | v]).
 // Init as nanoGPT: N(0, 0.02), residual projections N(0, 0.02/√(2·n_layer)).
+//
+//   x = tok_embeddings[ids]                                   the skeleton (models/decoder.cpp)
+//   for each layer:  x = x + Attn(attention_norm(x))          nn/attention.cpp (RoPE on q, k)
+//                    x = x + SwiGLU(ffn_norm(x))              nn/swiglu.cpp (PreNormBlock wires them)
+//   logits = norm(x) · outputᵀ
 #include "models/llama.h"
 
 #include "autograd/ops.h"
@@ -10,6 +15,42 @@
 
 namespace loupe::models {
 
+nn::AttentionConfig LlamaBlock::attention_config(const LlamaConfig& c) {
+  nn::AttentionConfig ac;
+  ac.n_embd = c.n_embd;
+  ac.n_head = c.n_head;
+  ac.n_kv_head = c.n_kv_head;
+  ac.bias = false;
+  ac.dropout = c.dropout;
+  ac.rope = true;
+  ac.rope_base = c.rope_base;
+  return ac;
+}
+
+LlamaBlock::LlamaBlock(const LlamaConfig& c, bool with_attention)
+    : PreNormBlock({"attention_norm", "attention", "ffn_norm", "feed_forward"},
+                   std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype),
+                   with_attention ? std::make_shared<nn::CausalSelfAttention>(attention_config(c), c.dtype) : nullptr,
+                   std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype),
+                   std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, c.dtype)) {}
+
+const std::vector<std::string>& LlamaBlock::residual_projections() {
+  static const std::vector<std::string> r = {"attention.c_proj.weight", "feed_forward.w2.weight"};
+  return r;
+}
+
+namespace {
+
+struct Llama : StackedDecoder<LlamaConfig, LlamaBlock> {
+  explicit Llama(const LlamaConfig& c) : StackedDecoder(c, "llama") {}
+};
+
+const ModelRegistrar registrar = ModelRegistrar::of<Llama, LlamaConfig>(
+    "llama", "RMSNorm, RoPE (interleaved pairs), SwiGLU, optional grouped-query heads");
+
+}  // namespace
+
+// ------------------------------------------------------------------ the config: keys, checks, spec, parameter count
 const ConfigKeys<LlamaConfig>& LlamaConfig::keys() {
   using C = LlamaConfig;
   static const auto t = ConfigKeys<C>("llama")
@@ -52,38 +93,4 @@ double LlamaConfig::count_parameters() const {
   return skeleton_parameters(spec("llama")) + double(n_layer) * block_parameters(true);
 }
 
-nn::AttentionConfig LlamaBlock::attention_config(const LlamaConfig& c) {
-  nn::AttentionConfig ac;
-  ac.n_embd = c.n_embd;
-  ac.n_head = c.n_head;
-  ac.n_kv_head = c.n_kv_head;
-  ac.bias = false;
-  ac.dropout = c.dropout;
-  ac.rope = true;
-  ac.rope_base = c.rope_base;
-  return ac;
-}
-
-LlamaBlock::LlamaBlock(const LlamaConfig& c, bool with_attention)
-    : PreNormBlock({"attention_norm", "attention", "ffn_norm", "feed_forward"},
-                   std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype),
-                   with_attention ? std::make_shared<nn::CausalSelfAttention>(attention_config(c), c.dtype) : nullptr,
-                   std::make_shared<nn::RMSNorm>(c.n_embd, c.norm_eps, c.dtype),
-                   std::make_shared<nn::SwiGLU>(c.n_embd, c.ffn_hidden, c.dropout, c.dtype)) {}
-
-const std::vector<std::string>& LlamaBlock::residual_projections() {
-  static const std::vector<std::string> r = {"attention.c_proj.weight", "feed_forward.w2.weight"};
-  return r;
-}
-
-namespace {
-
-struct Llama : StackedDecoder<LlamaConfig, LlamaBlock> {
-  explicit Llama(const LlamaConfig& c) : StackedDecoder(c, "llama") {}
-};
-
-const ModelRegistrar registrar = ModelRegistrar::of<Llama, LlamaConfig>(
-    "llama", "RMSNorm, RoPE (interleaved pairs), SwiGLU, optional grouped-query heads");
-
-}  // namespace
 }  // namespace loupe::models

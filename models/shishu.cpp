@@ -4,6 +4,43 @@
 
 namespace loupe::models {
 
+static std::shared_ptr<DecoderBlock> parent_block(const ShishuConfig& c, bool with_attention) {
+  if (c.is_gpt()) return std::make_shared<GPTBlock>(c.gpt, with_attention);
+  return std::make_shared<LlamaBlock>(c.llama, with_attention);
+}
+
+ShishuLM::ShishuLM(const ShishuConfig& c)
+    : ConfiguredDecoder(c, c.is_gpt() ? c.gpt.spec("shishu") : c.llama.spec("shishu")) {
+  for (int64_t i = 0; i < c.attn_layers; ++i) add_block(parent_block(c, true));
+  std::shared_ptr<DecoderBlock> last;
+  for (int64_t m = 0; m < c.mlp_layers; ++m) {
+    // Paired sharing: the second layer of a pair is the first one's module again.
+    if (!(c.share_pairs && m % 2 == 1)) last = parent_block(c, false);
+    add_block(last);
+  }
+  // The parent's init, with L = A + M applied layers.
+  init_nanogpt(c.is_gpt() ? c.gpt.seed : c.llama.seed, c.n_layer(),
+               c.is_gpt() ? GPTBlock::residual_projections() : LlamaBlock::residual_projections());
+}
+
+const nn::Module& ShishuLM::layer(int64_t i) const {
+  LOUPE_CHECK(i >= 0 && i < int64_t(n_layers()), "shishu: no layer ", i);
+  return *block(size_t(i));
+}
+
+Var ShishuLM::forward_layers(Var x, int64_t first, int64_t last) {
+  LOUPE_CHECK(0 <= first && first <= last && last <= int64_t(n_layers()), "shishu: bad layer range [", first, ", ",
+              last, ")");
+  for (int64_t l = first; l < last; ++l) x = block(size_t(l))(x, BlockInput{l});
+  return x;
+}
+
+namespace {
+const ModelRegistrar registrar = ModelRegistrar::of<ShishuLM, ShishuConfig>(
+    "shishu", "gpt/llama parent with MLP-only top layers and paired weight sharing");
+}  // namespace
+
+// ------------------------------------------------------------------ the config: keys, checks, spec, parameter count
 const ConfigKeys<ShishuConfig>& ShishuConfig::keys() {
   using C = ShishuConfig;
   static const auto t = ConfigKeys<C>("shishu")
@@ -50,41 +87,5 @@ double ShishuConfig::count_parameters() const {
   return skeleton_parameters(llama.spec("shishu")) + double(attn_layers) * llama.block_parameters(true) +
          double(unique_mlp) * llama.block_parameters(false);
 }
-
-static std::shared_ptr<DecoderBlock> parent_block(const ShishuConfig& c, bool with_attention) {
-  if (c.is_gpt()) return std::make_shared<GPTBlock>(c.gpt, with_attention);
-  return std::make_shared<LlamaBlock>(c.llama, with_attention);
-}
-
-ShishuLM::ShishuLM(const ShishuConfig& c)
-    : ConfiguredDecoder(c, c.is_gpt() ? c.gpt.spec("shishu") : c.llama.spec("shishu")) {
-  for (int64_t i = 0; i < c.attn_layers; ++i) add_block(parent_block(c, true));
-  std::shared_ptr<DecoderBlock> last;
-  for (int64_t m = 0; m < c.mlp_layers; ++m) {
-    // Paired sharing: the second layer of a pair is the first one's module again.
-    if (!(c.share_pairs && m % 2 == 1)) last = parent_block(c, false);
-    add_block(last);
-  }
-  // The parent's init, with L = A + M applied layers.
-  init_nanogpt(c.is_gpt() ? c.gpt.seed : c.llama.seed, c.n_layer(),
-               c.is_gpt() ? GPTBlock::residual_projections() : LlamaBlock::residual_projections());
-}
-
-const nn::Module& ShishuLM::layer(int64_t i) const {
-  LOUPE_CHECK(i >= 0 && i < int64_t(n_layers()), "shishu: no layer ", i);
-  return *block(size_t(i));
-}
-
-Var ShishuLM::forward_layers(Var x, int64_t first, int64_t last) {
-  LOUPE_CHECK(0 <= first && first <= last && last <= int64_t(n_layers()), "shishu: bad layer range [", first, ", ",
-              last, ")");
-  for (int64_t l = first; l < last; ++l) x = block(size_t(l))(x, BlockInput{l});
-  return x;
-}
-
-namespace {
-const ModelRegistrar registrar = ModelRegistrar::of<ShishuLM, ShishuConfig>(
-    "shishu", "gpt/llama parent with MLP-only top layers and paired weight sharing");
-}  // namespace
 
 }  // namespace loupe::models

@@ -16,50 +16,6 @@
 
 namespace loupe::models {
 
-// ------------------------------------------------------------------ config
-int64_t SiliaConfig::value_dim() const { return int64_t(std::llround(value_width * double(n_embd))); }
-
-const ConfigKeys<SiliaConfig>& SiliaConfig::keys() {
-  using C = SiliaConfig;
-  static const auto t = ConfigKeys<C>("silia")
-      .decoder_shape()
-      .number("value_width", &C::value_width, 1e-3, 1e3, "width of each value branch (g, v) as a multiple of n_embd")
-      .boolean("separate_ffn", &C::separate_ffn, "ablation: a GELU MLP after each Silia block")
-      .boolean("share_qk", &C::share_qk, "one projection for queries and keys (k = q)")
-      .choice("norm", &C::norm, {"layernorm", "rmsnorm"}, "the norm before each block and at the end")
-      .choice("pos", &C::pos, {"learned", "rope"}, "positions: learned table (nanoGPT) or RoPE on q, k")
-      .number("rope_base", &C::rope_base, 1, 1e12, "RoPE frequency base θ")
-      .boolean("bias", &C::bias, "LayerNorm bias (projections have none)")
-      .number("norm_eps", &C::norm_eps, 0, 1, "norm epsilon")
-      .dropout_seed_dtype("dropout on embeddings, attention probabilities and residual branches");
-  return t;
-}
-
-void SiliaConfig::resolve(const std::string& model) const {
-  check_shape(model, true);
-  LOUPE_CHECK(value_dim() > 0 && value_dim() % n_head == 0, model, " config: value_width ", value_width,
-              " gives a g/v width ", value_dim(), " that is not a positive multiple of n_head ", n_head);
-  LOUPE_CHECK(pos != "rope" || head_dim() % 2 == 0, model, " config: RoPE needs an even head size, got ",
-              head_dim());
-}
-
-DecoderSpec SiliaConfig::spec() const {
-  DecoderSpec s = shape_spec("silia", Naming::NanoGPT);
-  s.learned_positions = pos == "learned";
-  s.embed_dropout = dropout;
-  s.tie_weights = true;
-  s.norm = norm;
-  s.norm_bias = norm_bias();
-  s.norm_eps = norm_eps;
-  return s;
-}
-
-double SiliaConfig::count_parameters() const {
-  const double d = double(n_embd), dv = double(value_dim()), n = double(nn::norm_parameters(norm, n_embd, norm_bias()));
-  const double mix = ((share_qk ? 1 : 2) * d + 2 * dv) * d + d * dv;
-  return skeleton_parameters(spec()) + double(n_layer) * (n + mix + (separate_ffn ? n + 8 * d * d : 0));
-}
-
 // ------------------------------------------------------------------ the mixing
 static Var heads(const Var& x) { return permute(x, {0, 2, 1, 3}); }  // [B, T, H, e] -> [B, H, T, e], a view
 
@@ -172,5 +128,49 @@ namespace {
 const ModelRegistrar registrar = ModelRegistrar::of<SiliaModel, SiliaConfig>(
     "silia", "attention in place of the FFN's static matrices (two value branches, SiLU gate)");
 }  // namespace
+
+// ------------------------------------------------------------------ the config: keys, checks, spec, parameter count
+int64_t SiliaConfig::value_dim() const { return int64_t(std::llround(value_width * double(n_embd))); }
+
+const ConfigKeys<SiliaConfig>& SiliaConfig::keys() {
+  using C = SiliaConfig;
+  static const auto t = ConfigKeys<C>("silia")
+      .decoder_shape()
+      .number("value_width", &C::value_width, 1e-3, 1e3, "width of each value branch (g, v) as a multiple of n_embd")
+      .boolean("separate_ffn", &C::separate_ffn, "ablation: a GELU MLP after each Silia block")
+      .boolean("share_qk", &C::share_qk, "one projection for queries and keys (k = q)")
+      .choice("norm", &C::norm, {"layernorm", "rmsnorm"}, "the norm before each block and at the end")
+      .choice("pos", &C::pos, {"learned", "rope"}, "positions: learned table (nanoGPT) or RoPE on q, k")
+      .number("rope_base", &C::rope_base, 1, 1e12, "RoPE frequency base θ")
+      .boolean("bias", &C::bias, "LayerNorm bias (projections have none)")
+      .number("norm_eps", &C::norm_eps, 0, 1, "norm epsilon")
+      .dropout_seed_dtype("dropout on embeddings, attention probabilities and residual branches");
+  return t;
+}
+
+void SiliaConfig::resolve(const std::string& model) const {
+  check_shape(model, true);
+  LOUPE_CHECK(value_dim() > 0 && value_dim() % n_head == 0, model, " config: value_width ", value_width,
+              " gives a g/v width ", value_dim(), " that is not a positive multiple of n_head ", n_head);
+  LOUPE_CHECK(pos != "rope" || head_dim() % 2 == 0, model, " config: RoPE needs an even head size, got ",
+              head_dim());
+}
+
+DecoderSpec SiliaConfig::spec() const {
+  DecoderSpec s = shape_spec("silia", Naming::NanoGPT);
+  s.learned_positions = pos == "learned";
+  s.embed_dropout = dropout;
+  s.tie_weights = true;
+  s.norm = norm;
+  s.norm_bias = norm_bias();
+  s.norm_eps = norm_eps;
+  return s;
+}
+
+double SiliaConfig::count_parameters() const {
+  const double d = double(n_embd), dv = double(value_dim()), n = double(nn::norm_parameters(norm, n_embd, norm_bias()));
+  const double mix = ((share_qk ? 1 : 2) * d + 2 * dv) * d + d * dv;
+  return skeleton_parameters(spec()) + double(n_layer) * (n + mix + (separate_ffn ? n + 8 * d * d : 0));
+}
 
 }  // namespace loupe::models
