@@ -12,12 +12,15 @@
 #include "nn/safetensors.h"
 #include "optim/adam.h"
 #include "tensor/parallel.h"
+#include "tests/model_testing.h"
 #include "tests/testing.h"
 
 using namespace loupe;
 using loupe::testing::all_close;
 using loupe::testing::bitwise_equal;
+using loupe::testing::loss_of;
 using loupe::testing::rand64;
+using loupe::testing::random_ids;
 
 namespace {
 
@@ -239,13 +242,6 @@ models::ElitaConfig tiny_elita(DType dt) {
   return c;
 }
 
-Tensor random_ids(int64_t B, int64_t T, int64_t V, uint64_t seed) {
-  Tensor u = Tensor::uniform({B, T}, 0, double(V), seed, DType::F64);
-  std::vector<int64_t> v;
-  for (double x : u.to_vector()) v.push_back(std::min<int64_t>(V - 1, int64_t(x)));
-  return Tensor::from_ints(v, {B, T});
-}
-
 // Attention2 written as the O(n²) definition: for each head, the softmax over
 // {k2·x_i} ∪ {k1·x_j + c·sin(p_j a1 + b1) + c·sin(p_i a2 + b2) + k3·x_i : j ≤ i}, p = pos / n
 // (pos / (n − 1) with pos_scale "n-1"; no k3·x_i without the query term; with logit_clip each
@@ -298,11 +294,6 @@ Tensor naive_attention2(const Tensor& x, const models::ElitaAttentionWeights& w,
       }
     }
   return out;
-}
-
-double loss_of(models::LanguageModel& m, const Tensor& ids, const Tensor& targets) {
-  Var logits = m.forward(ids);
-  return cross_entropy(reshape(logits, {-1, m.vocab_size()}), targets.reshape({-1})).item();
 }
 
 }  // namespace

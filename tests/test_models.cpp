@@ -12,10 +12,12 @@
 #include "nn/safetensors.h"
 #include "optim/adam.h"
 #include "tensor/parallel.h"
+#include "tests/model_testing.h"
 #include "tests/testing.h"
 
 using namespace loupe;
 using loupe::testing::bitwise_equal;
+using loupe::testing::random_ids;
 using nlohmann::json;
 
 namespace {
@@ -25,13 +27,6 @@ json tiny(const std::string& type) {
   if (type == "gpt") c["bias"] = true;
   if (type == "llama") c["n_kv_head"] = 1;  // grouped-query
   return c;
-}
-
-Tensor random_ids(int64_t B, int64_t T, int64_t V, uint64_t seed) {
-  Tensor u = Tensor::uniform({B, T}, 0, double(V), seed, DType::F64);
-  std::vector<int64_t> ids;
-  for (double x : u.to_vector()) ids.push_back(std::min<int64_t>(int64_t(x), V - 1));
-  return Tensor::from_ints(ids, {B, T});
 }
 
 Var loss_of(models::LanguageModel& m, const Tensor& x, const Tensor& y) {

@@ -354,7 +354,7 @@ TEST_P(Registry, StepWhoseActivationsCannotFitIsRefused) {
   EXPECT_NO_THROW(models::check_training_memory(*m, 3, 16, "train"));
 }
 
-// Same bits everywhere (README): this build, on this machine, trains every model type to the
+// Same bits everywhere (docs/numerics.md): this build, on this machine, trains every model type to the
 // bits tests/isa/fingerprints.txt records (made on another machine, checked there by
 // ./run test-isa on AVX2 and AVX-512 builds). A type missing from the table fails too.
 TEST_P(Registry, TrainsToTheCommittedFingerprint) {

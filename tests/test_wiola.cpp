@@ -9,11 +9,13 @@
 #include "models/wiola.h"
 #include "nn/safetensors.h"
 #include "optim/adam.h"
+#include "tests/model_testing.h"
 #include "tests/testing.h"
 
 using namespace loupe;
 using loupe::testing::all_close;
 using loupe::testing::bitwise_equal;
+using loupe::testing::random_ids;
 using loupe::testing::gradcheck_ok;
 using loupe::testing::rand64;
 
@@ -47,13 +49,6 @@ nlohmann::json tiny_reading(const Reading& r, const std::string& dtype = "f64") 
 
 std::shared_ptr<models::WiolaModel> make_wiola(const nlohmann::json& j) {
   return std::make_shared<models::WiolaModel>(models::WiolaConfig::from_json(j));
-}
-
-Tensor random_ids(int64_t B, int64_t T, int64_t V, uint64_t seed) {
-  Tensor u = Tensor::uniform({B, T}, 0, double(V), seed, DType::F64);
-  std::vector<int64_t> v;
-  for (double x : u.to_vector()) v.push_back(std::min<int64_t>(V - 1, int64_t(x)));
-  return Tensor::from_ints(v, {B, T});
 }
 
 // Σ_n softmax(logit)_n · val_n in plain loops (the references' attention step).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# loupe as a library (README: "Use loupe from your own C++ code"), checked the way a user meets it:
+# loupe as a library (docs/library.md), checked the way a user meets it:
 #  1. `meson install` of the release build into a staging directory (DESTDIR): headers, libloupe.so, loupe.pc;
 #  2. every header of the library directories is installed or named internal below, and each installed
 #     header compiles on its own with only `pkg-config --cflags loupe` (no source tree, no xsimd, no OpenMP);
@@ -80,7 +80,7 @@ env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR meson setup "$WORK/sub" "$SUB" 
   fail "meson setup examples/downstream with loupe as a subproject"
 ninja -C "$WORK/sub" -j "$JOBS" >/dev/null || fail "building examples/downstream with loupe as a subproject"
 "$WORK/sub/tiny_lm" "$WORK/sub/tiny_lm.safetensors" >/dev/null || fail "tiny_lm (loupe as a subproject)"
-# Same -march, other -O and another link: the same bits (README, "same bits everywhere").
+# Same -march, other -O and another link: the same bits (docs/numerics.md, "Same bits everywhere").
 cmp -s "$WORK/pc/tiny_lm.safetensors" "$WORK/sub/tiny_lm.safetensors" ||
   fail "the subproject build's trained weights differ from the installed build's"
 say "passed: staged install, headers, pkg-config build, subproject build"

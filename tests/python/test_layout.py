@@ -122,3 +122,26 @@ def test_functions_are_short():
 ])
 def test_the_function_finder_finds_functions(text, expected):
     assert list(functions(text)) == expected
+
+
+def test_every_test_file_is_built():
+    """Each tests/test_<name>.cpp is a suite in tests/meson.build (the list, or its own test())."""
+    meson = open(os.path.join(ROOT, "tests", "meson.build"), encoding="utf-8").read()
+    listed = set(re.findall(r"'(\w+)' : '(?:core|tools)'", meson))
+    files = sorted(f[5:-4] for f in os.listdir(os.path.join(ROOT, "tests")) if re.fullmatch(r"test_\w+\.cpp", f))
+    missing = [f"tests/test_{n}.cpp" for n in files if n not in listed and f"'test_{n}.cpp'" not in meson]
+    assert not missing, "not built by tests/meson.build: " + ", ".join(missing)
+    gone = sorted(n for n in listed if n not in files)
+    assert not gone, "tests/meson.build lists suites without a file: " + ", ".join(gone)
+
+
+def test_every_op_file_has_its_gradcheck_cases():
+    """autograd/ops/<name>.cpp ↔ tests/gradcheck_cases_<name>.cpp, and the gradcheck list names it."""
+    meson = open(os.path.join(ROOT, "tests", "meson.build"), encoding="utf-8").read()
+    block = meson[meson.index("gradcheck_case_files = []"):meson.index("endforeach", meson.index("gradcheck_case_files = []"))]
+    listed = set(re.findall(r"'(\w+)'", block)) - {"gradcheck_cases_"}
+    ops = sorted(f[:-4] for f in os.listdir(os.path.join(ROOT, "autograd", "ops")) if f.endswith(".cpp"))
+    cases = sorted(f[len("gradcheck_cases_"):-4] for f in os.listdir(os.path.join(ROOT, "tests"))
+                   if f.startswith("gradcheck_cases_") and f.endswith(".cpp"))
+    assert ops == cases, f"op files {ops} and gradcheck case files {cases} should pair one to one"
+    assert set(ops) == listed, f"tests/meson.build's gradcheck list {sorted(listed)} should name every op file {ops}"
