@@ -8,7 +8,7 @@
 // make each of the four one correctly rounded FMA on those targets, and f32 division and
 // square root on NEON the IEEE instructions instead of xsimd's estimate + Newton steps;
 // x86-64-v3, x86-64-v4 and aarch64 then run the same arithmetic. A build without FMA hardware (plain SSE) cannot: it
-// gives other bits (README, "Same bits everywhere"). tests/test_simd.cpp checks all four.
+// gives other bits (docs/numerics.md, "Same bits everywhere"). tests/test_simd.cpp checks all four.
 #pragma once
 // GCC 12's AVX-512 intrinsics start from `__m512 __Y = __Y;` (_mm512_undefined_ps and kin) and,
 // once inlined into our kernels, warn that __Y may be used uninitialised: thousands of lines of

@@ -2,7 +2,7 @@
 // at a tiny size with dropout on (weights, AdamW moments, losses), hashed. Two machines agree
 // on a line exactly when they computed the same bits: this is how `./run test-isa` checks that
 // AVX2, AVX-512 and NEON builds train identically (docs/design.md, determinism circle 3), and how a
-// user checks a new laptop against the README's table (`loupe fingerprint`).
+// user checks a new laptop against the table of docs/numerics.md (`loupe fingerprint`).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 // loupe fingerprint [--model T ...] [--dtype f32|f64 ...] [--steps N] [--dir D]: trains every model
 // type a few steps at a tiny size with dropout on and prints one line per (model, dtype) with
 // the hash of its final weights and AdamW state and its last losses (tools/audit/fingerprint.h). Equal
-// lines on two machines mean bitwise-equal training; README "Same bits everywhere" lists ours.
+// lines on two machines mean bitwise-equal training; docs/numerics.md ("Same bits everywhere") lists ours.
 // --configs-only writes those runs' configs instead (tests/mpi_cli.py trains them under mpirun).
 #include <unistd.h>
 
