@@ -25,6 +25,7 @@ void register_commands(CLI::App& app) {
   register_sample(app);
   register_eval(app);
   register_compare(app);
+  register_batches(app);
   register_tokenizer(app);
   register_fingerprint(app);
 }

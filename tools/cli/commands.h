@@ -30,6 +30,7 @@ void register_train(CLI::App& app);      // loupe train
 void register_sample(CLI::App& app);     // loupe sample
 void register_eval(CLI::App& app);       // loupe eval
 void register_compare(CLI::App& app);    // loupe compare: configs × seeds on an equal budget
+void register_batches(CLI::App& app);    // loupe batches: the training batches as .npy, for other frameworks
 void register_tokenizer(CLI::App& app);  // loupe tokenizer train|encode|decode
 void register_fingerprint(CLI::App& app);  // loupe fingerprint: hashes of tiny training runs
 void register_bench_train(CLI::App& bench);  // loupe bench train (called by register_bench)

@@ -10,8 +10,10 @@ To compare like with like, loupe itself prepares the run: `loupe train --stop-af
 writes the resolved config, the initial weights (a checkpoint at step 0) and the token
 file; this script loads the same weights into tools/reference/torch_models.py and trains
 with the same AdamW groups (decay on dim >= 2), lr schedule (nanoGPT's get_lr), grad
-clipping and batch shape. Batches are drawn with torch.randint (not loupe's Philox), so
-losses agree statistically, not bit for bit. Dropout is not modelled (torch_models has none).
+clipping and batch shape. With --batches FILE (what `loupe batches` writes) it trains on loupe's
+own batches, so its per-step losses are loupe's to float rounding (tests/python/test_peers.py);
+without, batches are drawn with torch.randint and losses agree only statistically. Dropout is not
+modelled (torch_models has none): compare configs with dropout 0.
 --sdpa computes attention with F.scaled_dot_product_attention (PyTorch 2's fused kernel, as a
 user writes it); --compile trains torch.compile(model) (inductor, generated C++): its first two
 steps compile and are reported as compile seconds, not counted in tokens/s. Peak RSS is the
@@ -78,6 +80,7 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--sdpa", action="store_true", help="attention by F.scaled_dot_product_attention")
     ap.add_argument("--compile", action="store_true", help="train torch.compile(model) (inductor)")
+    ap.add_argument("--batches", default="", help="loupe's training batches (`loupe batches -o FILE`)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -115,6 +118,9 @@ def main():
     train_data, val_data = tokens[:n_train], tokens[n_train:]
     B, T, accum = t["batch_size"], mc["block_size"], t["grad_accum"]
     gen = torch.Generator().manual_seed(t["seed"])
+    given = np.load(a.batches) if a.batches else None
+    if given is not None and given.shape[1:] != (B, T + 1):
+        sys.exit(f"torch_train: {a.batches} holds batches of shape {given.shape[1:]}, the run needs ({B}, {T + 1})")
 
     def batch(split):
         d = train_data if split == "train" else val_data
@@ -130,20 +136,32 @@ def main():
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
     steps = a.steps or t["max_iters"]
-    times, loss = [], float("nan")
+    if given is not None and len(given) < steps * accum:
+        sys.exit(f"torch_train: {a.batches} holds {len(given)} micro-batches, {steps} steps need {steps * accum}")
+
+    def train_batch(it, m):
+        if given is None:
+            return batch("train")
+        rows = torch.from_numpy(given[it * accum + m])
+        return rows[:, :-1], rows[:, 1:]
+
+    times, losses = [], []
     for it in range(steps):
         t0 = time.perf_counter()
         for g in opt.param_groups:
             g["lr"] = get_lr(it, t)
-        for _ in range(accum):
-            x, y = batch("train")
+        step_loss = 0.0
+        for m in range(accum):
+            x, y = train_batch(it, m)
             l = loss_of(x, y)
             (l / accum).backward()
+            step_loss += l.item() / accum  # the mean over the micro-batches, as loupe logs it
         if t["grad_clip"] > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
         opt.step()
         opt.zero_grad(set_to_none=True)
-        loss = l.item()
+        loss = step_loss
+        losses.append(loss)
         times.append(time.perf_counter() - t0)
         if not a.json and (it % max(1, steps // 10) == 0 or it + 1 == steps):
             print(f"step {it + 1}/{steps} | loss {loss:.4f} | {B * T * accum / times[-1]:.0f} tok/s", file=sys.stderr)
@@ -159,7 +177,7 @@ def main():
             val = sum(loss_of(*batch("val")).item() for _ in range(a.eval_iters)) / a.eval_iters
     res = {"bench": "torch_train", "config": a.config, "torch": torch.__version__, "threads": torch.get_num_threads(),
            "backend": cpu_backend(), "parameters": sum(p.numel() for p in model.parameters()), "steps": steps, "tokens_per_step": B * T * accum,
-           "tokens_per_sec": tps, "ms_per_step": 1e3 * sum(timed) / len(timed), "last_loss": loss, "val_loss": val,
+           "tokens_per_sec": tps, "ms_per_step": 1e3 * sum(timed) / len(timed), "last_loss": loss, "losses": losses, "val_loss": val, "batches": "loupe" if given is not None else "torch.randint",
            "attention": "sdpa" if a.sdpa else "explicit", "compiled": a.compile, "compile_seconds": compile_seconds,
            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if a.json:

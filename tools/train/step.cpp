@@ -16,6 +16,11 @@ Var lm_loss(const Var& logits, const Tensor& targets) {
   return cross_entropy(reshape(logits, {-1, V}), targets.reshape({-1}));
 }
 
+void training_batch(const text::TokenDataset& data, uint64_t seed, int64_t rows, int64_t block, int64_t it, int64_t M,
+                    int64_t m, Tensor& x, Tensor& y) {
+  data.batch(text::Split::Train, rows, block, seed, uint64_t(it * M + m), x, y);
+}
+
 TrainingStep::TrainingStep(models::LanguageModel& model, const TrainConfig& config, const text::TokenDataset& data,
                            Cluster& cluster)
     : model_(model), config_(config), data_(data), cluster_(cluster) {
@@ -52,7 +57,7 @@ TrainingStep::Result TrainingStep::run(int64_t it, bool want_norm, const std::fu
     if (before_micro) before_micro(m, M);
     cluster_.all_or_none([&] {
       set_micro_batch(m);
-      data_.batch(text::Split::Train, rows_, T, config_.seed, uint64_t(it * M + m), x, y);
+      training_batch(data_, config_.seed, rows_, T, it, M, m, x, y);
       Var loss = lm_loss(model_.forward(x), y);
       losses[size_t(m)] = loss.item();
       (M == 1 ? loss : loss * (1.0 / double(M))).backward();

@@ -28,6 +28,12 @@ namespace loupe::tools {
 // Mean cross-entropy of logits [B, T, V] against targets [B, T].
 Var lm_loss(const Var& logits, const Tensor& targets);
 
+// The batch of micro-batch m of step `it`, M micro-batches a step over all ranks: batch index
+// it·M + m of the train split's stream `seed`, `rows` rows of `block` tokens. TrainingStep::run
+// draws its batches here, and `loupe batches` writes them for other frameworks to train on.
+void training_batch(const text::TokenDataset& data, uint64_t seed, int64_t rows, int64_t block, int64_t it, int64_t M,
+                    int64_t m, Tensor& x, Tensor& y);
+
 class TrainingStep {
  public:
   struct Result {
