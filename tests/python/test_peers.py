@@ -50,6 +50,20 @@ def test_pytorch_trains_loupes_run_step_for_step(config, tmp_path):
     assert len(set(round(x, 4) for x in ours)) == STEPS
 
 
+def test_the_peers_table_shows_equal_losses(tmp_path):
+    """./run peers (tools/reference/peers.py), cut to two peers and two steps: every row's loss is loupe's."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "reference", "peers.py"), "--loupe", LOUPE,
+                        "--config", "configs/gpt-baby.json", "--set", "model.n_layer=1", "--steps", "2", "--repeats", "1",
+                        "--peak-probes", "1", "--only", "loupe", "--only", "torch eager", "--work", str(tmp_path),
+                        "--json", str(tmp_path / "peers.json")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    rows = json.load(open(tmp_path / "peers.json"))["rows"]
+    assert [x["peer"] for x in rows] == ["loupe", "torch eager"]
+    assert abs(rows[0]["loss"] - rows[1]["loss"]) <= 1e-6 * rows[0]["loss"]
+    assert all(x["tokens_per_sec"] > 0 and 0 < x["mfu_percent"] < 100 for x in rows)
+    assert "| gpt-baby.json | torch eager |" in r.stdout
+
+
 def test_batches_refuses_a_bad_request(tmp_path):
     r = subprocess.run([LOUPE, "batches", "-c", "configs/gpt-baby.json", "--steps", "0", "-o", str(tmp_path / "b.npy")],
                        capture_output=True, text=True, cwd=ROOT)
