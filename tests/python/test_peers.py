@@ -1,7 +1,8 @@
-"""PyTorch trains what loupe trains: the same run config, from the same initial weights (`loupe
-train --stop-after 0`), on the same batches (`loupe batches`), with the same AdamW groups,
-schedule, clipping and accumulation (tools/reference/torch_train.py --batches). Their per-step
-losses agree to float rounding (3.4e-8 relative over 6 steps when measured), so a speed comparison between them compares the same work
+"""PyTorch and JAX train what loupe trains: the same run config, from the same initial weights
+(`loupe train --stop-after 0`), on the same batches (`loupe batches`), with the same AdamW groups,
+schedule, clipping and accumulation (tools/reference/torch_train.py --batches, jax_train.py).
+Their per-step losses agree with loupe's to float rounding (measured over 6 steps: PyTorch within
+3.4e-8 relative, JAX within 1.7e-7), so a speed comparison between them compares the same work
 (issue 35: "all peers must agree on the loss curve").
 
 Run by meson (tests/meson.build) as `python -m pytest` with LOUPE_BIN naming the binary.
@@ -30,7 +31,7 @@ def loupe(*args, cwd):
 
 
 @pytest.mark.parametrize("config", ["gpt-baby", "llama-baby"])
-def test_pytorch_trains_loupes_run_step_for_step(config, tmp_path):
+def test_pytorch_and_jax_train_loupes_run_step_for_step(config, tmp_path):
     cfg = os.path.join("configs", config + ".json")
     sets = [a for s in SETS for a in ("--set", s)]
     loupe("train", "-q", "-c", cfg, *sets, "--out", str(tmp_path / "run"), cwd=ROOT)
@@ -38,14 +39,17 @@ def test_pytorch_trains_loupes_run_step_for_step(config, tmp_path):
     ours = [r["loss"] for r in rows if "loss" in r]
     assert len(ours) == STEPS
     loupe("batches", "-c", cfg, *sets, "--steps", str(STEPS), "-o", str(tmp_path / "batches.npy"), cwd=ROOT)
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "reference", "torch_train.py"), "--config", cfg,
-                        *sets, "--loupe", LOUPE, "--batches", str(tmp_path / "batches.npy"), "--steps", str(STEPS),
-                        "--threads", "2", "--eval-iters", "0", "--json"], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    theirs = json.loads(r.stdout.strip().splitlines()[-1])
-    assert theirs["batches"] == "loupe"
-    for step, (a, b) in enumerate(zip(ours, theirs["losses"])):
-        assert abs(a - b) <= 1e-6 * abs(a), f"step {step}: loupe {a!r}, PyTorch {b!r}"
+    batches = str(tmp_path / "batches.npy")
+    peers = {"PyTorch": ["torch_train.py", "--threads", "2", "--eval-iters", "0"], "JAX": ["jax_train.py"]}
+    for peer, (script, *flags) in peers.items():
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "reference", script), "--config", cfg, *sets,
+                            "--loupe", LOUPE, "--batches", batches, "--steps", str(STEPS), "--json", *flags],
+                           capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        theirs = json.loads(r.stdout.strip().splitlines()[-1])
+        assert theirs["batches"] == "loupe" and len(theirs["losses"]) == STEPS
+        for step, (a, b) in enumerate(zip(ours, theirs["losses"])):
+            assert abs(a - b) <= 1e-6 * abs(a), f"step {step}: loupe {a!r}, {peer} {b!r}"
     # The run really moved: later steps see other batches and updated weights.
     assert len(set(round(x, 4) for x in ours)) == STEPS
 

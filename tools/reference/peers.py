@@ -12,8 +12,9 @@ clipping and accumulation. The peers:
                      written out (softmax(q kᵀ/√d + mask) v), as nanoGPT's slow path
   torch sdpa         the same with F.scaled_dot_product_attention, as a user writes it today
   torch compile      torch.compile (inductor, generated C++); compile seconds reported apart
+  jax jit            tools/reference/jax_train.py: the whole step under jax.jit (XLA CPU)
 With --loupe-avx2, PyTorch runs again restricted to AVX2 (ATEN_CPU_CAPABILITY=avx2,
-ONEDNN_MAX_CPU_ISA=AVX2) beside loupe's AVX2 build. JAX is not a peer yet (see the issue's note).
+ONEDNN_MAX_CPU_ISA=AVX2) beside loupe's AVX2 build (JAX has no such switch here yet).
 
 Each peer runs --repeats times, one after another on the same cores, nothing else running: one
 warm-up step, then --steps timed ones. Reported: tokens/s (median and range), ms/step, peak RSS,
@@ -32,6 +33,7 @@ import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TORCH_TRAIN = os.path.join(ROOT, "tools", "reference", "torch_train.py")
+JAX_TRAIN = os.path.join(ROOT, "tools", "reference", "jax_train.py")
 AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
@@ -58,8 +60,11 @@ def peers_of(a):
         return lambda cfg, sets, batches: [sys.executable, TORCH_TRAIN, "--config", cfg, *sets, "--loupe", a.loupe,
                                            "--batches", batches, "--steps", str(a.steps + 1), "--eval-iters", "0",
                                            "--json", *flags]
+    def jax_cmd(cfg, sets, batches):
+        return [sys.executable, JAX_TRAIN, "--config", cfg, *sets, "--loupe", a.loupe, "--batches", batches,
+                "--steps", str(a.steps + 1), "--json"]
     out = [("loupe", loupe_cmd(a.loupe), {}), ("torch eager", torch_cmd(), {}), ("torch sdpa", torch_cmd("--sdpa"), {}),
-           ("torch compile", torch_cmd("--sdpa", "--compile"), {})]
+           ("torch compile", torch_cmd("--sdpa", "--compile"), {}), ("jax jit", jax_cmd, {})]
     if a.loupe_avx2:
         out += [("loupe avx2", loupe_cmd(a.loupe_avx2), {}), ("torch eager avx2", torch_cmd(), AVX2_ENV),
                 ("torch sdpa avx2", torch_cmd("--sdpa"), AVX2_ENV)]
