@@ -71,7 +71,7 @@ def peers_of(a):
     return [p for p in out if not a.only or p[0] in a.only]
 
 
-def measure(a, config, peak):
+def measure(a, config, peaks):
     sets = [x for s in a.set for x in ("--set", s)]
     batches = os.path.join(a.work, os.path.basename(config) + ".batches.npy")
     # loupe bench train takes steps + 1 (one warm-up): the torch peers train on the same steps + 1 batches.
@@ -88,7 +88,7 @@ def measure(a, config, peak):
         rows.append({"config": config, "peer": name, "tokens_per_sec": med, "min": min(tps), "max": max(tps),
                      "ms_per_step": statistics.median(r["ms_per_step"] for r in results),
                      "peak_rss_mib": max(r.get("peak_rss_mib", r.get("peak_rss_mb", 0)) for r in results),
-                     "mfu_percent": 100.0 * flops * med / 1e9 / peak,
+                     "mfu_percent": 100.0 * flops * med / 1e9 / peaks["avx2" if "avx2" in name else "native"],
                      "loss": results[-1]["last_loss"],
                      "compile_seconds": max(r.get("compile_seconds", 0.0) for r in results),
                      "backend": results[-1].get("backend", "loupe")})
@@ -98,8 +98,9 @@ def measure(a, config, peak):
 
 
 def markdown(rows, meta):
+    avx2 = f"; AVX2 rows against the AVX2 build's {meta['peak_avx2']:.1f}" if meta.get("peak_avx2") else ""
     out = [f"Measured {meta['date']} on {meta['cpu']}, {meta['threads']} threads; FMA peak {meta['peak']:.1f} GFLOP/s "
-           f"(the best of {len(meta['peak_readings'])} probes: {', '.join(f'{x:.0f}' for x in meta['peak_readings'])}). "
+           f"(the best of {len(meta['peak_readings'])} probes: {', '.join(f'{x:.0f}' for x in meta['peak_readings'])}{avx2}). "
            f"{meta['steps']} timed steps after one warm-up, {meta['repeats']} runs each. Command: `{meta['command']}`.", "",
            "| config | peer | tokens/s (median [range]) | ms/step | MFU | peak RSS | loss after the last step | loupe is |",
            "|---|---|---|---:|---:|---:|---:|---:|"]
@@ -127,10 +128,13 @@ def main():
     ap.add_argument("--json", default="", help="write every row as JSON here")
     a = ap.parse_args()
     a.config = a.config or ["configs/gpt-baby.json", "configs/llama-baby.json"]
+    # Each build against its own ISA's peak: the AVX2 rows against what loupe's AVX2 build measures.
     peak, readings = fma_peak(a.loupe, a.peak_probes)
-    rows = [r for c in a.config for r in measure(a, c, peak)]
+    peaks = {"native": peak, "avx2": fma_peak(a.loupe_avx2, a.peak_probes)[0] if a.loupe_avx2 else peak}
+    rows = [r for c in a.config for r in measure(a, c, peaks)]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
     meta = {"date": datetime.date.today().isoformat(), "cpu": cpu, "threads": os.cpu_count(), "peak": peak,
+            "peak_avx2": peaks["avx2"] if a.loupe_avx2 else None,
             "peak_readings": readings, "steps": a.steps, "repeats": a.repeats,
             "command": "./run peers " + shlex.join(sys.argv[1:])}
     md = markdown(rows, meta)
