@@ -28,6 +28,9 @@ import jax
 import jax.numpy as jnp
 from safetensors import safe_open
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from schedule import get_lr  # noqa: E402
+
 jax.config.update("jax_enable_x64", True)  # f64 configs; f32 ones stay f32 (every array is typed)
 
 
@@ -101,20 +104,6 @@ def llama(p, ids, c):
 
 
 # ---------------------------------------------------------------- the step
-def get_lr(it, t):
-    """loupe's optim/schedule.cpp (nanoGPT's get_lr for "cosine")."""
-    if t["schedule"] == "inv_sqrt":
-        return min(t["inv_sqrt_cap"], t["inv_sqrt_scale"] / math.sqrt(it + 1))
-    if it < t["warmup_iters"]:
-        return t["lr"] * (it + 1) / (t["warmup_iters"] + 1)
-    if t["schedule"] == "constant":
-        return t["lr"]
-    if it > t["lr_decay_iters"] or t["lr_decay_iters"] <= t["warmup_iters"]:
-        return t["min_lr"]
-    r = (it - t["warmup_iters"]) / (t["lr_decay_iters"] - t["warmup_iters"])
-    return t["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * r)) * (t["lr"] - t["min_lr"])
-
-
 def make_step(forward, c, t, accum):
     b1, b2, eps, wd, clip = t["beta1"], t["beta2"], t["eps"], t["weight_decay"], t["grad_clip"]
 

@@ -21,7 +21,6 @@ process's own (getrusage), PyTorch's libraries included.
 """
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
@@ -38,6 +37,7 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models  # noqa: E402
+from schedule import get_lr  # noqa: E402
 
 
 def find_loupe():
@@ -52,20 +52,6 @@ def cpu_backend():
     """What PyTorch computes with here: its kernels' ISA (ATEN_CPU_CAPABILITY), oneDNN and MKL."""
     return (f"torch {torch.__version__}, ISA {torch.backends.cpu.get_cpu_capability()}, "
             f"oneDNN {torch.backends.mkldnn.is_available()}, MKL {torch.backends.mkl.is_available()}")
-
-
-def get_lr(it, t):
-    """loupe's optim/schedule.cpp (nanoGPT's get_lr for "cosine")."""
-    if t["schedule"] == "inv_sqrt":
-        return min(t["inv_sqrt_cap"], t["inv_sqrt_scale"] / math.sqrt(it + 1))
-    if it < t["warmup_iters"]:
-        return t["lr"] * (it + 1) / (t["warmup_iters"] + 1)
-    if t["schedule"] == "constant":
-        return t["lr"]
-    if it > t["lr_decay_iters"] or t["lr_decay_iters"] <= t["warmup_iters"]:
-        return t["min_lr"]
-    r = (it - t["warmup_iters"]) / (t["lr_decay_iters"] - t["warmup_iters"])
-    return t["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * r)) * (t["lr"] - t["min_lr"])
 
 
 def main():
