@@ -75,7 +75,11 @@ Shape broadcast_strides(const Tensor& t, const Shape& shape) {
 
 // ---------------------------------------------------------------- storage
 Storage::Storage(size_t n) : nbytes(n) { data = storage_alloc(n, capacity); }
-Storage::~Storage() { storage_free(data, capacity); }
+Storage::Storage(void* external, size_t n, std::shared_ptr<void> keeper)
+    : data(external), nbytes(n), owner(std::move(keeper)) {}
+Storage::~Storage() {
+  if (!owner) storage_free(data, capacity);
+}
 
 // ---------------------------------------------------------------- creation
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
@@ -84,6 +88,25 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   LOUPE_CHECK(nbytes, "empty: shape ", shape_str(shape), " of ", dtype_name(dtype), " needs more than 2^62 bytes");
   auto s = std::make_shared<Storage>(size_t(*nbytes));
   return Tensor(std::move(s), dtype, shape, contiguous_strides(shape), 0);
+}
+
+Tensor Tensor::from_external(void* data, DType dtype, const Shape& shape, const Shape& strides,
+                             std::shared_ptr<void> owner) {
+  LOUPE_CHECK(shape.size() == strides.size(), "from_external: shape ", shape_str(shape), " and strides ",
+              shape_str(strides), " differ in rank");
+  LOUPE_CHECK(tensor_nbytes(shape, dtype), "from_external: shape ", shape_str(shape), " is too large");
+  LOUPE_CHECK(reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) == 0, "from_external: data at ", data,
+              " is not aligned to its ", dtype_size(dtype), "-byte elements");
+  int64_t last = 0;  // the furthest element reached, in elements from data
+  for (size_t i = 0; i < shape.size(); ++i) {
+    LOUPE_CHECK(shape[i] >= 0 && strides[i] >= 0, "from_external: shape ", shape_str(shape), " strides ",
+                shape_str(strides), " (negative strides are not supported)");
+    if (shape[i] == 0) last = -1;
+    if (last >= 0 && shape[i] > 1) last += (shape[i] - 1) * strides[i];
+  }
+  const size_t nbytes = size_t(last + 1) * dtype_size(dtype);
+  auto s = std::make_shared<Storage>(data, nbytes, std::move(owner));
+  return Tensor(std::move(s), dtype, shape, strides, 0);
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {

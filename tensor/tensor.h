@@ -29,15 +29,19 @@ std::optional<uint64_t> tensor_nbytes(const Shape& shape, DType dtype);
 // NumPy broadcasting of two shapes; throws naming `op` and both shapes when they do not broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 
-// 64-byte aligned, uninitialised buffer shared by all views of a tensor.
+// The buffer shared by all views of a tensor: either loupe's own (64-byte aligned, uninitialised,
+// from tensor/allocator.h) or memory owned elsewhere (a NumPy array, a DLPack tensor), kept alive
+// by `owner` until the last view goes and never freed by loupe.
 struct Storage {
   explicit Storage(size_t nbytes);
+  Storage(void* external, size_t nbytes, std::shared_ptr<void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data = nullptr;
   size_t nbytes = 0;
-  size_t capacity = 0;  // the block's real size (tensor/allocator.h)
+  size_t capacity = 0;          // the block's real size (tensor/allocator.h); 0 for external memory
+  std::shared_ptr<void> owner;  // external memory's keeper; null for loupe's own
 };
 
 class Tensor {
@@ -57,6 +61,11 @@ class Tensor {
   // Counter-based random: element i is a pure function of (seed, i).
   static Tensor uniform(const Shape& shape, double lo, double hi, uint64_t seed, DType dtype = DType::F32);
   static Tensor normal(const Shape& shape, double mean, double std, uint64_t seed, DType dtype = DType::F32);
+  // A view of memory owned elsewhere (zero-copy interop): element [i...] lives at
+  // data + Σ i_d·strides[d] elements. Strides must be non-negative and the elements aligned to
+  // their size; `owner` is released when the last view of the storage goes.
+  static Tensor from_external(void* data, DType dtype, const Shape& shape, const Shape& strides,
+                              std::shared_ptr<void> owner);
 
   // ---- metadata ----
   bool defined() const { return storage_ != nullptr; }

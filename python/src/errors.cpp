@@ -1,0 +1,29 @@
+// C++ errors as Python exceptions. loupe::Error (a bad shape, dtype, key or file; its message
+// names them) becomes loupe.Error, a subclass of both ValueError and RuntimeError, so both a
+// Python habit (`except ValueError`) and a PyTorch habit (`except RuntimeError`) catch it.
+// Wrong argument types are nanobind's TypeError; bad indices the binding's IndexError.
+#include "python/src/bindings.h"
+
+#include "tensor/error.h"
+
+namespace loupe::py {
+
+void bind_errors(nb::module_& m) {
+  nb::object type = nb::module_::import_("builtins").attr("type");
+  nb::object bases = nb::make_tuple(nb::handle(PyExc_ValueError), nb::handle(PyExc_RuntimeError));
+  nb::dict ns;
+  ns["__module__"] = "loupe";
+  ns["__doc__"] = "An error raised by loupe's C++ core; its message names the op, shape, key or file.";
+  // Never released: the translator may run until the interpreter is gone.
+  static PyObject* error = type("Error", bases, ns).release().ptr();
+  m.attr("Error") = nb::handle(error);
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const loupe::Error& e) {
+      PyErr_SetString(error, e.what());
+    }
+  });
+}
+
+}  // namespace loupe::py
