@@ -20,6 +20,8 @@ class CopyWarning(UserWarning):
 # ---------------------------------------------------------------- NumPy and DLPack
 def _shareable(a):
     """Why `a` cannot be viewed in place by a loupe tensor, or None when it can."""
+    if not a.dtype.isnative:
+        return "the array is not in native byte order"
     if a.dtype not in _NATIVE:
         return f"dtype {a.dtype} is not float32, float64 or int64"
     if not a.flags.writeable:
@@ -48,11 +50,10 @@ def from_numpy(a):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(a).__name__}")
     why = _shareable(a)
-    if why is None and a.dtype.isnative:
+    if why is None:
         return _loupe._from_ndarray(a)
-    why = why or "the array is not in native byte order"
     warnings.warn(f"loupe.from_numpy: copied, because {why}", CopyWarning, stacklevel=2)
-    return _loupe._from_ndarray(np.ascontiguousarray(a, dtype=_target_dtype(a)))
+    return _loupe._from_ndarray(np.array(a, dtype=_target_dtype(a), copy=True, order="C"))
 
 
 def from_dlpack(x):

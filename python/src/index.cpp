@@ -107,7 +107,7 @@ X apply_key(X x, nb::handle key) {
 }  // namespace
 
 void bind_index(nb::class_<Var>& t) {
-  t.def("__getitem__", [](const Var& x, nb::handle key) { return apply_key(x, key); });
+  t.def("__getitem__", [](const Var& x, nb::handle key) { return apply_key(x, key); }, nb::arg("key").none());
   t.def("__setitem__", [](Var& x, nb::handle key, nb::handle value) {
     check_inplace(x, "t[...] = v");
     Tensor view = apply_key(x.value(), key);
@@ -116,7 +116,7 @@ void bind_index(nb::class_<Var>& t) {
     } else {
       view.fill_(nb::cast<double>(value));
     }
-  });
+  }, nb::arg("key").none(), nb::arg("value"));
 }
 
 }  // namespace loupe::py
