@@ -185,8 +185,9 @@ Tensor Tensor::normal(const Shape& shape, double mean, double std, uint64_t seed
 
 // ---------------------------------------------------------------- metadata
 int64_t Tensor::wrap_dim(int64_t d, int64_t ndim_extra) const {
+  // A 0-d tensor has no dim to name (its callers index shape_[d]).
   const int64_t n = dim() + ndim_extra;
-  LOUPE_CHECK(d >= -n && d < std::max<int64_t>(n, 1), "dimension ", d, " out of range for tensor ", str());
+  LOUPE_CHECK(d >= -n && d < n, "dimension ", d, " out of range for tensor ", str());
   return d < 0 ? d + n : d;
 }
 

@@ -269,3 +269,36 @@ TEST(TensorStats, MatchesAPlainLoopAndCountsNonFinite) {
     }
   }
 }
+
+// Memory owned elsewhere (the Python package's NumPy and DLPack views): the tensor reads and
+// writes it in place, views of it share it, and the owner is released with the last view.
+TEST(TensorCore, ExternalMemoryIsViewedInPlaceAndReleasedWithTheLastView) {
+  std::vector<double> buf = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  auto released = std::make_shared<bool>(false);
+  {
+    std::shared_ptr<void> owner(nullptr, [released](void*) { *released = true; });
+    // Every other column of a 3x4 row-major buffer: shape [3, 2], strides [4, 2].
+    Tensor t = Tensor::from_external(buf.data(), DType::F64, {3, 2}, {4, 2}, owner);
+    owner.reset();
+    EXPECT_EQ(t.at({2, 1}), 10.0);
+    Tensor col = t.select(1, 1);
+    t = Tensor();
+    EXPECT_FALSE(*released);  // `col` still views the buffer
+    col.set({0}, -1.0);
+    EXPECT_EQ(buf[2], -1.0);
+    EXPECT_TRUE(all_close(mul(col, 2.0), Tensor::from_vector({-2.0, 12.0, 20.0}, {3}, DType::F64), 0, 0));
+  }
+  EXPECT_TRUE(*released);
+  EXPECT_THROW(Tensor::from_external(buf.data(), DType::F64, {2}, {-1}, nullptr), Error);  // negative stride
+  EXPECT_THROW(Tensor::from_external(reinterpret_cast<char*>(buf.data()) + 1, DType::F64, {2}, {1}, nullptr), Error);
+  EXPECT_EQ(Tensor::from_external(buf.data(), DType::F64, {0, 5}, {5, 1}, nullptr).numel(), 0);
+}
+
+// A 0-d tensor has no dim 0: asking for one is an error, not a read past its shape.
+TEST(TensorCore, ZeroDimTensorsNameNoDim) {
+  const Tensor s = Tensor::scalar(1.0);
+  EXPECT_THROW(s.size(0), Error);
+  EXPECT_THROW(s.transpose(0, 0), Error);
+  EXPECT_THROW(s.select(0, 0), Error);
+  EXPECT_EQ(s.unsqueeze(0).shape(), (Shape{1}));
+}

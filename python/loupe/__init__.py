@@ -33,6 +33,7 @@ from ._tensor import (  # noqa: E402  (needs the names above)
     full, full_like, gradcheck, manual_seed, masked_fill, no_grad, ones, ones_like, rand, randn, tensor, tril,
     triu, where, zeros, zeros_like,
 )
-from . import nn, optim  # noqa: E402
+from ._pipeline import Checkpoint, Tokenizer, load_checkpoint, load_file, load_tokenizer, save_file, train  # noqa: E402
+from . import models, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"

@@ -22,6 +22,8 @@ void bind_index(nb::class_<Var>& t);  // index.cpp: t[...] and t[...] = v
 void bind_ops(nb::module_& m, nb::class_<Var>& t);  // ops.cpp: the registry's ops, as functions and methods
 void bind_nn(nb::module_& m);       // nn.cpp: fused layer ops, module scopes, init, gradcheck, threads
 void bind_optim(nb::module_& m);    // optim.cpp: SGD, Adam, AdamW over named parameters
+void bind_models(nb::module_& m);   // models.cpp: the registry's models, sampling, checkpoints
+void bind_pipeline(nb::module_& m); // train.cpp: the trainer, tokenizers, safetensors files
 
 // A shape from Python: (2, 3), [2, 3], or the varargs of t.view(2, 3).
 Shape shape_arg(nb::handle h);

@@ -8,4 +8,6 @@ NB_MODULE(_loupe, m) {
   loupe::py::bind_ops(m, tensor);
   loupe::py::bind_nn(m);
   loupe::py::bind_optim(m);
+  loupe::py::bind_models(m);
+  loupe::py::bind_pipeline(m);
 }

@@ -137,7 +137,9 @@ Setup set_up(const TrainOptions& opt) {
 struct Outputs {
   std::string dir;
   Metrics metrics;
+  std::function<void(const json&)> on_row;  // TrainOptions::on_row, on rank 0
   Outputs(const TrainOptions& opt, const Setup& s) : dir(s.cluster->is_root() ? opt.out_dir : "") {
+    if (s.cluster->is_root()) on_row = opt.on_row;
     if (dir.empty()) return;
     fs::create_directories(dir);
     metrics.path = (fs::path(dir) / "metrics.jsonl").string();
@@ -159,9 +161,11 @@ struct Outputs {
     write_file_atomic((fs::path(dir) / "data.json").string(), data_info.dump(2) + "\n");
   }
   void row(const json& r) {
+    if (on_row) on_row(r);
     if (!dir.empty()) metrics.append(r);
   }
   void eval_row(const json& r, const std::string& title) {
+    if (on_row) on_row(r);
     if (dir.empty()) return;
     metrics.append(r);
     write_file_atomic((fs::path(dir) / "loss.svg").string(),

@@ -17,6 +17,7 @@
 // over the ranks (batch i on rank i mod N) and summed in i order.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "tools/train/cluster.h"
@@ -36,6 +37,9 @@ struct TrainOptions {
   int64_t untimed_steps = 0;  // first steps of this run left out of tokens_per_sec (warm-up)
   bool anomaly = false;       // stop at the first NaN/Inf an op makes (autograd/anomaly.h); dumps to out_dir/anomaly
   Cluster* cluster = nullptr; // the job's ranks (Cluster::world() under mpirun); nullptr = one process
+  // Called on rank 0 with every metrics row (a logged step or an evaluation) as it is made, with
+  // or without an out_dir: the Python API's training callbacks (loupe.train(..., callback=)).
+  std::function<void(const nlohmann::json&)> on_row;
 };
 
 struct TrainResult {
