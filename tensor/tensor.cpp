@@ -75,10 +75,10 @@ Shape broadcast_strides(const Tensor& t, const Shape& shape) {
 
 // ---------------------------------------------------------------- storage
 Storage::Storage(size_t n) : nbytes(n) { data = storage_alloc(n, capacity); }
-Storage::Storage(void* external, size_t n, std::shared_ptr<void> keeper)
-    : data(external), nbytes(n), owner(std::move(keeper)) {}
+Storage::Storage(void* memory, size_t n, std::shared_ptr<void> keeper)
+    : data(memory), nbytes(n), external(true), owner(std::move(keeper)) {}
 Storage::~Storage() {
-  if (!owner) storage_free(data, capacity);
+  if (!external) storage_free(data, capacity);
 }
 
 // ---------------------------------------------------------------- creation

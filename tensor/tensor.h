@@ -34,14 +34,15 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // by `owner` until the last view goes and never freed by loupe.
 struct Storage {
   explicit Storage(size_t nbytes);
-  Storage(void* external, size_t nbytes, std::shared_ptr<void> owner);
+  Storage(void* memory, size_t nbytes, std::shared_ptr<void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data = nullptr;
   size_t nbytes = 0;
   size_t capacity = 0;          // the block's real size (tensor/allocator.h); 0 for external memory
-  std::shared_ptr<void> owner;  // external memory's keeper; null for loupe's own
+  bool external = false;        // memory owned elsewhere: never freed here
+  std::shared_ptr<void> owner;  // external memory's keeper (may be empty)
 };
 
 class Tensor {

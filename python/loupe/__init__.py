@@ -34,6 +34,6 @@ from ._tensor import (  # noqa: E402  (needs the names above)
     triu, where, zeros, zeros_like,
 )
 from ._pipeline import Checkpoint, Tokenizer, load_checkpoint, load_file, load_tokenizer, save_file, train  # noqa: E402
-from . import models, nn, optim  # noqa: E402
+from . import audit, models, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"

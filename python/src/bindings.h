@@ -24,6 +24,7 @@ void bind_nn(nb::module_& m);       // nn.cpp: fused layer ops, module scopes, i
 void bind_optim(nb::module_& m);    // optim.cpp: SGD, Adam, AdamW over named parameters
 void bind_models(nb::module_& m);   // models.cpp: the registry's models, sampling, checkpoints
 void bind_pipeline(nb::module_& m); // train.cpp: the trainer, tokenizers, safetensors files
+void bind_audit(nb::module_& m);    // audit.cpp: tracing, anomaly mode, attention maps
 
 // A shape from Python: (2, 3), [2, 3], or the varargs of t.view(2, 3).
 Shape shape_arg(nb::handle h);

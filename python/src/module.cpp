@@ -10,4 +10,5 @@ NB_MODULE(_loupe, m) {
   loupe::py::bind_optim(m);
   loupe::py::bind_models(m);
   loupe::py::bind_pipeline(m);
+  loupe::py::bind_audit(m);
 }

@@ -15,6 +15,7 @@
 #include "autograd/run_context.h"
 #include "nn/init.h"
 #include "nn/linear.h"
+#include "optim/clip.h"
 #include "python/src/bindings.h"
 #include "tensor/parallel.h"
 
@@ -103,6 +104,11 @@ void bind_scopes(nb::module_& m) {
 void bind_misc(nb::module_& m) {
   m.def("param_seed", &nn::param_seed, "seed"_a, "name"_a,
         "the RNG seed of one named parameter (nn/init.h): FNV-1a of the name mixed with the seed");
+  // clip_grad_norm_(params, max_norm): scales the grads in place so their global norm is at most
+  // max_norm (a deterministic f64 sum, optim/clip.h); returns the norm before clipping.
+  m.def("clip_grad_norm_", [](const std::vector<Var>& params, double max_norm) {
+    return optim::clip_grad_norm_(params, max_norm);
+  }, "parameters"_a, "max_norm"_a, Release());
   m.def("set_num_threads", [](int n) { set_num_threads(n); }, "n"_a);
   m.def("get_num_threads", [] { return get_num_threads(); });
 

@@ -1,7 +1,9 @@
 """nanoGPT's GPT written in Python on loupe.nn, op for op what models/gpt.cpp computes, so its
-logits are bitwise the C++ model's for the same weights (test_nanogpt.py). Names are nanoGPT's
+logits are bitwise the C++ model's for the same weights (python/tests/test_nanogpt.py). Names are nanoGPT's
 (transformer.h.0.attn.c_attn.weight, ...), so state dicts move between the two unchanged."""
 from dataclasses import dataclass
+
+import math
 
 import loupe
 import loupe.nn as nn
@@ -17,6 +19,7 @@ class GPTConfig:
     n_embd: int = 128
     bias: bool = False
     activation: str = "gelu"  # or "gelu_tanh", GPT-2's
+    seed: int = 1337
 
 
 class CausalSelfAttention(nn.Module):
@@ -68,6 +71,18 @@ class GPT(nn.Module):
             h=nn.ModuleList([Block(c) for _ in range(c.n_layer)]),
             ln_f=nn.LayerNorm(c.n_embd, bias=c.bias),
         ))
+        self.init_weights(c.seed)
+
+    def init_weights(self, seed):
+        """nanoGPT's init: N(0, 0.02) for every matrix and embedding, N(0, 0.02/√(2·n_layer)) for the
+        projections into the residual stream (c_proj), norm gains 1, biases 0. Each matrix is drawn
+        with the seed models/gpt.cpp gives it, so this model starts from the C++ gpt's weights."""
+        for name, p in self.named_parameters():
+            if p.dim() >= 2:
+                std = 0.02 / math.sqrt(2 * self.config.n_layer) if name.endswith("c_proj.weight") else 0.02
+                nn.init.normal_(p, 0.0, std, seed=nn.init.param_seed(seed, name))
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
 
     def forward(self, ids):
         t = self.transformer
