@@ -24,10 +24,12 @@ def types():
     return {t: _loupe._model_summary(t) for t in _loupe._model_types()}
 
 
-def build(config):
+def build(config, **overrides):
     """A model of the registry built from `config`: a dict of the "model" section's keys (with
     "type"), a run config dict (its "model" section is used), or the path of a JSON file holding
-    either. Unknown keys, types and ranges are errors that name the key."""
+    either; `overrides` set keys (a run config leaves vocab_size to its tokenizer:
+    build("configs/gpt-baby.json", vocab_size=65)). Unknown keys, types and ranges are errors that
+    name the key."""
     if isinstance(config, (str, os.PathLike)):
         path = os.fspath(config)
         if not os.path.exists(path):
@@ -38,6 +40,7 @@ def build(config):
         raise TypeError(f"build: config must be a dict or a path, got {type(config).__name__}")
     if "model" in config and isinstance(config["model"], dict):
         config = config["model"]
+    config = dict(config, **overrides)
     if "type" not in config:
         raise ValueError(f"build: the model config has no 'type' (one of {sorted(types())})")
     return _loupe._build_model(json.dumps(config))
