@@ -123,7 +123,7 @@ std::map<std::string, Tensor> parse_safetensors(const std::string& bytes, const 
 
 std::map<std::string, Tensor> load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
   std::ifstream f(path, std::ios::binary);
-  LOUPE_CHECK(f, "load_safetensors: cannot open ", path, ": ", std::strerror(errno));
+  LOUPE_CHECK_FILE(f, "load_safetensors: cannot open ", path, ": ", std::strerror(errno));
   std::ostringstream ss;
   ss << f.rdbuf();
   LOUPE_CHECK(!f.bad(), "load_safetensors: error reading ", path);

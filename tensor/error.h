@@ -9,6 +9,11 @@ namespace loupe {
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A file that does not exist or cannot be opened for reading (the Python API raises
+// FileNotFoundError for it; everything else treats it as any Error).
+struct FileError : Error {
+  using Error::Error;
+};
 
 namespace detail {
 template <typename... Args>
@@ -25,4 +30,9 @@ std::string cat(const Args&... args) {
 #define LOUPE_CHECK(cond, ...)                                        \
   do {                                                                \
     if (!(cond)) throw ::loupe::Error(::loupe::detail::cat(__VA_ARGS__)); \
+  } while (0)
+// LOUPE_CHECK_FILE(cond, ...): the same, throwing loupe::FileError (a missing or unreadable file).
+#define LOUPE_CHECK_FILE(cond, ...)                                        \
+  do {                                                                     \
+    if (!(cond)) throw ::loupe::FileError(::loupe::detail::cat(__VA_ARGS__)); \
   } while (0)

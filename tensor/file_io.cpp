@@ -22,7 +22,7 @@ std::string read_file(const std::string& path) {
   LOUPE_CHECK(ec || !std::filesystem::exists(st) || std::filesystem::is_regular_file(st), "cannot read '", path,
               "': not a regular file");
   std::ifstream f(path, std::ios::binary);
-  LOUPE_CHECK(f, "cannot open '", path, "': ", std::strerror(errno));
+  LOUPE_CHECK_FILE(f, "cannot open '", path, "': ", std::strerror(errno));
   std::ostringstream ss;
   ss << f.rdbuf();
   LOUPE_CHECK(!f.bad(), "error reading '", path, "'");

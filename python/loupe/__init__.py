@@ -12,7 +12,7 @@ as in a C++ program, with the GIL released while it runs.
 """
 from . import _loupe
 from ._loupe import (
-    Error, Tensor, GradcheckResult, dtype, is_grad_enabled, ops, get_num_threads, set_num_threads,
+    Error, FileError, Tensor, GradcheckResult, dtype, is_grad_enabled, ops, get_num_threads, set_num_threads,
     set_step, set_micro_batch,
     # the op registry's ops (Tensor methods too; loupe.ops() lists the registry)
     neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, silu, sin, cos, abs, pow,
@@ -33,7 +33,10 @@ from ._tensor import (  # noqa: E402  (needs the names above)
     full, full_like, gradcheck, manual_seed, masked_fill, no_grad, ones, ones_like, rand, randn, tensor, tril,
     triu, where, zeros, zeros_like,
 )
-from ._pipeline import Checkpoint, Tokenizer, load_checkpoint, load_file, load_tokenizer, save_file, train  # noqa: E402
+from ._pipeline import (  # noqa: E402
+    Checkpoint, RunData, Tokenizer, command, compare, load_checkpoint, load_file, load_tokenizer, open_data,
+    save_file, train,
+)
 from . import audit, models, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"

@@ -2,10 +2,14 @@
 tokenizers, safetensors files."""
 import json
 import os
+import shutil
+import subprocess
+import sys
 
 from . import _loupe
 
 Tokenizer = _loupe.Tokenizer
+RunData = _loupe.RunData
 
 
 def _existing(path, what):
@@ -13,6 +17,19 @@ def _existing(path, what):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{what} '{path}' does not exist")
     return path
+
+
+def _config_args(config, set):
+    if isinstance(config, dict):
+        return json.dumps(config), "", list(set)
+    return "", _existing(config, "run config"), list(set)
+
+
+def open_data(config, *, set=()):
+    """A run config's data as `loupe train` opens it (a loupe.RunData): `tokenizer`, the trainer's
+    own batches (`training_batch(step, micro, block_size)`), any batch of a split, and the losses
+    the trainer reports (`estimate_loss(model)`, `split_loss(model)`)."""
+    return _loupe._open_run_data(*_config_args(config, set))
 
 
 def train(config, out=None, *, set=(), resume=False, force=False, progress=False, stop_after=-1, evaluate=True,
@@ -23,12 +40,8 @@ def train(config, out=None, *, set=(), resume=False, force=False, progress=False
     Without `out`, nothing is written. `callback(row)` gets every metrics row (a dict: step, loss,
     lr, ... or an evaluation's train/val losses) as it is made; an exception it raises, or Ctrl-C,
     stops the run. Returns the run's summary (steps, last loss, val loss, tokens/s, seconds)."""
-    if isinstance(config, dict):
-        config_json, path = json.dumps(config), ""
-    else:
-        config_json, path = "", _existing(config, "run config")
     on_row = (lambda row: callback(json.loads(row))) if callback is not None else None
-    result = _loupe._train(config_json, path, list(set), os.fspath(out) if out is not None else "", resume, force,
+    result = _loupe._train(*_config_args(config, set), os.fspath(out) if out is not None else "", resume, force,
                            progress, stop_after, evaluate, on_row)
     return result.as_dict()
 
@@ -66,3 +79,35 @@ def load_file(path):
     """name -> tensor of a safetensors file (F32, F64, I64); every field is validated."""
     tensors, _ = _loupe._load_safetensors(_existing(path, "safetensors file"))
     return dict(tensors)
+
+
+def command():
+    """The `loupe` command installed with this package (pip puts it beside this Python), else the
+    one on PATH."""
+    here = os.path.join(os.path.dirname(sys.executable), "loupe")
+    found = here if os.access(here, os.X_OK) else shutil.which("loupe")
+    if not found:
+        raise FileNotFoundError("the loupe command is neither beside this Python nor on PATH (pip install . installs it)")
+    return found
+
+
+def compare(configs, out, *, seeds=1, steps=None, tokens=None, minutes=None, set=(), jobs=1):
+    """`loupe compare`: trains each run config × seeds on an equal budget (steps, tokens or minutes),
+    each run in its own process, then evaluates every run on the whole validation split. Writes
+    out/compare.md, curves.svg and compare.json, and returns compare.json (dict): per config the
+    parameters, tokens/s, peak RSS, val loss mean and sd, and each run's curve of
+    (tokens seen, val loss). A config may be "FILE.json:section.key=value,...". An interrupted
+    compare continues where it stopped when called again."""
+    args = [command(), "compare", "--out", os.fspath(out), "--seeds", str(seeds), "--jobs", str(jobs), "-q"]
+    for c in configs:
+        args += ["-c", os.fspath(c)]
+    for flag, value in (("--steps", steps), ("--tokens", tokens), ("--minutes", minutes)):
+        if value is not None:
+            args += [flag, str(value)]
+    for s in set:
+        args += ["--set", s]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise _loupe.Error(done.stderr.strip() or f"loupe compare failed with exit code {done.returncode}")
+    with open(os.path.join(os.fspath(out), "compare.json")) as f:
+        return json.load(f)

@@ -50,10 +50,12 @@ class Optimizer:
                                  "(loupe scales one base lr per step)")
         return lr0
 
-    def step(self, closure=None):
+    def step(self, closure=None, grad_scale=1.0):
+        """One update of every parameter that has a gradient. grad_scale multiplies the gradients
+        inside the fused update (how loupe's trainer clips: loupe.nn.utils.clip_coefficient)."""
         loss = closure() if closure is not None else None
         self._impl.lr = self._lr()
-        self._impl.step()
+        self._impl.step(grad_scale)
         return loss
 
     def zero_grad(self, set_to_none=True):

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/var.h"
+#include "tools/train/run_config.h"
 
 namespace loupe::py {
 
@@ -25,6 +26,7 @@ void bind_optim(nb::module_& m);    // optim.cpp: SGD, Adam, AdamW over named pa
 void bind_models(nb::module_& m);   // models.cpp: the registry's models, sampling, checkpoints
 void bind_pipeline(nb::module_& m); // train.cpp: the trainer, tokenizers, safetensors files
 void bind_audit(nb::module_& m);    // audit.cpp: tracing, anomaly mode, attention maps
+void bind_data(nb::module_& m);     // data.cpp: a run's tokenizer, batches and evaluation
 
 // A shape from Python: (2, 3), [2, 3], or the varargs of t.view(2, 3).
 Shape shape_arg(nb::handle h);
@@ -33,6 +35,9 @@ Shape shape_args(const nb::args& args);
 std::vector<int64_t> dims_arg(nb::handle h);
 // A 0-d tensor holding the Python number `s` in `like`'s dtype (for x + 2, 2 / x, where(c, x, 0)).
 Var scalar_like(double s, const Var& like);
+// A run config as the CLI reads it: a file with "section.key=value" sets (config_json empty), or JSON.
+tools::RunConfig read_run_config(const std::string& config_json, const std::string& path,
+                                 const std::vector<std::string>& sets);
 // Refuses, PyTorch's way, to change in place a tensor that autograd may need.
 void check_inplace(const Var& t, const char* op);
 

@@ -1,6 +1,8 @@
 // Conversions every binding file shares (bindings.h).
 #include <nanobind/stl/vector.h>
 
+#include <nlohmann/json.hpp>
+
 #include "python/src/bindings.h"
 
 namespace loupe::py {
@@ -21,6 +23,14 @@ std::vector<int64_t> dims_arg(nb::handle h) {
   if (h.is_none()) return {};
   if (nb::isinstance<nb::int_>(h)) return {nb::cast<int64_t>(h)};
   return nb::cast<std::vector<int64_t>>(h);
+}
+
+tools::RunConfig read_run_config(const std::string& config_json, const std::string& path,
+                                 const std::vector<std::string>& sets) {
+  if (config_json.empty()) return tools::load_run_config(path, sets);
+  nlohmann::json j = nlohmann::json::parse(config_json);
+  for (const auto& s : sets) tools::apply_set(j, s);
+  return tools::RunConfig::from_json(j, "config");
 }
 
 Var scalar_like(double s, const Var& like) { return Var(Tensor::scalar(s, like.dtype())); }

@@ -1,6 +1,7 @@
 // C++ errors as Python exceptions. loupe::Error (a bad shape, dtype, key or file; its message
 // names them) becomes loupe.Error, a subclass of both ValueError and RuntimeError, so both a
-// Python habit (`except ValueError`) and a PyTorch habit (`except RuntimeError`) catch it.
+// Python habit (`except ValueError`) and a PyTorch habit (`except RuntimeError`) catch it;
+// loupe::FileError (a file missing or unreadable) becomes loupe.FileError, also a FileNotFoundError.
 // Wrong argument types are nanobind's TypeError; bad indices the binding's IndexError.
 #include "python/src/bindings.h"
 
@@ -17,9 +18,17 @@ void bind_errors(nb::module_& m) {
   // Never released: the translator may run until the interpreter is gone.
   static PyObject* error = type("Error", bases, ns).release().ptr();
   m.attr("Error") = nb::handle(error);
+  nb::dict fns;
+  fns["__module__"] = "loupe";
+  fns["__doc__"] = "A file that loupe's C++ core could not find or open; its message names it.";
+  static PyObject* file_error =
+      type("FileError", nb::make_tuple(nb::handle(error), nb::handle(PyExc_FileNotFoundError)), fns).release().ptr();
+  m.attr("FileError") = nb::handle(file_error);
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
+    } catch (const loupe::FileError& e) {
+      PyErr_SetString(file_error, e.what());
     } catch (const loupe::Error& e) {
       PyErr_SetString(error, e.what());
     }

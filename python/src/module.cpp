@@ -11,4 +11,5 @@ NB_MODULE(_loupe, m) {
   loupe::py::bind_models(m);
   loupe::py::bind_pipeline(m);
   loupe::py::bind_audit(m);
+  loupe::py::bind_data(m);
 }

@@ -109,6 +109,10 @@ void bind_misc(nb::module_& m) {
   m.def("clip_grad_norm_", [](const std::vector<Var>& params, double max_norm) {
     return optim::clip_grad_norm_(params, max_norm);
   }, "parameters"_a, "max_norm"_a, Release());
+  // The trainer's clipping in two halves (tools/train/step.cpp): the global norm, then the factor the
+  // optimizer multiplies the grads by inside its fused pass (Optimizer.step(grad_scale=)).
+  m.def("grad_global_norm", &optim::grad_global_norm, "parameters"_a, Release());
+  m.def("clip_coefficient", &optim::clip_coefficient, "total_norm"_a, "max_norm"_a);
   m.def("set_num_threads", [](int n) { set_num_threads(n); }, "n"_a);
   m.def("get_num_threads", [] { return get_num_threads(); });
 

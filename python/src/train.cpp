@@ -42,13 +42,7 @@ void bind_train(nb::module_& m) {
                      const std::string& out_dir, bool resume, bool force, bool progress, int64_t stop_after,
                      bool evaluate, std::function<void(std::string)> on_row) {
     tools::TrainOptions o;
-    if (config_json.empty()) {
-      o.config = tools::load_run_config(path, sets);
-    } else {
-      json j = json::parse(config_json);
-      for (const auto& s : sets) tools::apply_set(j, s);
-      o.config = tools::RunConfig::from_json(j, "config");
-    }
+    o.config = read_run_config(config_json, path, sets);
     o.out_dir = out_dir;
     o.resume = resume;
     o.force = force;

@@ -56,7 +56,7 @@ def test_two_runs_diff_identical_then_diverge(tmp_path):
     assert same["result"] == "identical" and same["records"] > 100
     other = loupe.audit.diff(tmp_path / "a.jsonl", tmp_path / "c.jsonl")
     assert other["result"] == "diverges" and other["b"]["op"] == "embedding"  # the 2nd step's first op
-    with pytest.raises(loupe.Error, match="nope.jsonl"):
+    with pytest.raises(FileNotFoundError, match="nope.jsonl"):
         loupe.audit.diff(tmp_path / "a.jsonl", tmp_path / "nope.jsonl")
 
 

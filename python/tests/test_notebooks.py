@@ -10,8 +10,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "docs" / "notebooks").
 
 
 def test_the_notebooks_are_there():
-    assert [p.name for p in NOTEBOOKS][:3] == ["1-autograd-from-scratch.ipynb", "2-gpt-in-python.ipynb",
-                                               "3-auditing.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["1-autograd-from-scratch.ipynb", "2-gpt-in-python.ipynb",
+                                           "3-auditing.ipynb", "4-architectures-side-by-side.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -83,6 +83,10 @@ def test_bad_configs_raise_python_errors(tmp_path):
         loupe.load_checkpoint(tmp_path / "no-run")
     with pytest.raises(ValueError, match="train.lr"):
         loupe.train(dict(run_config(tmp_path, "gpt"), train={"lr": -1}))
+    missing = dict(run_config(tmp_path, "gpt"), data={"corpus": str(tmp_path / "gone.txt"), "tokenizer": "char"})
+    with pytest.raises(FileNotFoundError, match="gone.txt") as e:  # from the C++ core: loupe.FileError
+        loupe.train(missing)
+    assert isinstance(e.value, loupe.Error)
 
 
 def _checkpoint_tensors(run_dir):
@@ -153,3 +157,44 @@ def test_safetensors_round_trip_with_hugging_face(tmp_path):
     hf_save({"x": torch.arange(6.0).reshape(2, 3), "i": torch.tensor([7, 8])}, str(tmp_path / "b.safetensors"))
     ours = loupe.load_file(tmp_path / "b.safetensors")
     assert ours["x"].tolist() == [[0, 1, 2], [3, 4, 5]] and ours["i"].dtype == loupe.int64
+
+
+def python_training_loop(cfg, model, data, steps):
+    """loupe train's step (tools/train/step.cpp) written in Python: the trainer's batch, schedule,
+    loss, backward, global-norm clip folded into AdamW's fused pass, decay on matrices only."""
+    t = cfg["train"]
+    named = model.named_parameters()
+    decay = set(model.decay_parameter_names())
+    opt = loupe.optim.AdamW([{"params": [(n, p) for n, p in named if n in decay], "weight_decay": 0.1},
+                             {"params": [(n, p) for n, p in named if n not in decay], "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.99), eps=1e-8)
+    params = [p for _, p in named]
+    for it in range(steps):
+        loupe.set_step(t.get("seed", 1337), it)
+        for g in opt.param_groups:
+            g["lr"] = data.lr(it)
+        model.train()
+        loupe.set_micro_batch(0)
+        x, y = data.training_batch(it, 0, model.block_size)
+        logits = model(x)
+        loupe.nn.functional.cross_entropy(logits.view(-1, model.vocab_size), y.view(-1)).backward()
+        _, coef = loupe.nn.utils.clip_coefficient(params, 1.0)
+        opt.step(grad_scale=coef)
+        opt.zero_grad()
+
+
+@pytest.mark.parametrize("type_", ["gpt", "llama"])
+def test_a_loop_written_in_python_is_bitwise_the_trainer(tmp_path, type_):
+    cfg = run_config(tmp_path, type_)
+    cfg["model"]["dropout"] = 0.1  # dropout masks keyed by step, micro-batch and module path
+    data = loupe.open_data(cfg)
+    assert data.tokenizer.type == "char" and data.split_size("train") > data.split_size("val") > 0
+    model = loupe.models.build(cfg["model"], vocab_size=data.tokenizer.vocab_size)
+    python_training_loop(cfg, model, data, 3)
+    loupe.train(cfg, tmp_path / "cli")
+    weights = _checkpoint_tensors(tmp_path / "cli")
+    for name, p in model.named_parameters():
+        assert np.array_equal(p.detach().numpy(), weights["model." + name]), name
+    ck = loupe.load_checkpoint(tmp_path / "cli")
+    assert data.estimate_loss(ck.model) == data.estimate_loss(model)
+    assert 0 < data.split_loss(model) < 10

@@ -21,7 +21,7 @@ struct TraceReader {
   std::ifstream in;
   int64_t line = 0;
   json model;
-  explicit TraceReader(const std::string& p) : path(p), in(p) { LOUPE_CHECK(in.good(), "audit: cannot open trace '", p, "'"); }
+  explicit TraceReader(const std::string& p) : path(p), in(p) { LOUPE_CHECK_FILE(in.good(), "audit: cannot open trace '", p, "'"); }
   // Every field the diff reads has the type the trace format gives it (autograd/trace.h), so a
   // damaged record is named here rather than failing deep inside a comparison.
   void check_fields(const json& r) const {

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 MappedFile::MappedFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
-  LOUPE_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
+  LOUPE_CHECK_FILE(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);

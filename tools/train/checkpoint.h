@@ -23,7 +23,7 @@ namespace loupe::tools {
 struct Checkpoint {
   RunConfig config;       // run config; config.model is the model's full config
   int64_t step = 0;       // completed optimizer steps
-  nlohmann::json data;    // the data it trained on (TokenDataset::identity); {} in older checkpoints
+  nlohmann::json data = nlohmann::json::object();  // the data it trained on (TokenDataset::identity); {} in older checkpoints
   std::unique_ptr<text::Tokenizer> tokenizer;
   std::map<std::string, Tensor> model_state, optim_state;
 };

@@ -148,7 +148,7 @@ void read_run_metrics(const std::string& path, int64_t tokens_per_step, CompareR
 std::vector<EarlierReport> load_earlier_reports(const std::vector<std::string>& paths) {
   std::vector<EarlierReport> earlier;
   for (auto& f : paths) {
-    LOUPE_CHECK(fs::exists(f), "compare: --reuse '", f, "' does not exist");
+    LOUPE_CHECK_FILE(fs::exists(f), "compare: --reuse '", f, "' does not exist");
     EarlierReport e{f, read_compare_json(f)};
     LOUPE_CHECK(e.report.is_object() && e.report.contains("configs") && e.report["configs"].is_array(), "compare: --reuse '",
                 f, "' is not a loupe compare report (no \"configs\" list)");

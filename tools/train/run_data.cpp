@@ -13,7 +13,7 @@ Data open_data(const DataConfig& d, const text::Tokenizer* tokenizer) {
   Data out;
   const std::string& corpus = d.corpus;
   const std::string& cache = d.cache_dir;
-  LOUPE_CHECK(fs::exists(corpus), "data.corpus: no such file '", corpus, "'");
+  LOUPE_CHECK_FILE(fs::exists(corpus), "data.corpus: no such file '", corpus, "'");
   out.tokenizer = tokenizer ? text::tokenizer_from_json(tokenizer->to_json(), "from checkpoint")
                             : text::tokenizer_for_corpus(d.tokenizer, corpus, d.bpe_vocab, cache);
   out.dataset = std::make_unique<text::TokenDataset>(corpus, *out.tokenizer, d.val_fraction, cache);
