@@ -7,6 +7,10 @@
 
 namespace loupe::nn {
 
+// Dropout as a Dropout module in training mode draws it: the mask keyed at the running module's path
+// (site "dropout"); the identity for p = 0. The Python API's F.dropout calls it too.
+Var module_dropout(const Var& x, double p);
+
 class Dropout : public Module {
  public:
   explicit Dropout(double p);

@@ -8,7 +8,6 @@ Prints a markdown table for docs/performance.md (date, CPU, command) and a JSON 
 import argparse
 import datetime
 import json
-import math
 import platform
 import subprocess
 import sys
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT / "python" / "examples"))
 from nanogpt import GPT, GPTConfig  # noqa: E402
 
 CONFIG = json.loads((ROOT / "configs" / "gpt-baby.json").read_text())
+CONFIG["data"]["corpus"] = str(ROOT / CONFIG["data"]["corpus"])
 M, T = CONFIG["model"], CONFIG["train"]
 
 
@@ -46,20 +46,13 @@ def batches(text, vocab, batch, block, seed):
         yield loupe.from_numpy(x), loupe.from_numpy(y)
 
 
-def lr_at(it):
-    """gpt-baby's schedule: linear warm-up, cosine decay to min_lr (tools/reference/schedule.py)."""
-    if it < T["warmup_iters"]:
-        return T["lr"] * (it + 1) / (T["warmup_iters"] + 1)
-    ratio = min(1.0, (it - T["warmup_iters"]) / (T["lr_decay_iters"] - T["warmup_iters"]))
-    return T["min_lr"] + 0.5 * (1 + math.cos(math.pi * ratio)) * (T["lr"] - T["min_lr"])
-
-
 def python_loop(model, named, decay, steps, warmup):
     """nanoGPT's training loop: forward, loss, backward, clip, AdamW with decay groups, schedule."""
     groups = [{"params": [(n, p) for n, p in named if n in decay], "weight_decay": T["weight_decay"]},
               {"params": [(n, p) for n, p in named if n not in decay], "weight_decay": 0.0}]
     opt = loupe.optim.AdamW(groups, lr=T["lr"], betas=(T["beta1"], T["beta2"]))
-    text = (ROOT / CONFIG["data"]["corpus"]).read_text()
+    schedule = loupe.open_data(CONFIG).lr  # gpt-baby's schedule, loupe's own
+    text = Path(CONFIG["data"]["corpus"]).read_text()
     vocab = {c: i for i, c in enumerate(sorted(set(text)))}
     data = batches(text, vocab, T["batch_size"], M["block_size"], seed=1)
     params = [p for _, p in named]
@@ -68,7 +61,7 @@ def python_loop(model, named, decay, steps, warmup):
             start = time.perf_counter()
         x, y = next(data)
         for g in opt.param_groups:
-            g["lr"] = lr_at(it)
+            g["lr"] = schedule(it)
         logits = model(x)
         loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1))
         loss.backward()

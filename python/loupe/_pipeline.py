@@ -12,17 +12,11 @@ Tokenizer = _loupe.Tokenizer
 RunData = _loupe.RunData
 
 
-def _existing(path, what):
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what} '{path}' does not exist")
-    return path
-
-
+# A missing file is the C++ core's loupe.FileError (a FileNotFoundError naming it): no checks here.
 def _config_args(config, set):
     if isinstance(config, dict):
         return json.dumps(config), "", list(set)
-    return "", _existing(config, "run config"), list(set)
+    return "", os.fspath(config), list(set)
 
 
 def open_data(config, *, set=()):
@@ -53,7 +47,7 @@ class Checkpoint:
         self.config = json.loads(ck.config_json)
         self.step = ck.step
         self.model = ck.model
-        self.tokenizer = _loupe._tokenizer_from_json(ck.tokenizer_json, "checkpoint tokenizer")
+        self.tokenizer = ck.tokenizer
         self.optimizer_state = dict(ck.optimizer_state)
 
     def __repr__(self):
@@ -62,12 +56,12 @@ class Checkpoint:
 
 def load_checkpoint(run_dir):
     """The checkpoint a run wrote in `run_dir` (loupe train --out run_dir), model built and loaded."""
-    return Checkpoint(_loupe._load_checkpoint(_existing(run_dir, "run directory")))
+    return Checkpoint(_loupe._load_checkpoint(os.fspath(run_dir)))
 
 
 def load_tokenizer(path):
     """A tokenizer from its JSON file (char, bpe or gpt2, as `loupe tokenizer` writes them)."""
-    return _loupe._load_tokenizer(_existing(path, "tokenizer file"))
+    return _loupe._load_tokenizer(os.fspath(path))
 
 
 def save_file(tensors, path, metadata=None):
@@ -77,7 +71,7 @@ def save_file(tensors, path, metadata=None):
 
 def load_file(path):
     """name -> tensor of a safetensors file (F32, F64, I64); every field is validated."""
-    tensors, _ = _loupe._load_safetensors(_existing(path, "safetensors file"))
+    tensors, _ = _loupe._load_safetensors(os.fspath(path))
     return dict(tensors)
 
 

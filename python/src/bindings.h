@@ -8,6 +8,8 @@
 #include <nanobind/nanobind.h>
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "autograd/var.h"
@@ -38,6 +40,9 @@ Var scalar_like(double s, const Var& like);
 // A run config as the CLI reads it: a file with "section.key=value" sets (config_json empty), or JSON.
 tools::RunConfig read_run_config(const std::string& config_json, const std::string& path,
                                  const std::vector<std::string>& sets);
+// Named tensors between C++ (state dicts, safetensors files, optimizer state) and Python, sharing memory.
+std::map<std::string, Var> vars_of(const std::map<std::string, Tensor>& m);
+std::map<std::string, Tensor> tensors_of(const std::map<std::string, Var>& m);
 // Refuses, PyTorch's way, to change in place a tensor that autograd may need.
 void check_inplace(const Var& t, const char* op);
 

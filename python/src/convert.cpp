@@ -33,6 +33,18 @@ tools::RunConfig read_run_config(const std::string& config_json, const std::stri
   return tools::RunConfig::from_json(j, "config");
 }
 
+std::map<std::string, Var> vars_of(const std::map<std::string, Tensor>& m) {
+  std::map<std::string, Var> out;
+  for (const auto& [k, v] : m) out[k] = Var(v);
+  return out;
+}
+
+std::map<std::string, Tensor> tensors_of(const std::map<std::string, Var>& m) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [k, v] : m) out[k] = v.value();
+  return out;
+}
+
 Var scalar_like(double s, const Var& like) { return Var(Tensor::scalar(s, like.dtype())); }
 
 void check_inplace(const Var& t, const char* op) {

@@ -23,18 +23,6 @@ using namespace nb::literals;
 using models::LanguageModel;
 using Release = nb::call_guard<nb::gil_scoped_release>;
 
-std::map<std::string, Var> vars_of(const std::map<std::string, Tensor>& m) {
-  std::map<std::string, Var> out;
-  for (const auto& [k, v] : m) out[k] = Var(v);
-  return out;
-}
-
-std::map<std::string, Tensor> tensors_of(const std::map<std::string, Var>& m) {
-  std::map<std::string, Tensor> out;
-  for (const auto& [k, v] : m) out[k] = v.value();
-  return out;
-}
-
 void bind_model(nb::module_& m) {
   nb::class_<LanguageModel>(m, "LanguageModel", "a registered language model (models/model.h); ids [B, T] -> logits")
       .def("forward", [](LanguageModel& model, const Var& ids) { return model.forward(ids.value()); }, "ids"_a,
@@ -83,10 +71,10 @@ void bind_model(nb::module_& m) {
         "config_json"_a, Release());
 }
 
-// A run's checkpoint: its config, step, tokenizer (JSON), the model built and loaded, and the
-// optimizer state.
+// A run's checkpoint: its config, step, tokenizer, the model built and loaded, and the optimizer state.
 struct LoadedCheckpoint {
-  std::string config_json, tokenizer_json;
+  std::string config_json;
+  std::shared_ptr<text::Tokenizer> tokenizer;
   int64_t step = 0;
   std::shared_ptr<LanguageModel> model;
   std::map<std::string, Var> optimizer_state;
@@ -95,18 +83,18 @@ struct LoadedCheckpoint {
 void bind_checkpoint(nb::module_& m) {
   nb::class_<LoadedCheckpoint>(m, "_Checkpoint")
       .def_ro("config_json", &LoadedCheckpoint::config_json)
-      .def_ro("tokenizer_json", &LoadedCheckpoint::tokenizer_json)
+      .def_ro("tokenizer", &LoadedCheckpoint::tokenizer)
       .def_ro("step", &LoadedCheckpoint::step)
       .def_ro("model", &LoadedCheckpoint::model)
       .def_ro("optimizer_state", &LoadedCheckpoint::optimizer_state);
   m.def("_load_checkpoint", [](const std::string& dir) {
-    const tools::Checkpoint ck = tools::load_checkpoint(dir);
+    tools::Checkpoint ck = tools::load_checkpoint(dir);
     LoadedCheckpoint out;
     out.config_json = ck.config.to_json().dump();
-    out.tokenizer_json = ck.tokenizer->to_json().dump();
     out.step = ck.step;
     out.model = tools::model_from_checkpoint(ck);
     out.optimizer_state = vars_of(ck.optim_state);
+    out.tokenizer = std::move(ck.tokenizer);
     return out;
   }, "dir"_a, Release());
 }

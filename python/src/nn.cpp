@@ -13,6 +13,8 @@
 #include "autograd/nn_ops.h"
 #include "autograd/ops/elita_attention.h"
 #include "autograd/run_context.h"
+#include "nn/attention.h"
+#include "nn/dropout.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 #include "optim/clip.h"
@@ -46,12 +48,8 @@ void bind_layer_ops(nb::module_& m) {
   }, "input"_a, "weight"_a, "bias"_a = nb::none(), "eps"_a = 1e-5, Release());
   m.def("rms_norm", [](const Var& x, const Var& w, double eps) { return rms_norm(x, w, eps); }, "input"_a,
         "weight"_a, "eps"_a = 1e-5, Release());
-  // dropout as nn::Dropout draws it: the Philox key of site "dropout" in the running module.
-  m.def("dropout", [](const Var& x, double p) {
-    if (p == 0) return x;
-    const RandomKey key = next_random_key("dropout");
-    return dropout(x, p, key.seed, key.stream);
-  }, "input"_a, "p"_a, Release());
+  // dropout as nn::Dropout draws it in training mode: keyed at the running module's path.
+  m.def("dropout", &nn::module_dropout, "input"_a, "p"_a, Release());
   m.def("dropout_keyed", [](const Var& x, double p, uint64_t seed, uint64_t counter) {
     return dropout(x, p, seed, counter);
   }, "input"_a, "p"_a, "seed"_a, "counter"_a, Release());
@@ -63,15 +61,9 @@ void bind_layer_ops(nb::module_& m) {
   // by site "attn" of the running module, as nn::CausalSelfAttention's.
   m.def("causal_attention", [](const Var& q, const Var& k, const Var& v, int64_t q_offset, double scale,
                                double dropout_p) {
-    AttentionOptions opt;
+    AttentionOptions opt = nn::attention_dropout(true, dropout_p);
     opt.q_offset = q_offset;
     opt.scale = scale;
-    opt.dropout_p = dropout_p;
-    if (dropout_p > 0) {
-      const RandomKey key = next_random_key("attn");
-      opt.seed = key.seed;
-      opt.counter = key.stream;
-    }
     return causal_attention(q, k, v, opt);
   }, "q"_a, "k"_a, "v"_a, "q_offset"_a = 0, "scale"_a = 0.0, "dropout_p"_a = 0.0, Release());
   m.def("elita_attention", [](const Var& a, const Var& g, const Var& d, const Var& v) {

@@ -38,15 +38,9 @@ void bind_optim(nb::module_& m) {
       .def_prop_ro("step_count", &optim::Optimizer::step_count)
       .def("step", &optim::Optimizer::step, "grad_scale"_a = 1.0, nb::call_guard<nb::gil_scoped_release>())
       .def("zero_grad", &optim::Optimizer::zero_grad)
-      .def("state_dict", [](const optim::Optimizer& o) {
-        std::map<std::string, Var> sd;
-        for (const auto& [k, v] : o.state_dict()) sd[k] = Var(v);
-        return sd;
-      })
+      .def("state_dict", [](const optim::Optimizer& o) { return vars_of(o.state_dict()); })
       .def("load_state_dict", [](optim::Optimizer& o, const std::map<std::string, Var>& sd) {
-        std::map<std::string, Tensor> t;
-        for (const auto& [k, v] : sd) t[k] = v.value();
-        o.load_state_dict(t);
+        o.load_state_dict(tensors_of(sd));
       });
   m.def("_sgd", [](const std::vector<Named>& params, const std::vector<double>& lr_scale,
                    const std::vector<double>& wd, double lr, double momentum, bool nesterov) {

@@ -68,11 +68,7 @@ void bind_text(nb::module_& m) {
       .def_prop_ro("type", &text::Tokenizer::type)
       .def_prop_ro("vocab_size", &text::Tokenizer::vocab_size)
       .def("encode", [](const text::Tokenizer& t, const std::string& s) { return t.encode(s); }, "text"_a)
-      .def("decode", &text::Tokenizer::decode, "ids"_a)
-      .def("_to_json", [](const text::Tokenizer& t) { return t.to_json().dump(); });
-  m.def("_tokenizer_from_json", [](const std::string& j, const std::string& what) {
-    return std::shared_ptr<text::Tokenizer>(text::tokenizer_from_json(json::parse(j), what));
-  });
+      .def("decode", &text::Tokenizer::decode, "ids"_a);
   m.def("_load_tokenizer", [](const std::string& path) {
     return std::shared_ptr<text::Tokenizer>(text::load_tokenizer(path));
   });
@@ -81,14 +77,11 @@ void bind_text(nb::module_& m) {
 void bind_safetensors(nb::module_& m) {
   m.def("_save_safetensors", [](const std::string& path, const std::map<std::string, Var>& tensors,
                                 const std::map<std::string, std::string>& metadata) {
-    std::map<std::string, Tensor> t;
-    for (const auto& [k, v] : tensors) t[k] = v.value();
-    nn::save_safetensors(path, t, metadata);
+    nn::save_safetensors(path, tensors_of(tensors), metadata);
   }, "path"_a, "tensors"_a, "metadata"_a, nb::call_guard<nb::gil_scoped_release>());
   m.def("_load_safetensors", [](const std::string& path) {
     std::map<std::string, std::string> meta;
-    std::map<std::string, Var> out;
-    for (const auto& [k, v] : nn::load_safetensors(path, &meta)) out[k] = Var(v);
+    std::map<std::string, Var> out = vars_of(nn::load_safetensors(path, &meta));
     return std::make_pair(out, meta);
   }, "path"_a);
 }

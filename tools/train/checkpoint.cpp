@@ -28,7 +28,7 @@ void save_checkpoint(const std::string& dir, const RunConfig& config, int64_t st
 
 Checkpoint load_checkpoint(const std::string& dir) {
   const std::string path = checkpoint_path(dir);
-  LOUPE_CHECK(fs::exists(path), "no checkpoint in '", dir, "' (expected ", path, ")");
+  LOUPE_CHECK_FILE(fs::exists(path), "no checkpoint in '", dir, "' (expected ", path, ")");
   std::map<std::string, std::string> meta;
   auto tensors = nn::load_safetensors(path, &meta);
   Checkpoint ck;
