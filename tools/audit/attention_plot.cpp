@@ -51,7 +51,7 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 
 
 }  // namespace
 
-std::string token_label(const std::string& t) {
+std::string token_text(const std::string& t) {
   std::string o;
   for (size_t i = 0; i < t.size();) {
     const size_t n = utf8_length(t, i);
@@ -67,8 +67,10 @@ std::string token_label(const std::string& t) {
     else o += t.substr(i, n);
     i += n;
   }
-  return xml_escape(o);
+  return o;
 }
+
+std::string token_label(const std::string& t) { return xml_escape(token_text(t)); }
 
 std::string attention_svg(const std::vector<AttentionMap>& maps, const std::vector<std::string>& tokens,
                           const std::string& title) {

@@ -10,8 +10,9 @@
 namespace loupe::tools {
 
 // A token as a short label for the axes: valid UTF-8 (bad bytes become U+FFFD), whitespace made
-// visible (space ␣, newline ⏎, tab ⇥), XML-escaped.
+// visible (space ␣, newline ⏎, tab ⇥), XML-escaped. token_text: the same, not escaped.
 std::string token_label(const std::string& text);
+std::string token_text(const std::string& text);
 
 // maps' first batch row; tokens: one label per position (token_label applied here).
 std::string attention_svg(const std::vector<AttentionMap>& maps, const std::vector<std::string>& tokens,

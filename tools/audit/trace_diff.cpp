@@ -1,13 +1,16 @@
 #include "tools/audit/trace_diff.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 #include <vector>
 #include <sstream>
 
 #include "tensor/error.h"
 #include "tensor/npy.h"
+#include "tools/audit/html_page.h"
 
 namespace loupe::tools {
 
@@ -186,67 +189,263 @@ std::vector<std::pair<std::string, json>> module_records(TraceReader& r, double 
   return out;
 }
 
-TraceDiff diff_modules(TraceReader& ra, TraceReader& rb, double tol) {
-  const auto a = module_records(ra, tol), b = module_records(rb, tol);
-  check_same_model(ra, rb);
-  LOUPE_CHECK(!a.empty(), "audit: ", ra.path, " has no module records (traced with LOUPE_TRACE_OPS that leave out 'module'?)");
-  LOUPE_CHECK(!b.empty(), "audit: ", rb.path, " has no module records (traced with LOUPE_TRACE_OPS that leave out 'module'?)");
-  std::map<std::string, const json*> in_b;
-  for (auto& [key, rec] : b) in_b[key] = &rec;
+using ModuleRecords = std::vector<std::pair<std::string, json>>;
+
+// Module records paired by key (path#call); A's order, then B's modules that A lacks (rows only).
+TraceDiff diff_modules(const ModuleRecords& a, const ModuleRecords& b, double tol, json* rows) {
+  std::map<std::string, int64_t> in_b;
+  for (size_t j = 0; j < b.size(); ++j) in_b[b[j].first] = int64_t(j);
   TraceDiff d;
   d.modules = true;
+  std::vector<bool> used(b.size(), false);
+  bool found = false;
   for (size_t i = 0; i < a.size(); ++i) {
     const auto it = in_b.find(a[i].first);
     if (it == in_b.end()) {
       ++d.unmatched;
+      if (rows) rows->push_back({{"a", i}, {"b", nullptr}, {"s", "A"}});
       continue;
     }
+    used[size_t(it->second)] = true;
     ++d.records;
-    const json &x = a[i].second, &y = *it->second;
-    if (x["outputs"].size() != y["outputs"].size() || outputs_differ(x, y, tol, d)) {
-      if (d.kind != TraceDiff::Diverges) {
-        d.kind = TraceDiff::Diverges;
-        d.output = 0;
-      }
-      d.index = int64_t(i);
-      d.a = x;
-      d.b = y;
-      return d;
+    const json &x = a[i].second, &y = b[size_t(it->second)].second;
+    TraceDiff here;
+    const bool differs = x["outputs"].size() != y["outputs"].size() || outputs_differ(x, y, tol, here);
+    if (rows) {
+      json row = {{"a", i}, {"b", it->second}, {"s", differs ? "differs" : "same"}, {"rel", here.rel}};
+      if (here.max_abs >= 0) row["max_abs"] = here.max_abs, row["max_rel"] = here.max_rel;
+      rows->push_back(std::move(row));
+    }
+    if (differs && !found) {
+      found = true;
+      d.kind = TraceDiff::Diverges, d.output = std::max<int64_t>(here.output, 0), d.rel = here.rel;
+      d.max_abs = here.max_abs, d.max_rel = here.max_rel;
+      d.index = int64_t(i), d.index_b = it->second, d.a = x, d.b = y;
+      if (!rows) return d;
     }
   }
-  LOUPE_CHECK(d.records > 0, "audit: no module of ", ra.path, " appears in ", rb.path, " (different models or names?)");
+  if (rows)
+    for (size_t j = 0; j < b.size(); ++j)
+      if (!used[j]) rows->push_back({{"a", nullptr}, {"b", j}, {"s", "B"}});
   return d;
+}
+
+ModuleRecords checked_module_records(TraceReader& r, double tol) {
+  ModuleRecords m = module_records(r, tol);
+  LOUPE_CHECK(!m.empty(), "audit: ", r.path, " has no module records (traced with LOUPE_TRACE_OPS that leave out 'module'?)");
+  return m;
 }
 
 }  // namespace
 
+namespace {
+
+// What alignment compares: the op, its pass and module, and the shapes it read and made.
+std::string align_key(const json& r) {
+  std::string k = r.value("op", "") + "|" + r.value("pass", "") + "|" + r.value("module", "") + "|";
+  for (const char* list : {"inputs", "outputs"}) {
+    for (const json& t : r.value(list, json::array())) k += t.is_object() ? t.value("shape", json()).dump() : "-";
+    k += "|";
+  }
+  return k;
+}
+
+// Myers' O((N+M)·D) shortest edit script between two key sequences: the pairs (i, j) it keeps,
+// in order. D, the number of inserted plus deleted ops, is capped (kMaxEdits): beyond it the
+// traces are too different to align and the first mismatch is reported as the place they part.
+constexpr int64_t kMaxEdits = 4000;
+
+bool align(const std::vector<std::string>& a, const std::vector<std::string>& b,
+           std::vector<std::pair<int64_t, int64_t>>& pairs) {
+  const int64_t N = int64_t(a.size()), M = int64_t(b.size()), off = N + M + 1;
+  std::vector<int64_t> V(size_t(2 * off + 1), 0);
+  std::vector<std::vector<int64_t>> trace;  // V[k] for k in [-D, D] before each round D
+  for (int64_t D = 0; D <= std::min(N + M, kMaxEdits); ++D) {
+    trace.emplace_back(V.begin() + (off - D), V.begin() + (off + D + 1));
+    for (int64_t k = -D; k <= D; k += 2) {
+      int64_t x = k == -D || (k != D && V[size_t(off + k - 1)] < V[size_t(off + k + 1)]) ? V[size_t(off + k + 1)]
+                                                                                        : V[size_t(off + k - 1)] + 1;
+      int64_t y = x - k;
+      while (x < N && y < M && a[size_t(x)] == b[size_t(y)]) ++x, ++y;
+      V[size_t(off + k)] = x;
+      if (x < N || y < M) continue;
+      // Walk the rounds back from (N, M): each round undoes one edit and the diagonal run
+      // (equal keys: a kept pair) that followed it.
+      for (int64_t d = D; d > 0; --d) {
+        const auto& Vd = trace[size_t(d)];  // V after round d − 1, Vd[kk + d] for kk in [−d, d]
+        const auto at = [&](int64_t kk) { return Vd[size_t(kk + d)]; };
+        const int64_t prev_k = k == -d || (k != d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
+        const int64_t px = at(prev_k), py = px - prev_k;
+        while (x > px && y > py) pairs.emplace_back(--x, --y);
+        x = px, y = py, k = prev_k;
+      }
+      while (x > 0 && y > 0) pairs.emplace_back(--x, --y);
+      std::reverse(pairs.begin(), pairs.end());
+      return true;
+    }
+  }
+  return false;
+}
+
+struct Trace {
+  std::vector<json> records;
+  json model;
+};
+
+Trace read_all(TraceReader& r) {
+  Trace t;
+  for (json rec; r.next(rec);) t.records.push_back(std::move(rec));
+  t.model = r.model;
+  return t;
+}
+
+json edit_of(const char* side, int64_t index, const json& r) {
+  return {{"side", side}, {"index", index}, {"seq", r.value("seq", -1)}, {"step", r.value("step", -1)},
+          {"pass", r.value("pass", "")}, {"op", r.value("op", "")}, {"module", r.value("module", "")}};
+}
+
+}  // namespace
+
+// Aligns A's and B's op records, then compares each aligned pair in order. rows (when given)
+// gets every row of the alignment for the HTML report; without it the walk stops at the first
+// divergence.
+static TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json>& B, double tol, json* rows) {
+  std::vector<std::string> ka, kb;
+  for (auto& r : A) ka.push_back(align_key(r));
+  for (auto& r : B) kb.push_back(align_key(r));
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  TraceDiff d;
+  if (!align(ka, kb, pairs)) {  // too far apart to align: they part at the first mismatch
+    int64_t i = 0;
+    while (i < int64_t(std::min(A.size(), B.size())) && ka[size_t(i)] == kb[size_t(i)]) ++i;
+    d.kind = TraceDiff::ControlFlow, d.index = d.index_b = i, d.records = i, d.a = A[size_t(i)], d.b = B[size_t(i)];
+    d.only_a = int64_t(A.size()) - i, d.only_b = int64_t(B.size()) - i;
+    return d;
+  }
+  pairs.emplace_back(int64_t(A.size()), int64_t(B.size()));  // a sentinel: the ends
+  int64_t ia = 0, ib = 0;
+  bool found = false;
+  auto unmatched = [&](bool in_a) {
+    const int64_t i = in_a ? ia : ib;
+    (in_a ? d.only_a : d.only_b)++;
+    if (!found && d.edits.size() < 20) {
+      json e = edit_of(in_a ? "A" : "B", i, in_a ? A[size_t(i)] : B[size_t(i)]);
+      e["at_a"] = ia, e["at_b"] = ib;  // where it stands in both traces
+      d.edits.push_back(std::move(e));
+    }
+    if (rows) rows->push_back({{"a", in_a ? json(i) : json()}, {"b", in_a ? json() : json(i)}, {"s", in_a ? "A" : "B"}});
+  };
+  for (auto [pa, pb] : pairs) {
+    for (; ia < pa; ++ia) unmatched(true);
+    for (; ib < pb; ++ib) unmatched(false);
+    if (pa == int64_t(A.size())) break;
+    ++d.records;
+    TraceDiff here;
+    const bool differs = outputs_differ(A[size_t(pa)], B[size_t(pb)], tol, here);
+    if (rows) {
+      json row = {{"a", pa}, {"b", pb}, {"s", differs ? "differs" : "same"}, {"rel", here.rel}};
+      if (here.max_abs >= 0) row["max_abs"] = here.max_abs, row["max_rel"] = here.max_rel;
+      rows->push_back(std::move(row));
+    }
+    if (differs && !found) {
+      found = true;
+      d.kind = TraceDiff::Diverges, d.index = pa, d.index_b = pb, d.output = here.output, d.rel = here.rel;
+      d.max_abs = here.max_abs, d.max_rel = here.max_rel, d.a = A[size_t(pa)], d.b = B[size_t(pb)];
+      if (!rows) return d;
+    }
+    ia = pa + 1, ib = pb + 1;
+  }
+  if (!found && d.only_a == 0 && d.only_b == 0) d.index = d.index_b = d.records;  // identical to the end
+  if (found || (d.only_a == 0 && d.only_b == 0)) return d;
+  // Every aligned pair the same, some ops on one side only: one trace is the start of the other
+  // (Length: it ended), or the graphs differ (ControlFlow), named at the first op without a partner.
+  const json& first = d.edits.front();
+  const int64_t fi = first["index"];
+  d.index = first["at_a"], d.index_b = first["at_b"];
+  const bool a_ends = d.only_a == 0 && fi == int64_t(B.size()) - d.only_b,
+             b_ends = d.only_b == 0 && fi == int64_t(A.size()) - d.only_a;
+  d.kind = a_ends || b_ends ? TraceDiff::Length : TraceDiff::ControlFlow;
+  d.a = first["side"] == "A" ? A[size_t(fi)] : json(nullptr);
+  d.b = first["side"] == "B" ? B[size_t(fi)] : json(nullptr);
+  return d;
+}
+
 TraceDiff diff_traces(const std::string& path_a, const std::string& path_b, const DiffOptions& opt) {
   TraceReader ra(path_a), rb(path_b);
-  if (opt.modules) return diff_modules(ra, rb, opt.tol);
-  TraceDiff d;
-  json a, b;
-  for (;; ++d.index) {
-    const bool ha = ra.next(a), hb = rb.next(b);
-    if (d.index == 0 || !ha || !hb) check_same_model(ra, rb);
-    if (!ha && !hb) return d;
-    d.a = ha ? a : json(nullptr);
-    d.b = hb ? b : json(nullptr);
-    if (!ha || !hb) {
-      d.kind = TraceDiff::Length;
-      return d;
-    }
-    ++d.records;
-    if (a["op"] != b["op"] || a["pass"] != b["pass"] || a.value("module", "") != b.value("module", "") ||
-        a["outputs"].size() != b["outputs"].size()) {
-      d.kind = TraceDiff::ControlFlow;
-      return d;
-    }
-    if (outputs_differ(a, b, opt.tol, d)) return d;
+  if (opt.modules) {
+    const ModuleRecords a = checked_module_records(ra, opt.tol), b = checked_module_records(rb, opt.tol);
+    check_same_model(ra, rb);
+    const TraceDiff d = diff_modules(a, b, opt.tol, nullptr);
+    LOUPE_CHECK(d.records > 0, "audit: no module of ", path_a, " appears in ", path_b, " (different models or names?)");
+    return d;
   }
+  const Trace a = read_all(ra), b = read_all(rb);
+  check_same_model(ra, rb);
+  return diff_aligned(a.records, b.records, opt.tol, nullptr);
+}
+
+namespace {
+
+// The ops that made the inputs of A's record `at`, nearest first, through "from" links (at most
+// `most`, `depth` links back): where a divergence's inputs came from.
+json input_chain(const std::vector<json>& A, int64_t at, int depth = 4, size_t most = 16) {
+  std::map<int64_t, int64_t> by_seq;
+  for (size_t i = 0; i < A.size(); ++i) by_seq[A[i].value("seq", int64_t(-1))] = int64_t(i);
+  json chain = json::array();
+  std::vector<std::pair<int64_t, int>> todo = {{at, 0}};
+  std::set<int64_t> seen = {at};
+  for (size_t q = 0; q < todo.size() && chain.size() < most; ++q) {
+    const auto [i, d] = todo[q];
+    if (i != at) chain.push_back({{"a", i}, {"depth", d}});
+    if (d == depth) continue;
+    const json& r = A[size_t(i)];
+    // A backward record's producer is its forward; a forward record's are its inputs' makers.
+    std::vector<int64_t> from;
+    if (r.contains("forward") && r["forward"].is_number_integer()) from.push_back(r["forward"].get<int64_t>());
+    for (const json& t : r.value("inputs", json::array()))
+      if (t.is_object() && t.contains("from") && t["from"].is_number_integer()) from.push_back(t["from"].get<int64_t>());
+    for (int64_t s : from) {
+      const auto it = by_seq.find(s);
+      if (it != by_seq.end() && seen.insert(it->second).second) todo.push_back({it->second, d + 1});
+    }
+  }
+  return chain;
+}
+
+}  // namespace
+
+std::string diff_report_html(const std::string& path_a, const std::string& path_b, const DiffOptions& opt,
+                             TraceDiff& result) {
+  TraceReader ra(path_a), rb(path_b);
+  std::vector<json> A, B;
+  json rows = json::array();
+  if (opt.modules) {
+    ModuleRecords a = checked_module_records(ra, opt.tol), b = checked_module_records(rb, opt.tol);
+    check_same_model(ra, rb);
+    result = diff_modules(a, b, opt.tol, &rows);
+    for (auto& [k, r] : a) A.push_back(std::move(r));
+    for (auto& [k, r] : b) B.push_back(std::move(r));
+  } else {
+    A = read_all(ra).records, B = read_all(rb).records;
+    check_same_model(ra, rb);
+    result = diff_aligned(A, B, opt.tol, &rows);
+  }
+  json summary = result.to_json();
+  summary.erase("a"), summary.erase("b");
+  const bool diverged = result.kind == TraceDiff::Diverges;
+  json record = {{"a_path", path_a}, {"b_path", path_b}, {"summary", result.summary()}, {"diff", summary},
+                 {"tol", opt.tol}, {"modules", opt.modules}, {"rows", std::move(rows)}, {"A", std::move(A)}, {"B", std::move(B)}};
+  record["chain"] = diverged && !opt.modules ? input_chain(record["A"].get_ref<const json::array_t&>(), result.index) : json::array();
+  return render_page(Page::Diff, record);
 }
 
 std::string TraceDiff::summary() const {
   std::ostringstream o;
+  auto edit_list = [&](size_t most) {
+    for (size_t i = 0; i < std::min(most, edits.size()); ++i)
+      o << "\n    only in " << edits[i]["side"].get<std::string>() << ": record " << edits[i]["index"] << ", " << where(edits[i]);
+    if (edits.size() > most) o << "\n    ...";
+  };
   switch (kind) {
     case Identical:
       o << "identical: " << records << (modules ? " module records" : " records") << ", every output the same";
@@ -257,14 +456,22 @@ std::string TraceDiff::summary() const {
         << (a.is_null() ? "B" : "A") << " continues with " << where(a.is_null() ? b : a);
       break;
     case ControlFlow:
-      o << "the runs take different paths at record " << index << ": A runs " << where(a) << ", B runs " << where(b);
+      o << "the graphs differ: " << only_a << " ops only in A, " << only_b << " only in B (aligned by op, module and shapes); "
+        << "the first at record " << index << " of A, " << index_b << " of B; the " << records << " aligned ops are all the same";
+      edit_list(8);
       break;
     case Diverges:
       if (modules) o << "first module that disagrees: '" << a.value("module", "") << "'\n";
-      o << "first divergence at record " << index << ": " << where(a) << " (B: " << where(b) << "), output " << output
-        << ", largest difference of its statistics " << rel << " (relative to its largest magnitude)\n"
+      o << "first divergence at record " << index;
+      if (index_b != index) o << " (record " << index_b << " of B)";
+      o << ": " << where(a) << " (B: " << where(b) << "), output " << output << ", largest difference of its statistics " << rel
+        << " (relative to its largest magnitude)\n"
         << "  A: " << stats(a["outputs"][size_t(output)]) << "\n  B: " << stats(b["outputs"][size_t(output)]);
       if (max_abs >= 0) o << "\n  values (both dumped): max abs error " << max_abs << ", max rel error " << max_rel;
+      if (!edits.empty()) {
+        o << "\n  before it, after aligning the traces by op, module and shapes:";
+        edit_list(8);
+      }
       break;
   }
   return o.str();
@@ -274,7 +481,8 @@ json TraceDiff::to_json() const {
   static const char* names[] = {"identical", "diverges", "control_flow", "length"};
   return {{"result", names[kind]}, {"index", index}, {"records", records}, {"output", output},
           {"rel", rel}, {"max_abs", max_abs >= 0 ? json(max_abs) : json(nullptr)},
-          {"max_rel", max_rel >= 0 ? json(max_rel) : json(nullptr)}, {"modules", modules}, {"unmatched", unmatched}, {"a", a}, {"b", b}};
+          {"max_rel", max_rel >= 0 ? json(max_rel) : json(nullptr)}, {"modules", modules}, {"unmatched", unmatched},
+          {"index_b", index_b}, {"only_a", only_a}, {"only_b", only_b}, {"edits", edits}, {"a", a}, {"b", b}};
 }
 
 }  // namespace loupe::tools

@@ -1,6 +1,6 @@
 // loupe audit shadow --config C | --ckpt DIR [--steps N] [--json]: where f32 loses precision
 // (tools/audit/shadow.h): each op's f32 result against f64 from the same weights and batch, worst first.
-// loupe audit diff A.jsonl B.jsonl [--tol REL] [--json]
+// loupe audit diff A.jsonl B.jsonl [--tol REL] [--json] [--modules] [--html report.html]
 // The first record where two traces (LOUPE_TRACE=...) part: its seq, step, pass, op, module and
 // both records' statistics. Exit 0 when identical (or within --tol), 1 when they diverge, 2 on
 // unusable input (the error names the file and line).
@@ -23,7 +23,7 @@
 namespace loupe::cli {
 
 struct AuditDiffArgs {
-  std::string a, b;
+  std::string a, b, html;
   double tol = -1;
   bool json = false, modules = false;
 };
@@ -31,7 +31,9 @@ struct AuditDiffArgs {
 static void run_audit_diff(AuditDiffArgs& o) {
   tools::TraceDiff d;
   try {
-    d = tools::diff_traces(o.a, o.b, tools::DiffOptions{o.tol, o.modules});
+    const tools::DiffOptions opt{o.tol, o.modules};
+    if (o.html.empty()) d = tools::diff_traces(o.a, o.b, opt);
+    else write_file_atomic(o.html, tools::diff_report_html(o.a, o.b, opt, d));
   } catch (const std::exception& e) {  // unusable input: a missing file, a damaged line, another model
     std::fprintf(stderr, "loupe: error: %s\n", e.what());
     exit_code() = 2;
@@ -141,6 +143,7 @@ void register_audit(CLI::App& app) {
   diff->add_option("b", o->b, "second trace (JSONL)")->required();
   diff->add_option("--tol", o->tol, "compare statistics within this relative tolerance instead of bits");
   diff->add_flag("--json", o->json, "one JSON object");
+  diff->add_option("--html", o->html, "also write the two traces side by side, aligned, as a self-contained HTML page");
   diff->add_flag("--modules", o->modules,
                  "compare module outputs only, paired by module path (e.g. against tools/reference/torch_trace.py)");
   actions().push_back({diff, [o] { run_audit_diff(*o); }});

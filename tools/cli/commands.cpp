@@ -18,6 +18,7 @@ void register_commands(CLI::App& app) {
   register_ops(app);
   register_models(app);
   register_audit(app);
+  register_explore(app);
   register_summary(app);
   register_einsum(app);
   register_bench(app);

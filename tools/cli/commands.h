@@ -23,6 +23,7 @@ void run_selected(CLI::App& app);
 void register_ops(CLI::App& app);    // loupe ops: list differentiable ops
 void register_models(CLI::App& app);  // loupe models: model types and their config keys
 void register_audit(CLI::App& app);   // loupe audit diff|shadow
+void register_explore(CLI::App& app);  // loupe explore: one training step as a page
 void register_summary(CLI::App& app);  // loupe summary
 void register_einsum(CLI::App& app);   // loupe einsum: how an einsum is evaluated and what it costs
 void register_bench(CLI::App& app);  // loupe bench ...

@@ -70,7 +70,9 @@ TrainingStep::Result TrainingStep::run(int64_t it, bool want_norm, const std::fu
   r.loss /= double(M);
   const double clip = config_.grad_clip;
   r.grad_norm = clip > 0 || want_norm ? optim::grad_global_norm(params_) : 0.0;
-  optimizer_->step(clip > 0 ? optim::clip_coefficient(r.grad_norm, clip) : 1.0);
+  const double coefficient = clip > 0 ? optim::clip_coefficient(r.grad_norm, clip) : 1.0;
+  if (before_update_) before_update_(coefficient);
+  optimizer_->step(coefficient);
   optimizer_->zero_grad();
   // Every rank holds the same loss, so every rank stops here; rank 0 reports it.
   if (!std::isfinite(r.loss))

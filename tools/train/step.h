@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "models/model.h"
@@ -48,6 +49,10 @@ class TrainingStep {
                Cluster& cluster = Cluster::single());
   // Step `it` (0-based). `before_micro(m, M)` is called before each micro-batch this rank runs.
   Result run(int64_t it, bool want_norm, const std::function<void(int64_t, int64_t)>& before_micro = {});
+  // Called by run() once the gradients are whole and before the optimizer updates (its argument
+  // is the clip coefficient the update will apply): `loupe explore` reads the gradients and the
+  // weights there, to show each parameter's gradient and update.
+  void set_before_update(std::function<void(double)> f) { before_update_ = std::move(f); }
 
   optim::Optimizer& optimizer() { return *optimizer_; }
   int64_t rows() const { return rows_; }                      // rows of one micro-batch on this rank
@@ -63,7 +68,8 @@ class TrainingStep {
   int64_t rows_ = 0, accum_ = 1;
   std::vector<Var> params_;
   std::unique_ptr<optim::Optimizer> optimizer_;
-  std::unique_ptr<StepGradient> grad_;  // the fold over micro-batches and ranks (none: one micro-batch, one rank)
+  std::unique_ptr<StepGradient> grad_;
+  std::function<void(double)> before_update_;  // the fold over micro-batches and ranks (none: one micro-batch, one rank)
 };
 
 }  // namespace loupe::tools
