@@ -165,7 +165,13 @@ TEST(AuditDiff, LengthAndControlFlow) {
   EXPECT_NE(d.summary().find("A ends"), std::string::npos);
   const auto wide = a.traced(a.config({"train.max_iters=2", "train.eval_interval=100", "model.bias=true"}), "bias", 1);
   d = tools::diff_traces(one, wide);
-  EXPECT_EQ(d.kind, TraceDiff::ControlFlow) << d.summary();  // biases add ops
+  // Biases add ops (an add after each linear; layer_norm gains an input): after aligning, those
+  // are named and every other op is paired, and the same, since biases start at 0.
+  EXPECT_EQ(d.kind, TraceDiff::ControlFlow) << d.summary();
+  bool bias_add = false;
+  for (const json& e : d.edits) bias_add |= e["side"] == "B" && e["op"] == "add";
+  EXPECT_TRUE(bias_add) << d.summary();
+  EXPECT_GT(d.records, 4 * d.only_a) << d.summary();
 }
 
 TEST(AuditDiff, BadInputIsNamed) {

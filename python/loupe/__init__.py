@@ -37,6 +37,7 @@ from ._pipeline import (  # noqa: E402
     Checkpoint, RunData, Tokenizer, command, compare, load_checkpoint, load_file, load_tokenizer, open_data,
     save_file, train,
 )
+from ._pages import Page, explore  # noqa: E402
 from . import audit, models, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@
     a.maps["transformer.h.0.attn"]          # [B, H, T, T]
 
     loupe.audit.diff("a.jsonl", "b.jsonl")  # where two traces part (`loupe audit diff`)
+    loupe.audit.diff_page("a.jsonl", "b.jsonl")  # the same, side by side as a page (shows in Jupyter)
     loupe.audit.shadow("configs/gpt-baby.json", steps=1)  # each op's f32 error against f64
 
 Records are those of LOUPE_TRACE (autograd/trace.h explains every field; docs/audit.md the tools)."""
@@ -80,6 +81,9 @@ def diff(a, b, tol=None, modules=False):
     diverges, control_flow, length), the record index, the two records and a "summary" line.
     tol=None compares bits (hashes); modules=True compares module outputs paired by path."""
     return json.loads(_loupe._diff_traces(os.fspath(a), os.fspath(b), -1.0 if tol is None else tol, modules))
+
+
+from ._pages import diff_page  # noqa: E402  (`loupe audit diff --html` as a Page)
 
 
 def shadow(config=None, ckpt=None, steps=1, top=20):

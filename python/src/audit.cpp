@@ -11,6 +11,7 @@
 #include "autograd/attention_probe.h"
 #include "autograd/trace.h"
 #include "python/src/bindings.h"
+#include "tools/audit/explore.h"
 #include "tools/audit/shadow.h"
 #include "tools/audit/trace_diff.h"
 
@@ -85,6 +86,24 @@ void bind_audit(nb::module_& m) {
     j["summary"] = d.summary();
     return j.dump();
   }, "a"_a, "b"_a, "tol"_a, "modules"_a, nb::call_guard<nb::gil_scoped_release>());
+  // `loupe audit diff --html`: (the result as JSON, the page).
+  m.def("_diff_report", [](const std::string& a, const std::string& b, double tol, bool modules) {
+    tools::TraceDiff d;
+    std::string page = tools::diff_report_html(a, b, tools::DiffOptions{tol, modules}, d);
+    nlohmann::json j = d.to_json();
+    j["summary"] = d.summary();
+    return std::make_pair(j.dump(), std::move(page));
+  }, "a"_a, "b"_a, "tol"_a, "modules"_a, nb::call_guard<nb::gil_scoped_release>());
+  // `loupe explore`: (the record as JSON, the page). A run config from Python (a path or a dict,
+  // with sets) is read as `loupe.train` reads it.
+  m.def("_explore", [](const std::string& config_json, const std::string& path, const std::vector<std::string>& sets,
+                       const std::string& ckpt, int64_t step, bool shadow) {
+    tools::ExploreOptions o;
+    if (ckpt.empty()) o.run = read_run_config(config_json, path, sets);
+    o.ckpt = ckpt, o.step = step, o.shadow = shadow;
+    const nlohmann::json record = tools::explore_step(o);
+    return std::make_pair(record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), tools::explore_page(record));
+  }, "config_json"_a, "path"_a, "sets"_a, "ckpt"_a, "step"_a, "shadow"_a, nb::call_guard<nb::gil_scoped_release>());
   // `loupe audit shadow`: the run's steps in f32 beside an f64 twin, every op's relative error.
   m.def("_shadow", [](const std::string& path, const std::string& ckpt_dir, int64_t steps, int64_t top) {
     std::unique_ptr<tools::Checkpoint> ck;

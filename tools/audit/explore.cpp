@@ -141,13 +141,13 @@ json attention(models::LanguageModel& model, const Tensor& x, const text::Tokeni
 }  // namespace
 
 json explore_step(const ExploreOptions& opt) {
-  LOUPE_CHECK(opt.config.empty() != opt.ckpt.empty(), "explore: give --config FILE or --ckpt DIR (one of them)");
+  LOUPE_CHECK((opt.config.empty() && !opt.run) != opt.ckpt.empty(), "explore: give --config FILE or --ckpt DIR (one of them)");
   LOUPE_CHECK(opt.ckpt.empty() || opt.step == 0, "explore: --step goes with --config; a checkpoint explores the step it would take next");
   LOUPE_CHECK(opt.step >= 0, "explore: --step must be >= 0");
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<Checkpoint> ck;
   if (!opt.ckpt.empty()) ck = std::make_unique<Checkpoint>(load_checkpoint(opt.ckpt));
-  RunConfig cfg = ck ? ck->config : load_run_config(opt.config, opt.sets);
+  RunConfig cfg = ck ? ck->config : opt.run ? *opt.run : load_run_config(opt.config, opt.sets);
   Data data = ck ? open_checkpoint_data(*ck, opt.ckpt, opt.allow_other_data) : open_data(cfg.data);
   std::shared_ptr<models::LanguageModel> model =
       ck ? model_from_checkpoint(*ck) : models::build_model(training_model_config(cfg, [&] { return data.tokenizer->vocab_size(); }));
@@ -210,7 +210,7 @@ json explore_step(const ExploreOptions& opt) {
   record["run"] = {{"type", type}, {"model", cfg.model}, {"train", cfg.to_json()["train"]}, {"step", it},
                    {"lr", r.lr}, {"loss", r.loss}, {"grad_norm", r.grad_norm}, {"clip", clip},
                    {"batch", x.shape()}, {"micro_batches", step.micro_per_step()}, {"parameters", model->num_parameters()},
-                   {"source", ck ? "checkpoint " + opt.ckpt : "config " + opt.config}, {"seconds", seconds},
+                   {"source", ck ? "checkpoint " + opt.ckpt : opt.run ? std::string("a run config") : "config " + opt.config}, {"seconds", seconds},
                    {"docs", "docs/models/" + type + ".md"}, {"shadow", opt.shadow},
                    {"source_root", std::string("file://") + LOUPE_SOURCE_DIR}};
   return record;

@@ -18,16 +18,20 @@
 //                the row's tokens for the axes (autograd/attention_probe.h)
 //   "notes":     each op's equation and sources (tools/audit/op_notes.h)
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tools/train/run_config.h"
 
 namespace loupe::tools {
 
 struct ExploreOptions {
   std::string config;             // a run config (the model starts from its initial weights) ...
   std::vector<std::string> sets;  // ... with --set overrides
+  std::optional<RunConfig> run;   // ... or a run config already read (the Python API's dict)
   std::string ckpt;               // ... or a checkpoint: its weights, optimizer state and next step
   int64_t step = 0;               // with a config: train steps 0 .. step − 1 first (not recorded)
   bool shadow = false;            // also run the step in f64 and give each op its f32 error

@@ -202,12 +202,12 @@ TraceDiff diff_modules(const ModuleRecords& a, const ModuleRecords& b, double to
   for (size_t i = 0; i < a.size(); ++i) {
     const auto it = in_b.find(a[i].first);
     if (it == in_b.end()) {
-      ++d.unmatched;
+      if (!found) ++d.unmatched;
       if (rows) rows->push_back({{"a", i}, {"b", nullptr}, {"s", "A"}});
       continue;
     }
     used[size_t(it->second)] = true;
-    ++d.records;
+    if (!found) ++d.records;  // as without rows: counted up to the divergence
     const json &x = a[i].second, &y = b[size_t(it->second)].second;
     TraceDiff here;
     const bool differs = x["outputs"].size() != y["outputs"].size() || outputs_differ(x, y, tol, here);
@@ -253,7 +253,7 @@ std::string align_key(const json& r) {
 // Myers' O((N+M)·D) shortest edit script between two key sequences: the pairs (i, j) it keeps,
 // in order. D, the number of inserted plus deleted ops, is capped (kMaxEdits): beyond it the
 // traces are too different to align and the first mismatch is reported as the place they part.
-constexpr int64_t kMaxEdits = 4000;
+constexpr int64_t kMaxEdits = 2000;
 
 bool align(const std::vector<std::string>& a, const std::vector<std::string>& b,
            std::vector<std::pair<int64_t, int64_t>>& pairs) {
@@ -327,7 +327,7 @@ static TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json
   bool found = false;
   auto unmatched = [&](bool in_a) {
     const int64_t i = in_a ? ia : ib;
-    (in_a ? d.only_a : d.only_b)++;
+    if (!found) (in_a ? d.only_a : d.only_b)++;  // as without rows: counted up to the divergence
     if (!found && d.edits.size() < 20) {
       json e = edit_of(in_a ? "A" : "B", i, in_a ? A[size_t(i)] : B[size_t(i)]);
       e["at_a"] = ia, e["at_b"] = ib;  // where it stands in both traces
@@ -339,7 +339,7 @@ static TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json
     for (; ia < pa; ++ia) unmatched(true);
     for (; ib < pb; ++ib) unmatched(false);
     if (pa == int64_t(A.size())) break;
-    ++d.records;
+    if (!found) ++d.records;  // pairs compared up to the divergence, as without rows
     TraceDiff here;
     const bool differs = outputs_differ(A[size_t(pa)], B[size_t(pb)], tol, here);
     if (rows) {
