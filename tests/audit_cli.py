@@ -120,10 +120,17 @@ for kind, (sets, weight, module) in MODELS.items():
     r = run([LOUPE, "audit", "diff", "--modules", "--tol", "1e-5", lt, tt])
     check(r.returncode == 0, f"{kind}: loupe and PyTorch agree module by module within 1e-5 "
                              f"(exit {r.returncode}: {r.stdout.strip()[:300]})")
-    r = run([LOUPE, "audit", "diff", "--modules", "--tol", "1e-5", bt, tt])
+    report = os.path.join(WORK, kind + "_torch_report.html")
+    r = run([LOUPE, "audit", "diff", "--modules", "--tol", "1e-5", bt, tt, "--html", report])
     check(r.returncode == 1 and f"first module that disagrees: '{module}'" in r.stdout,
           f"{kind}: the perturbed loupe model disagrees with PyTorch first at {module} "
           f"(exit {r.returncode}: {r.stdout.strip()[:300]})")
+    # The same at module granularity as a page: a row per module, the first disagreeing one marked.
+    page = open(report, encoding="utf-8").read() if os.path.exists(report) else ""
+    rec = json.loads(page[page.index("const R = ") + 10:page.index(";\n", page.index("const R = "))]) if page else {}
+    first = next((row for row in rec.get("rows", []) if row["s"] == "differs"), None)
+    check(bool(rec) and rec["modules"] and first is not None and rec["A"][first["a"]]["module"] == module,
+          f"{kind}: --html against PyTorch marks {module} first, module by module")
     r = run([LOUPE, "audit", "diff", "--modules", lt, tt])
     check(r.returncode == 2 and "--tol" in r.stderr, f"{kind}: PyTorch's hashless trace without --tol is refused")
 

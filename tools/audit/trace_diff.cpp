@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <set>
 #include <vector>
@@ -11,6 +10,8 @@
 #include "tensor/error.h"
 #include "tensor/npy.h"
 #include "tools/audit/html_page.h"
+#include "tools/audit/trace_align.h"
+#include "tools/audit/trace_reader.h"
 
 namespace loupe::tools {
 
@@ -18,69 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-// Reads op records one at a time; keeps the model note it passes.
-struct TraceReader {
-  std::string path;
-  std::ifstream in;
-  int64_t line = 0;
-  json model;
-  explicit TraceReader(const std::string& p) : path(p), in(p) { LOUPE_CHECK_FILE(in.good(), "audit: cannot open trace '", p, "'"); }
-  // Every field the diff reads has the type the trace format gives it (autograd/trace.h), so a
-  // damaged record is named here rather than failing deep inside a comparison.
-  void check_fields(const json& r) const {
-    auto bad = [&](const std::string& field, const char* want) {
-      throw Error(detail::cat("audit: ", path, ":", line, ": field \"", field, "\" must be ", want));
-    };
-    for (const char* k : {"seq", "step"})
-      if (r.contains(k) && !r[k].is_number_integer()) bad(k, "an integer");
-    for (const char* k : {"pass", "op", "module"})
-      if (r.contains(k) && !r[k].is_string()) bad(k, "a string");
-    if (r.contains("forward") && !r["forward"].is_number_integer() && !r["forward"].is_null()) bad("forward", "an integer");
-    for (const char* list : {"inputs", "outputs"}) {
-      if (!r.contains(list)) continue;
-      if (!r[list].is_array()) bad(list, "an array");
-      for (const json& t : r[list]) {
-        if (t.is_null()) continue;  // an undefined tensor
-        if (!t.is_object()) bad(list, "an array of tensor records");
-        if (t.contains("dtype") && !t["dtype"].is_string()) bad(std::string(list) + "[].dtype", "a string");
-        if (t.contains("shape")) {
-          if (!t["shape"].is_array()) bad(std::string(list) + "[].shape", "an array of sizes");
-          for (const json& d : t["shape"])
-            if (!d.is_number_integer()) bad(std::string(list) + "[].shape", "an array of sizes");
-        }
-        for (const char* k : {"min", "max", "mean", "rms"})
-          if (t.contains(k) && !t[k].is_number() && !t[k].is_null()) bad(std::string(list) + "[]." + k, "a number");
-        for (const char* k : {"nan", "inf"})
-          if (t.contains(k) && !t[k].is_number_integer()) bad(std::string(list) + "[]." + k, "an integer");
-        for (const char* k : {"hash", "npy"})
-          if (t.contains(k) && !t[k].is_string()) bad(std::string(list) + "[]." + k, "a string");
-        if (t.contains("from") && !t["from"].is_null() && !t["from"].is_number_integer())
-          bad(std::string(list) + "[].from", "an integer or null");
-      }
-    }
-  }
-  bool next(json& rec) {
-    for (std::string s; std::getline(in, s);) {
-      ++line;
-      if (s.empty()) continue;
-      try {
-        rec = json::parse(s);
-      } catch (const json::exception&) {
-        throw Error(detail::cat("audit: ", path, ":", line, ": not a JSON record (a truncated or damaged trace?)"));
-      }
-      LOUPE_CHECK(rec.is_object(), "audit: ", path, ":", line, ": not a trace record");
-      if (rec.contains("note")) {
-        if (rec["note"] == "model") model = rec["value"];
-        continue;
-      }
-      LOUPE_CHECK(rec.contains("op") && rec.contains("pass") && rec.contains("outputs") && rec["outputs"].is_array(),
-                  "audit: ", path, ":", line, ": not a trace record (no op, pass or outputs)");
-      check_fields(rec);
-      return true;
-    }
-    return false;
-  }
-};
 
 // |a − b| relative to the output's scale (its largest magnitude), so a mean near 0 does not
 // make a rounding difference look large.
@@ -114,9 +52,6 @@ std::string stats(const json& t) {
   return o.str();
 }
 
-}  // namespace
-
-namespace {
 
 void check_same_model(const TraceReader& ra, const TraceReader& rb) {
   auto type = [](const json& m) {
@@ -236,56 +171,6 @@ ModuleRecords checked_module_records(TraceReader& r, double tol) {
   return m;
 }
 
-}  // namespace
-
-namespace {
-
-// What alignment compares: the op, its pass and module, and the shapes it read and made.
-std::string align_key(const json& r) {
-  std::string k = r.value("op", "") + "|" + r.value("pass", "") + "|" + r.value("module", "") + "|";
-  for (const char* list : {"inputs", "outputs"}) {
-    for (const json& t : r.value(list, json::array())) k += t.is_object() ? t.value("shape", json()).dump() : "-";
-    k += "|";
-  }
-  return k;
-}
-
-// Myers' O((N+M)·D) shortest edit script between two key sequences: the pairs (i, j) it keeps,
-// in order. D, the number of inserted plus deleted ops, is capped (kMaxEdits): beyond it the
-// traces are too different to align and the first mismatch is reported as the place they part.
-constexpr int64_t kMaxEdits = 2000;
-
-bool align(const std::vector<std::string>& a, const std::vector<std::string>& b,
-           std::vector<std::pair<int64_t, int64_t>>& pairs) {
-  const int64_t N = int64_t(a.size()), M = int64_t(b.size()), off = N + M + 1;
-  std::vector<int64_t> V(size_t(2 * off + 1), 0);
-  std::vector<std::vector<int64_t>> trace;  // V[k] for k in [-D, D] before each round D
-  for (int64_t D = 0; D <= std::min(N + M, kMaxEdits); ++D) {
-    trace.emplace_back(V.begin() + (off - D), V.begin() + (off + D + 1));
-    for (int64_t k = -D; k <= D; k += 2) {
-      int64_t x = k == -D || (k != D && V[size_t(off + k - 1)] < V[size_t(off + k + 1)]) ? V[size_t(off + k + 1)]
-                                                                                        : V[size_t(off + k - 1)] + 1;
-      int64_t y = x - k;
-      while (x < N && y < M && a[size_t(x)] == b[size_t(y)]) ++x, ++y;
-      V[size_t(off + k)] = x;
-      if (x < N || y < M) continue;
-      // Walk the rounds back from (N, M): each round undoes one edit and the diagonal run
-      // (equal keys: a kept pair) that followed it.
-      for (int64_t d = D; d > 0; --d) {
-        const auto& Vd = trace[size_t(d)];  // V after round d − 1, Vd[kk + d] for kk in [−d, d]
-        const auto at = [&](int64_t kk) { return Vd[size_t(kk + d)]; };
-        const int64_t prev_k = k == -d || (k != d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
-        const int64_t px = at(prev_k), py = px - prev_k;
-        while (x > px && y > py) pairs.emplace_back(--x, --y);
-        x = px, y = py, k = prev_k;
-      }
-      while (x > 0 && y > 0) pairs.emplace_back(--x, --y);
-      std::reverse(pairs.begin(), pairs.end());
-      return true;
-    }
-  }
-  return false;
-}
 
 struct Trace {
   std::vector<json> records;
