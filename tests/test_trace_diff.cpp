@@ -88,7 +88,7 @@ TEST(TraceDiffAlign, SwappedOpsAndAnEarlyEnd) {
 
 TEST(TraceDiffAlign, TracesTooFarApartPartAtTheFirstMismatch) {
   Traces t;
-  std::vector<json> a = trace(1100), b = a;
+  std::vector<json> a = trace(3100), b = a;
   for (size_t i = 3; i < b.size(); ++i) b[i]["op"] = "other";
   const TraceDiff d = tools::diff_traces(t.write("a.jsonl", a), t.write("b.jsonl", b));
   EXPECT_EQ(d.kind, TraceDiff::ControlFlow) << d.summary();

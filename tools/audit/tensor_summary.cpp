@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+
+#include "tensor/parallel.h"
 
 namespace loupe::tools {
 
@@ -24,7 +27,8 @@ std::string base64(const std::vector<uint8_t>& b) {
 
 namespace {
 
-// The matrix the heatmap shows: leading dims at index 0, then evenly spaced rows and columns.
+// The matrix the heatmap shows: leading dims at index 0, then evenly spaced rows and columns
+// (a view: only the cells shown are read, and cast to f64).
 json heatmap(const Tensor& x) {
   Tensor m = x;
   std::string of;
@@ -33,8 +37,8 @@ json heatmap(const Tensor& x) {
   if (m.dim() == 1) m = m.unsqueeze(0);
   if (!of.empty()) of = "[" + of + ":, :]";
   const int64_t R = m.size(0), C = m.size(1);
-  const int64_t er = (R + kMapSide - 1) / kMapSide, ec = (C + kMapSide - 1) / kMapSide;
-  m = m.slice(0, 0, R, std::max<int64_t>(er, 1)).slice(1, 0, C, std::max<int64_t>(ec, 1)).contiguous();
+  const int64_t er = std::max<int64_t>((R + kMapSide - 1) / kMapSide, 1), ec = std::max<int64_t>((C + kMapSide - 1) / kMapSide, 1);
+  m = m.slice(0, 0, R, er).slice(1, 0, C, ec).to(DType::F64).contiguous();
   const double* p = m.data<double>();
   double a = 0;
   for (int64_t i = 0; i < m.numel(); ++i)
@@ -47,38 +51,86 @@ json heatmap(const Tensor& x) {
   return {{"rows", m.size(0)}, {"cols", m.size(1)}, {"every", {er, ec}}, {"of", of}, {"a", a}, {"q", base64(q)}};
 }
 
+// Statistics of a block of elements, combined block by block in order: the blocks depend only on
+// the size, so the figures are the same bits for any thread count.
+constexpr int64_t kBlock = 1 << 16;
+struct Stats {
+  double lo = INFINITY, hi = -INFINITY, sum = 0, sq = 0;
+  int64_t nan = 0, inf = 0, finite = 0;
+  void add(const Stats& o) {
+    lo = std::min(lo, o.lo), hi = std::max(hi, o.hi), sum += o.sum, sq += o.sq;
+    nan += o.nan, inf += o.inf, finite += o.finite;
+  }
+};
+
+template <typename T>
+Stats block_stats(const T* p, int64_t begin, int64_t end) {
+  Stats s;
+  for (int64_t i = begin; i < end; ++i) {
+    const double v = double(p[i]);
+    if (std::isnan(v)) ++s.nan;
+    else if (std::isinf(v)) ++s.inf;
+    else s.lo = std::min(s.lo, v), s.hi = std::max(s.hi, v), s.sum += v, s.sq += v * v, ++s.finite;
+  }
+  return s;
+}
+
+template <typename T>
+Stats stats_of(const T* p, int64_t n) {
+  std::vector<Stats> blocks(size_t((n + kBlock - 1) / kBlock));
+  parallel_for(n, kBlock, [&](int64_t b, int64_t e) { blocks[size_t(b / kBlock)] = block_stats(p, b, e); });
+  Stats s;
+  for (const Stats& b : blocks) s.add(b);
+  return s;
+}
+
+template <typename T>
+std::vector<int64_t> histogram(const T* p, int64_t n, double lo, double hi) {
+  const double width = (hi - lo) / kHistBins;
+  std::vector<std::vector<int64_t>> blocks(size_t((n + kBlock - 1) / kBlock), std::vector<int64_t>(kHistBins, 0));
+  parallel_for(n, kBlock, [&](int64_t b, int64_t e) {
+    auto& c = blocks[size_t(b / kBlock)];
+    for (int64_t i = b; i < e; ++i) {
+      const double v = double(p[i]);
+      if (std::isfinite(v)) c[size_t(width > 0 ? std::min<int64_t>(int64_t((v - lo) / width), kHistBins - 1) : 0)]++;
+    }
+  });
+  std::vector<int64_t> counts(kHistBins, 0);
+  for (auto& c : blocks)
+    for (int k = 0; k < kHistBins; ++k) counts[size_t(k)] += c[size_t(k)];
+  return counts;
+}
+
+template <typename T>
+json summarize(const Tensor& x, bool picture, json j) {
+  const T* p = x.data<T>();
+  const int64_t n = x.numel();
+  const Stats s = stats_of(p, n);
+  const double lo = s.finite ? s.lo : 0.0, hi = s.finite ? s.hi : 0.0;
+  j["min"] = lo, j["max"] = hi;
+  if (std::is_same_v<T, int64_t>) return j;
+  j["mean"] = s.finite ? s.sum / double(s.finite) : 0.0;
+  j["rms"] = s.finite ? std::sqrt(s.sq / double(s.finite)) : 0.0;
+  j["nan"] = s.nan, j["inf"] = s.inf;
+  if (n == 1) j["value"] = double(p[0]);
+  if (!picture) return j;
+  j["hist"] = {{"lo", lo}, {"hi", hi}, {"counts", histogram(p, n, lo, hi)}};
+  j["map"] = heatmap(x);
+  return j;
+}
+
 }  // namespace
 
 json summarize_tensor(const Tensor& t, bool picture) {
   if (!t.defined()) return nullptr;
   json j = {{"shape", t.shape()}, {"dtype", dtype_name(t.dtype())}};
   if (t.numel() == 0) return j;
-  const Tensor x = t.to(DType::F64).contiguous();
-  const double* p = x.data<double>();
-  const int64_t n = x.numel();
-  double lo = INFINITY, hi = -INFINITY, sum = 0, sq = 0;
-  int64_t nan = 0, inf = 0, finite = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = p[i];
-    if (std::isnan(v)) ++nan;
-    else if (std::isinf(v)) ++inf;
-    else lo = std::min(lo, v), hi = std::max(hi, v), sum += v, sq += v * v, ++finite;
+  const Tensor x = t.contiguous();
+  switch (x.dtype()) {
+    case DType::F32: return summarize<float>(x, picture, std::move(j));
+    case DType::F64: return summarize<double>(x, picture, std::move(j));
+    default: return summarize<int64_t>(x, picture, std::move(j));
   }
-  if (finite == 0) lo = hi = 0;
-  j["min"] = lo, j["max"] = hi;
-  if (!is_floating(t.dtype())) return j;
-  j["mean"] = finite ? sum / double(finite) : 0.0;
-  j["rms"] = finite ? std::sqrt(sq / double(finite)) : 0.0;
-  j["nan"] = nan, j["inf"] = inf;
-  if (n == 1) j["value"] = p[0];
-  if (!picture) return j;
-  std::vector<int64_t> counts(kHistBins, 0);
-  const double width = (hi - lo) / kHistBins;
-  for (int64_t i = 0; i < n; ++i)
-    if (std::isfinite(p[i])) counts[size_t(width > 0 ? std::min<int64_t>(int64_t((p[i] - lo) / width), kHistBins - 1) : 0)]++;
-  j["hist"] = {{"lo", lo}, {"hi", hi}, {"counts", counts}};
-  j["map"] = heatmap(x);
-  return j;
 }
 
 }  // namespace loupe::tools

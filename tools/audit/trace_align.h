@@ -16,8 +16,8 @@ std::string align_key(const nlohmann::json& record);
 
 // Myers' O((N+M)·D) shortest edit script between two key sequences: `pairs` gets the (i, j) it
 // keeps, in order. D, the number of inserted plus deleted records, is capped (kMaxEdits): beyond
-// it the traces are too different to align and align returns false.
-inline constexpr int64_t kMaxEdits = 2000;
+// it the traces are too different to align and align returns false. Memory: about D²/2 ints.
+inline constexpr int64_t kMaxEdits = 6000;
 bool align(const std::vector<std::string>& a, const std::vector<std::string>& b,
            std::vector<std::pair<int64_t, int64_t>>& pairs);
 

@@ -354,7 +354,8 @@ std::string TraceDiff::summary() const {
         << "  A: " << stats(a["outputs"][size_t(output)]) << "\n  B: " << stats(b["outputs"][size_t(output)]);
       if (max_abs >= 0) o << "\n  values (both dumped): max abs error " << max_abs << ", max rel error " << max_rel;
       if (!edits.empty()) {
-        o << "\n  before it, after aligning the traces by op, module and shapes:";
+        o << "\n  before it, after aligning the traces by op, module and shapes: " << only_a << " ops only in A, " << only_b
+          << " only in B; the first:";
         edit_list(8);
       }
       break;
