@@ -85,6 +85,9 @@ Var embedding(const Var& weight, const Tensor& ids);
 // Mean softmax cross-entropy of logits [N, V] against i64 targets [N]; targets equal to
 // ignore_index are skipped (and excluded from the mean). Fused: one pass forward, closed-form backward.
 Var cross_entropy(const Var& logits, const Tensor& targets, int64_t ignore_index = -1);
+// The LM head and its cross-entropy in one op, chunked (tensor/kernels/linear_cross_entropy.h):
+// cross_entropy(h · Wᵀ, targets) for h [N, C], W [V, C], without holding the [N, V] logits.
+Var linear_cross_entropy(const Var& h, const Var& w, const Tensor& targets, int64_t ignore_index = -1);
 
 // ---- matrix products (ops/matmul.cpp): backward dA = dC Bᵀ, dB = Aᵀ dC via GEMM transpose flags ----
 Var matmul(const Var& a, const Var& b);

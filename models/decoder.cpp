@@ -110,7 +110,7 @@ Var Decoder::head(const Var& x) {
   return lm_head ? lm_head(h) : matmul(h, transpose(wte->weight, 0, 1));  // tied: h · wteᵀ
 }
 
-Var Decoder::run(const Tensor& ids, DecoderCache* cache) {
+Var Decoder::trunk(const Tensor& ids, DecoderCache* cache) {
   LOUPE_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.dim() == 2, spec_.type, ": ids must be i64 [B, T], got ",
               ids.defined() ? ids.str() : "undefined");
   const int64_t T = ids.size(1), pos0 = cache ? cache->len : 0;
@@ -130,7 +130,16 @@ Var Decoder::run(const Tensor& ids, DecoderCache* cache) {
     x = (*blocks_)[l](x, in);
   }
   if (cache) cache->len = pos0 + T;
-  return head(x);
+  return x;
+}
+
+Var Decoder::loss(const Tensor& ids, const Tensor& targets) {
+  if (!fused_head()) return LanguageModel::loss(ids, targets);
+  const Var h = norm_f(trunk(ids, nullptr));
+  const Tensor t = targets.reshape({-1});
+  if (!lm_head) return linear_cross_entropy(reshape(h, {-1, h.size(-1)}), wte->weight, t);  // tied: wte
+  ModuleScope in_head(lm_head.ptr().get(), lm_head.call_path());  // traces name the head's module
+  return linear_cross_entropy(reshape(h, {-1, h.size(-1)}), lm_head->weight, t);
 }
 
 std::unique_ptr<DecodeCache> Decoder::make_cache(int64_t batch, int64_t max_len) const {
@@ -149,7 +158,7 @@ std::unique_ptr<DecodeCache> Decoder::make_cache(int64_t batch, int64_t max_len)
 Var Decoder::forward_cached(const Tensor& ids, DecodeCache& cache) {
   auto* c = dynamic_cast<DecoderCache*>(&cache);
   LOUPE_CHECK(c && c->owner == this && c->layers.size() == blocks_->size(), spec_.type, ": forward_cached got a cache made by another model");
-  return run(ids, c);
+  return head(trunk(ids, c));
 }
 
 }  // namespace loupe::models

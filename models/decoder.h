@@ -26,6 +26,11 @@
 #include "nn/norm.h"
 
 namespace loupe::models {
+// The vocabulary size from which a decoder's training loss fuses its head (Decoder::loss).
+inline constexpr int64_t kFusedHeadVocab = 4096;
+}  // namespace loupe::models
+
+namespace loupe::models {
 
 // What a block sees besides its input.
 struct BlockInput {
@@ -104,7 +109,12 @@ struct DecoderCache : DecodeCache {
 
 class Decoder : public LanguageModel {
  public:
-  Var forward(const Tensor& ids) override { return run(ids, nullptr); }
+  Var forward(const Tensor& ids) override { return head(trunk(ids, nullptr)); }
+  // With a vocabulary of kFusedHeadVocab tokens or more (and the plain head), the final norm's
+  // output goes into linear_cross_entropy with the head's weight (tied: wte): the [B·T, V] logits
+  // and their gradient are made a chunk of rows at a time (tensor/kernels/linear_cross_entropy.h).
+  // Smaller vocabularies, whose logits are small, keep forward + cross_entropy.
+  Var loss(const Tensor& ids, const Tensor& targets) override;
   std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const override;
   Var forward_cached(const Tensor& ids, DecodeCache& cache) override;
   int64_t vocab_size() const override { return spec_.vocab_size; }
@@ -128,6 +138,8 @@ class Decoder : public LanguageModel {
   virtual Var embed(const Tensor& ids, int64_t pos0);
   virtual Var before_layer(const Var& x, int64_t layer) { return x; }
   virtual Var head(const Var& x);  // final norm, then the tied or untied projection
+  // Whether loss() may fuse the head: a model whose head() adds more than the projection says no.
+  virtual bool fused_head() const { return spec_.vocab_size >= kFusedHeadVocab; }
 
   nn::Child<nn::Embedding> wte, wpe;  // wpe only with learned positions
   nn::Child<nn::Dropout> drop;        // nanoGPT naming only
@@ -135,7 +147,7 @@ class Decoder : public LanguageModel {
   nn::Child<nn::Linear> lm_head;      // only when untied
 
  private:
-  Var run(const Tensor& ids, DecoderCache* cache);
+  Var trunk(const Tensor& ids, DecoderCache* cache);  // embedding and blocks: the input of head()
   DecoderSpec spec_;
   nn::Child<nn::ModuleDict> transformer_;  // nanoGPT naming: the container of wte, wpe, drop, h, ln_f
   nn::Child<nn::ModuleList<DecoderBlock>> blocks_;

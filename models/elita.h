@@ -91,6 +91,7 @@ class ElitaModel : public ConfiguredDecoder<ElitaConfig> {
  protected:
   Var before_layer(const Var& x, int64_t layer) override;  // the wrap bias at the start of each wrap
   Var head(const Var& x) override;                         // + the logits feed-forward
+  bool fused_head() const override { return false; }        // (so the loss keeps head())
 
  private:
   Var wrap_bias_;  // [wraps, d] only when wraps > 1

@@ -5,9 +5,15 @@
 #include <cstdio>
 #include <map>
 
+#include "autograd/ops.h"
 #include "autograd/trace.h"
 
 namespace loupe::models {
+
+Var LanguageModel::loss(const Tensor& ids, const Tensor& targets) {
+  const Var logits = forward(ids);
+  return cross_entropy(reshape(logits, {-1, logits.size(-1)}), targets.reshape({-1}));
+}
 
 std::vector<std::string> LanguageModel::decay_parameter_names() const {
   std::vector<std::string> out;

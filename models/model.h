@@ -28,6 +28,10 @@ class LanguageModel : public nn::Module {
   virtual std::unique_ptr<DecodeCache> make_cache(int64_t batch, int64_t max_len) const = 0;
   // ids [B, t_new] appended after the cached tokens -> logits [B, t_new, V]; updates the cache.
   virtual Var forward_cached(const Tensor& ids, DecodeCache& cache) = 0;
+  // The training loss: the mean next-token cross-entropy of ids [B, T] against targets [B, T].
+  // Default: cross_entropy of forward's logits [B·T, V]. A decoder with a large vocabulary fuses
+  // its head into the loss (Decoder::loss), so the logits are never held whole.
+  virtual Var loss(const Tensor& ids, const Tensor& targets);
   virtual int64_t vocab_size() const = 0;
   virtual int64_t block_size() const = 0;       // max context
   virtual nlohmann::json config() const = 0;    // the full model config (for checkpoints)

@@ -29,6 +29,10 @@ void bind_model(nb::module_& m) {
            Release())
       .def("__call__", [](LanguageModel& model, const Var& ids) { return model.forward(ids.value()); }, "ids"_a,
            Release())
+      .def("loss", [](LanguageModel& model, const Var& ids, const Var& targets) { return model.loss(ids.value(), targets.value()); },
+           "ids"_a, "targets"_a, Release(),
+           "the training loss: mean next-token cross-entropy against targets [B, T] (the head fused in for a "
+           "large vocabulary)")
       .def_prop_ro("vocab_size", &LanguageModel::vocab_size)
       .def_prop_ro("block_size", &LanguageModel::block_size)
       .def("_config_json", [](const LanguageModel& model) { return model.config().dump(); })

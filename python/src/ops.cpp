@@ -195,6 +195,9 @@ void bind_indexing(Both& b, nb::module_& m) {
   m.def("cross_entropy", [](const Var& logits, const Var& targets, int64_t ignore_index) {
     return cross_entropy(logits, targets.value(), ignore_index);
   }, "input"_a, "target"_a, "ignore_index"_a = -100, Release());
+  m.def("linear_cross_entropy", [](const Var& h, const Var& weight, const Var& targets, int64_t ignore_index) {
+    return linear_cross_entropy(h, weight, targets.value(), ignore_index);
+  }, "input"_a, "weight"_a, "target"_a, "ignore_index"_a = -100, Release());
 }
 
 }  // namespace

@@ -77,6 +77,7 @@ CALLS = {
     "scatter_add": (lambda x, s: x.scatter_add(1, IDX, s), [rn(2, 4, seed=58), rn(2, 3, seed=59)]),
     "embedding": (lambda w: F.embedding(IDS, w), [rn(5, 3, seed=60)]),
     "cross_entropy": (lambda z: F.cross_entropy(z, TARGETS), [rn(6, 5, seed=61)]),
+    "linear_cross_entropy": (lambda h, w: F.linear_cross_entropy(h, w, TARGETS), [rn(6, 3, seed=90), rn(5, 3, seed=91)]),
     "matmul": (lambda a, b: a @ b, [rn(2, 3, 4, seed=62), rn(4, 5, seed=63)]),
     "einsum": (lambda a, b: loupe.einsum("bij,bjk->bik", a, b), [rn(2, 3, 4, seed=64), rn(2, 4, 2, seed=65)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, 4, w, b), [rn(3, 4, seed=66), rn(4, seed=67), rn(4, seed=68)]),

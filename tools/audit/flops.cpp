@@ -15,6 +15,10 @@ double op_flops(const OpEvent& ev) {
     for (size_t i = 0; i + 2 < a.size(); ++i) batch *= double(a[i]);
     return 2 * batch * M * N * K;
   }
+  if (std::string(ev.op) == "linear_cross_entropy") {  // the head's GEMM inside the loss: h [N, C] · Wᵀ
+    const Shape h = shape(0), w = shape(1);
+    return 2.0 * double(h[0]) * double(h[1]) * double(w[0]);
+  }
   if (std::string(ev.op) == "causal_attention") {  // q k and p v over the visible half of the keys
     const Shape q = shape(0), k = shape(1), v = shape(2);
     return 2.0 * double(q[0] * q[1] * q[2]) * double(k[2] + 1) / 2 * double(q[3] + v[3]);

@@ -74,7 +74,7 @@ static void run_audit_trace(AuditTraceArgs& o) {
   set_step(ck.config.train.seed, ck.step);
   model->eval();
   const Tensor x = ids.narrow(1, 0, T).contiguous(), y = ids.narrow(1, 1, T).contiguous();
-  Var loss = tools::lm_loss(model->forward(x), y);
+  Var loss = model->loss(x, y);
   loss.backward();
   std::printf("traced one forward and backward pass of %s (%lld x %lld tokens) into %s; loss %.6f\n",
               ck.config.model.value("type", "?").c_str(), (long long)ids.size(0), (long long)T, o.out.c_str(),

@@ -28,7 +28,7 @@ double split_loss(models::LanguageModel& model, const text::TokenDataset& ds, te
           px[r * T + t] = ds.token(split, start + r * T + t);
           py[r * T + t] = ds.token(split, start + r * T + t + 1);
         }
-      sum += lm_loss(model.forward(x), y).item() * double(rows * T);
+      sum += model.loss(x, y).item() * double(rows * T);
     };
     if (full > 0) run(w0, full, block);
     if (full < batch && w0 + full * block < n) run(w0 + full * block, 1, n - w0 - full * block);  // the short tail
@@ -48,7 +48,7 @@ double estimate_loss(models::LanguageModel& model, const text::TokenDataset& ds,
     Tensor x, y;
     for (int64_t i = cluster.rank(); i < iters; i += cluster.size()) {
       ds.batch(split, batch, block, seed, uint64_t(i), x, y);
-      losses[size_t(i)] = lm_loss(model.forward(x), y).item();
+      losses[size_t(i)] = model.loss(x, y).item();
     }
   });
   model.train(was_training);

@@ -58,7 +58,7 @@ TrainingStep::Result TrainingStep::run(int64_t it, bool want_norm, const std::fu
     cluster_.all_or_none([&] {
       set_micro_batch(m);
       training_batch(data_, config_.seed, rows_, T, it, M, m, x, y);
-      Var loss = lm_loss(model_.forward(x), y);
+      Var loss = model_.loss(x, y);
       losses[size_t(m)] = loss.item();
       (M == 1 ? loss : loss * (1.0 / double(M))).backward();
     });

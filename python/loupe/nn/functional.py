@@ -70,6 +70,13 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
     return _loupe.cross_entropy(input, target, ignore_index)
 
 
+def linear_cross_entropy(input, weight, target, ignore_index=-100):
+    """cross_entropy(input @ weight.T, target) for input [N, C] and an LM head's weight [V, C], in
+    one op that makes the logits a chunk of rows at a time and never holds the [N, V] whole (op
+    linear_cross_entropy; loupe's decoders train with it from a 4096-token vocabulary)."""
+    return _loupe.linear_cross_entropy(input, weight, target, ignore_index)
+
+
 def mse_loss(input, target):
     """mean((input − target)²)."""
     return ((input - target) ** 2).mean()
