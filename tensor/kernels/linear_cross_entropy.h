@@ -22,7 +22,8 @@
 namespace loupe {
 
 // Logits per chunk: 128 MB in f32 (667 rows of a 50,257-token vocabulary). Smaller chunks pass
-// over W and dW more often (each chunk reads W twice, and reads and writes dW).
+// over W and dW more often (each chunk reads W twice, and reads and writes dW); 2^26 measured the
+// same speed on gpt-shakespeare-bpe within the noise, holding 128 MB more (docs/performance.md).
 inline constexpr int64_t kLinearCeChunk = int64_t(1) << 25;
 
 struct LinearCrossEntropy {

@@ -138,6 +138,21 @@ json attention(models::LanguageModel& model, const Tensor& x, const text::Tokeni
   return {{"tokens", tokens}, {"maps", maps}};
 }
 
+// Each parameter's update (w after the step − w before) and its ratio to the weight, into
+// params; one optimizer event per parameter, after the backward, into ops.
+void add_updates(const std::vector<optim::Optimizer::Entry>& entries, const std::vector<Tensor>& before,
+                 const std::string& optimizer, json& params, json& ops) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Tensor update = difference(entries[i].param.value(), before[i]);
+    params[i]["value"] = summarize_tensor(before[i]);
+    params[i]["update"] = summarize_tensor(update);
+    params[i]["ratio"] = rms(update) / std::max(rms(before[i]), 1e-300);
+    params[i]["lr_scale"] = entries[i].lr_scale, params[i]["weight_decay"] = entries[i].weight_decay;
+    ops.push_back({{"op", optimizer}, {"pass", "optimizer"}, {"module", parent_path(entries[i].name)}, {"param", i},
+                   {"inputs", json::array()}, {"outputs", json::array()}});
+  }
+}
+
 }  // namespace
 
 json explore_step(const ExploreOptions& opt) {
@@ -190,18 +205,7 @@ json explore_step(const ExploreOptions& opt) {
   LOUPE_CHECK(shadow.empty() || int64_t(shadow.size()) == int64_t(ops.size()), "explore: the f64 shadow ran ",
               shadow.size(), " ops, the step ", ops.size());
   for (auto& [i, rel] : shadow) ops[size_t(i)]["shadow"] = rel;
-  const std::string optimizer = cfg.to_json()["train"].value("optimizer", "adamw");
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const Tensor& w = entries[i].param.value();
-    const Tensor update = difference(w, before[i]);
-    const double ratio = rms(update) / std::max(rms(before[i]), 1e-300);
-    params[i]["value"] = summarize_tensor(before[i]);
-    params[i]["update"] = summarize_tensor(update);
-    params[i]["ratio"] = ratio;
-    params[i]["lr_scale"] = entries[i].lr_scale, params[i]["weight_decay"] = entries[i].weight_decay;
-    ops.push_back({{"op", optimizer}, {"pass", "optimizer"}, {"module", parent_path(entries[i].name)}, {"param", i},
-                   {"inputs", json::array()}, {"outputs", json::array()}});
-  }
+  add_updates(entries, before, cfg.to_json()["train"].value("optimizer", "adamw"), params, ops);
   record["modules"] = module_tree(params, ops);
   record["params"] = std::move(params);
   record["ops"] = std::move(ops);
@@ -210,7 +214,8 @@ json explore_step(const ExploreOptions& opt) {
   record["run"] = {{"type", type}, {"model", cfg.model}, {"train", cfg.to_json()["train"]}, {"step", it},
                    {"lr", r.lr}, {"loss", r.loss}, {"grad_norm", r.grad_norm}, {"clip", clip},
                    {"batch", x.shape()}, {"micro_batches", step.micro_per_step()}, {"parameters", model->num_parameters()},
-                   {"source", ck ? "checkpoint " + opt.ckpt : opt.run ? std::string("a run config") : "config " + opt.config}, {"seconds", seconds},
+                   {"source", ck ? "checkpoint " + opt.ckpt : opt.run ? std::string("a run config") : "config " + opt.config},
+                   {"seconds", seconds},
                    {"docs", "docs/models/" + type + ".md"}, {"shadow", opt.shadow},
                    {"source_root", std::string("file://") + LOUPE_SOURCE_DIR}};
   return record;
