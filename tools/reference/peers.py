@@ -13,8 +13,9 @@ clipping and accumulation. The peers:
   torch sdpa         the same with F.scaled_dot_product_attention, as a user writes it today
   torch compile      torch.compile (inductor, generated C++); compile seconds reported apart
   jax jit            tools/reference/jax_train.py: the whole step under jax.jit (XLA CPU)
-With --loupe-avx2, PyTorch runs again restricted to AVX2 (ATEN_CPU_CAPABILITY=avx2,
-ONEDNN_MAX_CPU_ISA=AVX2) beside loupe's AVX2 build (JAX has no such switch here yet).
+With --loupe-avx2, every peer runs again restricted to AVX2 beside loupe's AVX2 build: PyTorch
+with ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2 (inductor's generated C++ reads the
+first too), JAX with XLA_FLAGS=--xla_cpu_max_isa=AVX2.
 
 Each peer runs --repeats times, one after another on the same cores, nothing else running: one
 warm-up step, then --steps timed ones. Reported: tokens/s (median and range), ms/step, peak RSS,
@@ -35,6 +36,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TORCH_TRAIN = os.path.join(ROOT, "tools", "reference", "torch_train.py")
 JAX_TRAIN = os.path.join(ROOT, "tools", "reference", "jax_train.py")
 AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+JAX_AVX2_ENV = {"XLA_FLAGS": "--xla_cpu_max_isa=AVX2"}
 
 
 def run_json(cmd, env=None):
@@ -67,7 +69,8 @@ def peers_of(a):
            ("torch compile", torch_cmd("--sdpa", "--compile"), {}), ("jax jit", jax_cmd, {})]
     if a.loupe_avx2:
         out += [("loupe avx2", loupe_cmd(a.loupe_avx2), {}), ("torch eager avx2", torch_cmd(), AVX2_ENV),
-                ("torch sdpa avx2", torch_cmd("--sdpa"), AVX2_ENV)]
+                ("torch sdpa avx2", torch_cmd("--sdpa"), AVX2_ENV),
+                ("torch compile avx2", torch_cmd("--sdpa", "--compile"), AVX2_ENV), ("jax jit avx2", jax_cmd, JAX_AVX2_ENV)]
     return [p for p in out if not a.only or p[0] in a.only]
 
 

@@ -129,7 +129,9 @@ def main():
         if given is None:
             return batch("train")
         rows = torch.from_numpy(given[it * accum + m])
-        return rows[:, :-1], rows[:, 1:]
+        # Contiguous copies: torch.compile restricted to AVX2 (ATEN_CPU_CAPABILITY=avx2) computed NaN
+        # losses from the strided views rows[:, :-1] (PyTorch 2.13, seen 2026-12-07); eager did not.
+        return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
 
     times, losses = [], []
     for it in range(steps):
