@@ -1,6 +1,7 @@
 #include "models/decoder.h"
 
 #include <cmath>
+#include <optional>
 
 #include "autograd/ops.h"
 #include "nn/init.h"
@@ -136,10 +137,10 @@ Var Decoder::trunk(const Tensor& ids, DecoderCache* cache) {
 Var Decoder::loss(const Tensor& ids, const Tensor& targets) {
   if (!fused_head()) return LanguageModel::loss(ids, targets);
   const Var h = norm_f(trunk(ids, nullptr));
-  const Tensor t = targets.reshape({-1});
-  if (!lm_head) return linear_cross_entropy(reshape(h, {-1, h.size(-1)}), wte->weight, t);  // tied: wte
-  ModuleScope in_head(lm_head.ptr().get(), lm_head.call_path());  // traces name the head's module
-  return linear_cross_entropy(reshape(h, {-1, h.size(-1)}), lm_head->weight, t);
+  std::optional<ModuleScope> in_head;  // untied: traces name the head's module
+  if (lm_head) in_head.emplace(lm_head.ptr().get(), lm_head.call_path());
+  return linear_cross_entropy(reshape(h, {-1, h.size(-1)}), lm_head ? lm_head->weight : wte->weight,  // tied: wte
+                              targets.reshape({-1}));
 }
 
 std::unique_ptr<DecodeCache> Decoder::make_cache(int64_t batch, int64_t max_len) const {

@@ -268,7 +268,7 @@ std::string module_trace(const Audit& a, const std::string& ckpt, const std::str
   model->eval();
   const Tensor ids = Tensor::from_ints({3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2}, {1, 17});
   const Tensor x = ids.narrow(1, 0, 16).contiguous(), y = ids.narrow(1, 1, 16).contiguous();
-  tools::lm_loss(model->forward(x), y).backward();
+  model->loss(x, y).backward();
   stop_trace();
   return path;
 }

@@ -11,6 +11,7 @@
 #include "tensor/kernels/linear_cross_entropy.h"
 #include "tensor/reference/cross_entropy.h"
 #include "tensor/reference/linear_cross_entropy.h"
+#include "tensor/ops.h"
 #include "tensor/reference/mode.h"
 
 namespace loupe {
@@ -37,15 +38,8 @@ Var linear_cross_entropy(const Var& h, const Var& w, const Tensor& targets, int6
                            : linear_cross_entropy_forward(h.value(), w.value(), targets, ignore_index, gh, gw));
   return make_result("linear_cross_entropy", f->loss, {h, w}, [f](const Tensor& g) -> std::vector<Tensor> {
     const double scale = f->count ? g.item() / double(f->count) : 0.0;
-    auto scaled = [scale](const Tensor& d) {
-      if (!d.defined()) return Tensor();
-      Tensor out = d.clone();  // the saved gradient stays unscaled: a second backward scales it afresh
-      LOUPE_DISPATCH(out.dtype(), T, {
-        T* p = out.data<T>();
-        for (int64_t i = 0; i < out.numel(); ++i) p[i] *= T(scale);
-      });
-      return out;
-    };
+    // New tensors: the saved gradients stay unscaled, so a second backward scales them afresh.
+    auto scaled = [scale](const Tensor& d) { return d.defined() ? mul(d, scale) : Tensor(); };
     return {scaled(f->dh), scaled(f->dw)};
   });
 }

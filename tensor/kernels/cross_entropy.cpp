@@ -32,12 +32,16 @@ void check_cross_entropy_inputs(const Tensor& logits, const Tensor& targets, int
               " must be [N] for logits ", logits.str());
   const int64_t N = logits.size(0), V = logits.size(1);
   LOUPE_CHECK(V > 0 || N == 0, "cross_entropy: logits ", logits.str(), " have no classes");
+  check_targets_in_range("cross_entropy", targets, V, ignore_index);
+}
+
+void check_targets_in_range(const char* op, const Tensor& targets, int64_t V, int64_t ignore_index) {
   const Tensor tc = targets.contiguous();
   const int64_t* pt = tc.data<int64_t>();
-  for (int64_t i = 0; i < N; ++i) {
+  for (int64_t i = 0; i < tc.numel(); ++i) {
     const int64_t t = pt[i];
-    LOUPE_CHECK(t == ignore_index || (t >= 0 && t < V), "cross_entropy: target ", t, " in row ", i,
-                " is out of range for ", V, " classes (ignore_index ", ignore_index, ")");
+    LOUPE_CHECK(t == ignore_index || (t >= 0 && t < V), op, ": target ", t, " in row ", i, " is out of range for ", V,
+                " classes (ignore_index ", ignore_index, ")");
   }
 }
 

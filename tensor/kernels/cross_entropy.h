@@ -22,6 +22,8 @@ struct CrossEntropyForward {
 
 // Errors name the shapes, dtypes and the first out-of-range target.
 void check_cross_entropy_inputs(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
+// Every target is ignore_index or in [0, V); the error names `op`, the target and its row.
+void check_targets_in_range(const char* op, const Tensor& targets, int64_t V, int64_t ignore_index);
 
 CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/kernels/cross_entropy.h"
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/softmax.h"
 #include "tensor/parallel.h"
@@ -76,13 +77,7 @@ void check_linear_cross_entropy_inputs(const Tensor& h, const Tensor& w, const T
   LOUPE_CHECK(targets.defined() && targets.dtype() == DType::I64 && targets.dim() == 1 && targets.size(0) == h.size(0),
               "linear_cross_entropy: targets must be i64 [N] for h ", h.str(), ", got ",
               targets.defined() ? targets.str() : "undefined");
-  const Tensor tc = targets.contiguous();
-  const int64_t V = w.size(0);
-  for (int64_t i = 0; i < tc.numel(); ++i) {
-    const int64_t t = tc.data<int64_t>()[i];
-    LOUPE_CHECK(t == ignore_index || (t >= 0 && t < V), "linear_cross_entropy: target ", t, " in row ", i,
-                " is out of range for ", V, " classes (ignore_index ", ignore_index, ")");
-  }
+  check_targets_in_range("linear_cross_entropy", targets, w.size(0), ignore_index);
 }
 
 LinearCrossEntropy linear_cross_entropy_forward(const Tensor& h, const Tensor& w, const Tensor& targets,

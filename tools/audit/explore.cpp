@@ -7,6 +7,7 @@
 
 #include "autograd/attention_probe.h"
 #include "autograd/var.h"
+#include "tensor/ops.h"
 #include "tools/audit/attention_plot.h"
 #include "tools/audit/html_page.h"
 #include "tools/audit/op_notes.h"
@@ -71,21 +72,6 @@ struct Recorder {
   }
 };
 
-// after − before, in f64.
-Tensor difference(const Tensor& after, const Tensor& before) {
-  Tensor d = after.to(DType::F64).contiguous().clone();
-  const Tensor b = before.to(DType::F64).contiguous();
-  for (int64_t i = 0; i < d.numel(); ++i) d.data<double>()[i] -= b.data<double>()[i];
-  return d;
-}
-
-double rms(const Tensor& t) {
-  const Tensor x = t.to(DType::F64).contiguous();
-  double s = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) s += x.data<double>()[i] * x.data<double>()[i];
-  return x.numel() ? std::sqrt(s / double(x.numel())) : 0.0;
-}
-
 // The module tree: every path that holds a parameter or ran an op, with each path's ancestors.
 json module_tree(const json& params, const json& ops) {
   std::map<std::string, json> mods;
@@ -143,10 +129,9 @@ json attention(models::LanguageModel& model, const Tensor& x, const text::Tokeni
 void add_updates(const std::vector<optim::Optimizer::Entry>& entries, const std::vector<Tensor>& before,
                  const std::string& optimizer, json& params, json& ops) {
   for (size_t i = 0; i < entries.size(); ++i) {
-    const Tensor update = difference(entries[i].param.value(), before[i]);
     params[i]["value"] = summarize_tensor(before[i]);
-    params[i]["update"] = summarize_tensor(update);
-    params[i]["ratio"] = rms(update) / std::max(rms(before[i]), 1e-300);
+    params[i]["update"] = summarize_tensor(sub(entries[i].param.value().to(DType::F64), before[i].to(DType::F64)));
+    params[i]["ratio"] = params[i]["update"]["rms"].get<double>() / std::max(params[i]["value"]["rms"].get<double>(), 1e-300);
     params[i]["lr_scale"] = entries[i].lr_scale, params[i]["weight_decay"] = entries[i].weight_decay;
     ops.push_back({{"op", optimizer}, {"pass", "optimizer"}, {"module", parent_path(entries[i].name)}, {"param", i},
                    {"inputs", json::array()}, {"outputs", json::array()}});

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "tensor/parallel.h"
+#include "tensor/stats.h"
 
 namespace loupe::tools {
 
@@ -51,38 +52,8 @@ json heatmap(const Tensor& x) {
   return {{"rows", m.size(0)}, {"cols", m.size(1)}, {"every", {er, ec}}, {"of", of}, {"a", a}, {"q", base64(q)}};
 }
 
-// Statistics of a block of elements, combined block by block in order: the blocks depend only on
-// the size, so the figures are the same bits for any thread count.
+// Histogram counts in fixed blocks, in parallel (integer sums: any order gives the same counts).
 constexpr int64_t kBlock = 1 << 16;
-struct Stats {
-  double lo = INFINITY, hi = -INFINITY, sum = 0, sq = 0;
-  int64_t nan = 0, inf = 0, finite = 0;
-  void add(const Stats& o) {
-    lo = std::min(lo, o.lo), hi = std::max(hi, o.hi), sum += o.sum, sq += o.sq;
-    nan += o.nan, inf += o.inf, finite += o.finite;
-  }
-};
-
-template <typename T>
-Stats block_stats(const T* p, int64_t begin, int64_t end) {
-  Stats s;
-  for (int64_t i = begin; i < end; ++i) {
-    const double v = double(p[i]);
-    if (std::isnan(v)) ++s.nan;
-    else if (std::isinf(v)) ++s.inf;
-    else s.lo = std::min(s.lo, v), s.hi = std::max(s.hi, v), s.sum += v, s.sq += v * v, ++s.finite;
-  }
-  return s;
-}
-
-template <typename T>
-Stats stats_of(const T* p, int64_t n) {
-  std::vector<Stats> blocks(size_t((n + kBlock - 1) / kBlock));
-  parallel_for(n, kBlock, [&](int64_t b, int64_t e) { blocks[size_t(b / kBlock)] = block_stats(p, b, e); });
-  Stats s;
-  for (const Stats& b : blocks) s.add(b);
-  return s;
-}
 
 template <typename T>
 std::vector<int64_t> histogram(const T* p, int64_t n, double lo, double hi) {
@@ -103,15 +74,15 @@ std::vector<int64_t> histogram(const T* p, int64_t n, double lo, double hi) {
 
 template <typename T>
 json summarize(const Tensor& x, bool picture, json j) {
-  const T* p = x.data<T>();
-  const int64_t n = x.numel();
-  const Stats s = stats_of(p, n);
-  const double lo = s.finite ? s.lo : 0.0, hi = s.finite ? s.hi : 0.0;
+  // The statistics a trace record carries (tensor/stats.h), so the page and the trace agree.
+  const TensorStats s = tensor_stats(std::is_same_v<T, int64_t> ? x.to(DType::F64) : x);
+  const double lo = s.finite ? s.min : 0.0, hi = s.finite ? s.max : 0.0;
   j["min"] = lo, j["max"] = hi;
   if (std::is_same_v<T, int64_t>) return j;
-  j["mean"] = s.finite ? s.sum / double(s.finite) : 0.0;
-  j["rms"] = s.finite ? std::sqrt(s.sq / double(s.finite)) : 0.0;
+  j["mean"] = s.mean(), j["rms"] = s.rms();
   j["nan"] = s.nan, j["inf"] = s.inf;
+  const T* p = x.data<T>();
+  const int64_t n = x.numel();
   if (n == 1) j["value"] = double(p[0]);
   if (!picture) return j;
   j["hist"] = {{"lo", lo}, {"hi", hi}, {"counts", histogram(p, n, lo, hi)}};

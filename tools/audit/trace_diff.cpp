@@ -126,6 +126,27 @@ std::vector<std::pair<std::string, json>> module_records(TraceReader& r, double 
 
 using ModuleRecords = std::vector<std::pair<std::string, json>>;
 
+// One pair of records compared, A's record i against B's record j (aligned, or paired by module):
+// its row for the report (when rows), and, if it is the first pair that differs, the divergence
+// in d. Pairs are counted up to the divergence, as when the walk stops there. True when this
+// pair is that first divergence.
+bool compare_pair(const json& x, const json& y, int64_t i, int64_t j, double tol, TraceDiff& d, json* rows) {
+  const bool before = d.kind != TraceDiff::Diverges;
+  if (before) ++d.records;
+  TraceDiff here;
+  const bool differs = x["outputs"].size() != y["outputs"].size() || outputs_differ(x, y, tol, here);
+  if (rows) {
+    json row = {{"a", i}, {"b", j}, {"s", differs ? "differs" : "same"}, {"rel", here.rel}};
+    if (here.max_abs >= 0) row["max_abs"] = here.max_abs, row["max_rel"] = here.max_rel;
+    rows->push_back(std::move(row));
+  }
+  if (!differs || !before) return false;
+  d.kind = TraceDiff::Diverges, d.output = std::max<int64_t>(here.output, 0), d.rel = here.rel;
+  d.max_abs = here.max_abs, d.max_rel = here.max_rel;
+  d.index = i, d.index_b = j, d.a = x, d.b = y;
+  return true;
+}
+
 // Module records paired by key (path#call); A's order, then B's modules that A lacks (rows only).
 TraceDiff diff_modules(const ModuleRecords& a, const ModuleRecords& b, double tol, json* rows) {
   std::map<std::string, int64_t> in_b;
@@ -133,31 +154,15 @@ TraceDiff diff_modules(const ModuleRecords& a, const ModuleRecords& b, double to
   TraceDiff d;
   d.modules = true;
   std::vector<bool> used(b.size(), false);
-  bool found = false;
   for (size_t i = 0; i < a.size(); ++i) {
     const auto it = in_b.find(a[i].first);
     if (it == in_b.end()) {
-      if (!found) ++d.unmatched;
+      if (d.kind != TraceDiff::Diverges) ++d.unmatched;  // counted up to the divergence
       if (rows) rows->push_back({{"a", i}, {"b", nullptr}, {"s", "A"}});
       continue;
     }
     used[size_t(it->second)] = true;
-    if (!found) ++d.records;  // as without rows: counted up to the divergence
-    const json &x = a[i].second, &y = b[size_t(it->second)].second;
-    TraceDiff here;
-    const bool differs = x["outputs"].size() != y["outputs"].size() || outputs_differ(x, y, tol, here);
-    if (rows) {
-      json row = {{"a", i}, {"b", it->second}, {"s", differs ? "differs" : "same"}, {"rel", here.rel}};
-      if (here.max_abs >= 0) row["max_abs"] = here.max_abs, row["max_rel"] = here.max_rel;
-      rows->push_back(std::move(row));
-    }
-    if (differs && !found) {
-      found = true;
-      d.kind = TraceDiff::Diverges, d.output = std::max<int64_t>(here.output, 0), d.rel = here.rel;
-      d.max_abs = here.max_abs, d.max_rel = here.max_rel;
-      d.index = int64_t(i), d.index_b = it->second, d.a = x, d.b = y;
-      if (!rows) return d;
-    }
+    if (compare_pair(a[i].second, b[size_t(it->second)].second, int64_t(i), it->second, tol, d, rows) && !rows) return d;
   }
   if (rows)
     for (size_t j = 0; j < b.size(); ++j)
@@ -171,17 +176,10 @@ ModuleRecords checked_module_records(TraceReader& r, double tol) {
   return m;
 }
 
-
-struct Trace {
+std::vector<json> read_all(TraceReader& r) {
   std::vector<json> records;
-  json model;
-};
-
-Trace read_all(TraceReader& r) {
-  Trace t;
-  for (json rec; r.next(rec);) t.records.push_back(std::move(rec));
-  t.model = r.model;
-  return t;
+  for (json rec; r.next(rec);) records.push_back(std::move(rec));
+  return records;
 }
 
 json edit_of(const char* side, int64_t index, const json& r) {
@@ -189,12 +187,10 @@ json edit_of(const char* side, int64_t index, const json& r) {
           {"pass", r.value("pass", "")}, {"op", r.value("op", "")}, {"module", r.value("module", "")}};
 }
 
-}  // namespace
-
 // Aligns A's and B's op records, then compares each aligned pair in order. rows (when given)
 // gets every row of the alignment for the HTML report; without it the walk stops at the first
 // divergence.
-static TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json>& B, double tol, json* rows) {
+TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json>& B, double tol, json* rows) {
   std::vector<std::string> ka, kb;
   for (auto& r : A) ka.push_back(align_key(r));
   for (auto& r : B) kb.push_back(align_key(r));
@@ -209,11 +205,11 @@ static TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json
   }
   pairs.emplace_back(int64_t(A.size()), int64_t(B.size()));  // a sentinel: the ends
   int64_t ia = 0, ib = 0;
-  bool found = false;
   auto unmatched = [&](bool in_a) {
     const int64_t i = in_a ? ia : ib;
-    if (!found) (in_a ? d.only_a : d.only_b)++;  // as without rows: counted up to the divergence
-    if (!found && d.edits.size() < 20) {
+    const bool before = d.kind != TraceDiff::Diverges;  // counted up to the divergence
+    if (before) (in_a ? d.only_a : d.only_b)++;
+    if (before && d.edits.size() < 20) {
       json e = edit_of(in_a ? "A" : "B", i, in_a ? A[size_t(i)] : B[size_t(i)]);
       e["at_a"] = ia, e["at_b"] = ib;  // where it stands in both traces
       d.edits.push_back(std::move(e));
@@ -224,24 +220,14 @@ static TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json
     for (; ia < pa; ++ia) unmatched(true);
     for (; ib < pb; ++ib) unmatched(false);
     if (pa == int64_t(A.size())) break;
-    if (!found) ++d.records;  // pairs compared up to the divergence, as without rows
-    TraceDiff here;
-    const bool differs = outputs_differ(A[size_t(pa)], B[size_t(pb)], tol, here);
-    if (rows) {
-      json row = {{"a", pa}, {"b", pb}, {"s", differs ? "differs" : "same"}, {"rel", here.rel}};
-      if (here.max_abs >= 0) row["max_abs"] = here.max_abs, row["max_rel"] = here.max_rel;
-      rows->push_back(std::move(row));
-    }
-    if (differs && !found) {
-      found = true;
-      d.kind = TraceDiff::Diverges, d.index = pa, d.index_b = pb, d.output = here.output, d.rel = here.rel;
-      d.max_abs = here.max_abs, d.max_rel = here.max_rel, d.a = A[size_t(pa)], d.b = B[size_t(pb)];
-      if (!rows) return d;
-    }
+    if (compare_pair(A[size_t(pa)], B[size_t(pb)], pa, pb, tol, d, rows) && !rows) return d;
     ia = pa + 1, ib = pb + 1;
   }
-  if (!found && d.only_a == 0 && d.only_b == 0) d.index = d.index_b = d.records;  // identical to the end
-  if (found || (d.only_a == 0 && d.only_b == 0)) return d;
+  if (d.kind == TraceDiff::Diverges) return d;
+  if (d.only_a == 0 && d.only_b == 0) {  // identical to the end
+    d.index = d.index_b = d.records;
+    return d;
+  }
   // Every aligned pair the same, some ops on one side only: one trace is the start of the other
   // (Length: it ended), or the graphs differ (ControlFlow), named at the first op without a partner.
   const json& first = d.edits.front();
@@ -255,6 +241,8 @@ static TraceDiff diff_aligned(const std::vector<json>& A, const std::vector<json
   return d;
 }
 
+}  // namespace
+
 TraceDiff diff_traces(const std::string& path_a, const std::string& path_b, const DiffOptions& opt) {
   TraceReader ra(path_a), rb(path_b);
   if (opt.modules) {
@@ -264,9 +252,9 @@ TraceDiff diff_traces(const std::string& path_a, const std::string& path_b, cons
     LOUPE_CHECK(d.records > 0, "audit: no module of ", path_a, " appears in ", path_b, " (different models or names?)");
     return d;
   }
-  const Trace a = read_all(ra), b = read_all(rb);
+  const std::vector<json> a = read_all(ra), b = read_all(rb);
   check_same_model(ra, rb);
-  return diff_aligned(a.records, b.records, opt.tol, nullptr);
+  return diff_aligned(a, b, opt.tol, nullptr);
 }
 
 namespace {
@@ -311,7 +299,7 @@ std::string diff_report_html(const std::string& path_a, const std::string& path_
     for (auto& [k, r] : a) A.push_back(std::move(r));
     for (auto& [k, r] : b) B.push_back(std::move(r));
   } else {
-    A = read_all(ra).records, B = read_all(rb).records;
+    A = read_all(ra), B = read_all(rb);
     check_same_model(ra, rb);
     result = diff_aligned(A, B, opt.tol, &rows);
   }

@@ -11,11 +11,6 @@
 
 namespace loupe::tools {
 
-Var lm_loss(const Var& logits, const Tensor& targets) {
-  const int64_t V = logits.size(-1);
-  return cross_entropy(reshape(logits, {-1, V}), targets.reshape({-1}));
-}
-
 void training_batch(const text::TokenDataset& data, uint64_t seed, int64_t rows, int64_t block, int64_t it, int64_t M,
                     int64_t m, Tensor& x, Tensor& y) {
   data.batch(text::Split::Train, rows, block, seed, uint64_t(it * M + m), x, y);

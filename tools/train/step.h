@@ -4,7 +4,7 @@
 //   lr = schedule(it)
 //   for each of the step's M = grad_accum · ranks micro-batches m (this rank runs m = a·ranks + rank):
 //       batch (x, y) = training batch it·M + m          (TokenDataset::batch, keyed by the seed)
-//       loss_m = cross_entropy(model(x), y);  backward of loss_m / M
+//       loss_m = model.loss(x, y);  backward of loss_m / M   (models/model.h: cross-entropy of the next token)
 //   the gradients folded in m order (StepGradient: the same sum on 1 or N ranks)
 //   g = global gradient norm;  clip coefficient c = min(1, grad_clip / g)  (no clip: c = 1)
 //   optimizer step with the gradients scaled by c;  zero the gradients
@@ -25,9 +25,6 @@
 #include "tools/train/step_gradient.h"
 
 namespace loupe::tools {
-
-// Mean cross-entropy of logits [B, T, V] against targets [B, T].
-Var lm_loss(const Var& logits, const Tensor& targets);
 
 // The batch of micro-batch m of step `it`, M micro-batches a step over all ranks: batch index
 // it·M + m of the train split's stream `seed`, `rows` rows of `block` tokens. TrainingStep::run
