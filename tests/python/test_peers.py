@@ -68,6 +68,25 @@ def test_the_peers_table_shows_equal_losses(tmp_path):
     assert "| gpt-baby.json | torch eager |" in r.stdout
 
 
+def test_a_fast_wrong_run_gets_no_ratio():
+    """A peer whose last loss is NaN or not loupe's is marked wrong and gets no "loupe is" ratio
+    (torch.compile under ATEN_CPU_CAPABILITY=avx2 gave NaN on gpt-shakespeare, 2026-12-07)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+    import peers
+    row = {"config": "configs/c.json", "min": 1.0, "max": 1.0, "ms_per_step": 1.0, "mfu_percent": 1.0,
+           "peak_rss_mib": 1.0, "compile_seconds": 0.0}
+    rows = [dict(row, peer="loupe", tokens_per_sec=100.0, loss=2.5),
+            dict(row, peer="fast and wrong", tokens_per_sec=400.0, loss=float("nan")),
+            dict(row, peer="off by 1e-3", tokens_per_sec=400.0, loss=2.5025),
+            dict(row, peer="right", tokens_per_sec=50.0, loss=2.5000001)]
+    meta = {"date": "d", "cpu": "c", "threads": 2, "peak": 1.0, "peak_readings": [1.0], "steps": 1, "repeats": 1,
+            "command": "x"}
+    lines = {l.split(" | ")[1]: l for l in peers.markdown(rows, meta).splitlines() if l.startswith("| c.json")}
+    assert "wrong" in lines["fast and wrong"] and lines["fast and wrong"].endswith("| — |")
+    assert "wrong" in lines["off by 1e-3"] and lines["off by 1e-3"].endswith("| — |")
+    assert "wrong" not in lines["right"] and lines["right"].endswith("| 2.00× |")
+
+
 def test_batches_refuses_a_bad_request(tmp_path):
     r = subprocess.run([LOUPE, "batches", "-c", "configs/gpt-baby.json", "--steps", "0", "-o", str(tmp_path / "b.npy")],
                        capture_output=True, text=True, cwd=ROOT)

@@ -26,16 +26,20 @@ after the last step. The losses must agree (same data, same weights): a fast wro
 import argparse
 import datetime
 import json
+import math
 import os
 import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TORCH_TRAIN = os.path.join(ROOT, "tools", "reference", "torch_train.py")
 JAX_TRAIN = os.path.join(ROOT, "tools", "reference", "jax_train.py")
-AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+# PyTorch's CPU wheel computes its matmuls with MKL, which reads neither of the first two:
+# without MKL_ENABLE_INSTRUCTIONS its GEMMs would still run AVX-512 in the "AVX2" rows.
+AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 JAX_AVX2_ENV = {"XLA_FLAGS": "--xla_cpu_max_isa=AVX2"}
 
 
@@ -65,12 +69,19 @@ def peers_of(a):
     def jax_cmd(cfg, sets, batches):
         return [sys.executable, JAX_TRAIN, "--config", cfg, *sets, "--loupe", a.loupe, "--batches", batches,
                 "--steps", str(a.steps + 1), "--json"]
-    out = [("loupe", loupe_cmd(a.loupe), {}), ("torch eager", torch_cmd(), {}), ("torch sdpa", torch_cmd("--sdpa"), {}),
-           ("torch compile", torch_cmd("--sdpa", "--compile"), {}), ("jax jit", jax_cmd, {})]
+    # Inductor caches the C++ it compiled under a key that leaves out ATEN_CPU_CAPABILITY: a cache
+    # shared by the two ISAs hands one ISA's kernels to the other (seen 2026-12-07: NaN losses
+    # from AVX2 runs, a heap corruption in a native one). Each ISA gets its own, fresh per call,
+    # so the compile seconds reported are a cold compile's.
+    native = {"TORCHINDUCTOR_CACHE_DIR": os.path.join(a.inductor_cache, "native")}
+    avx2 = dict(AVX2_ENV, TORCHINDUCTOR_CACHE_DIR=os.path.join(a.inductor_cache, "avx2"))
+    out = [("loupe", loupe_cmd(a.loupe), {}), ("torch eager", torch_cmd(), native),
+           ("torch sdpa", torch_cmd("--sdpa"), native), ("torch compile", torch_cmd("--sdpa", "--compile"), native),
+           ("jax jit", jax_cmd, {})]
     if a.loupe_avx2:
-        out += [("loupe avx2", loupe_cmd(a.loupe_avx2), {}), ("torch eager avx2", torch_cmd(), AVX2_ENV),
-                ("torch sdpa avx2", torch_cmd("--sdpa"), AVX2_ENV),
-                ("torch compile avx2", torch_cmd("--sdpa", "--compile"), AVX2_ENV), ("jax jit avx2", jax_cmd, JAX_AVX2_ENV)]
+        out += [("loupe avx2", loupe_cmd(a.loupe_avx2), {}), ("torch eager avx2", torch_cmd(), avx2),
+                ("torch sdpa avx2", torch_cmd("--sdpa"), avx2),
+                ("torch compile avx2", torch_cmd("--sdpa", "--compile"), avx2), ("jax jit avx2", jax_cmd, JAX_AVX2_ENV)]
     return [p for p in out if not a.only or p[0] in a.only]
 
 
@@ -100,6 +111,11 @@ def measure(a, config, peaks):
     return rows
 
 
+def agrees(loss, reference):
+    """A peer's last loss agrees with loupe's when it is finite and within 1e-4 (relative)."""
+    return math.isfinite(loss) and abs(loss - reference) <= 1e-4 * max(1.0, abs(reference))
+
+
 def markdown(rows, meta):
     avx2 = f"; AVX2 rows against the AVX2 build's {meta['peak_avx2']:.1f}" if meta.get("peak_avx2") else ""
     out = [f"Measured {meta['date']} on {meta['cpu']}, {meta['threads']} threads; FMA peak {meta['peak']:.1f} GFLOP/s "
@@ -110,9 +126,13 @@ def markdown(rows, meta):
     for r in rows:
         base = next(x for x in rows if x["config"] == r["config"] and x["peer"] == ("loupe avx2" if "avx2" in r["peer"] else "loupe"))
         extra = f" (+{r['compile_seconds']:.0f} s compile)" if r["compile_seconds"] > 0 else ""
+        # A fast wrong run is no competitor: its loss is marked and it gets no ratio.
+        ok = agrees(r["loss"], base["loss"])
+        loss = f"{r['loss']:.6f}" if ok else f"**{r['loss']:.6f}: wrong** (loupe {base['loss']:.6f})"
+        ratio = f"{base['tokens_per_sec'] / r['tokens_per_sec']:.2f}×" if ok else "—"
         out.append(f"| {os.path.basename(r['config'])} | {r['peer']} | {r['tokens_per_sec']:,.0f} [{r['min']:,.0f}–{r['max']:,.0f}]"
                    f"{extra} | {r['ms_per_step']:.1f} | {r['mfu_percent']:.0f}% | {r['peak_rss_mib']:.0f} MiB | "
-                   f"{r['loss']:.6f} | {base['tokens_per_sec'] / r['tokens_per_sec']:.2f}× |")
+                   f"{loss} | {ratio} |")
     return "\n".join(out) + "\n"
 
 
@@ -134,7 +154,8 @@ def main():
     # Each build against its own ISA's peak: the AVX2 rows against what loupe's AVX2 build measures.
     peak, readings = fma_peak(a.loupe, a.peak_probes)
     peaks = {"native": peak, "avx2": fma_peak(a.loupe_avx2, a.peak_probes)[0] if a.loupe_avx2 else peak}
-    rows = [r for c in a.config for r in measure(a, c, peaks)]
+    with tempfile.TemporaryDirectory(prefix="peers-inductor-", dir=a.work) as a.inductor_cache:
+        rows = [r for c in a.config for r in measure(a, c, peaks)]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
     meta = {"date": datetime.date.today().isoformat(), "cpu": cpu, "threads": os.cpu_count(), "peak": peak,
             "peak_avx2": peaks["avx2"] if a.loupe_avx2 else None,
