@@ -14,8 +14,9 @@ clipping and accumulation. The peers:
   torch compile      torch.compile (inductor, generated C++); compile seconds reported apart
   jax jit            tools/reference/jax_train.py: the whole step under jax.jit (XLA CPU)
 With --loupe-avx2, every peer runs again restricted to AVX2 beside loupe's AVX2 build: PyTorch
-with ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2 (inductor's generated C++ reads the
-first too), JAX with XLA_FLAGS=--xla_cpu_max_isa=AVX2.
+with ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 (its
+matmuls are MKL's; inductor's generated C++ reads the first), JAX with
+XLA_FLAGS=--xla_cpu_max_isa=AVX2.
 
 Each peer runs --repeats times, one after another on the same cores, nothing else running: one
 warm-up step, then --steps timed ones. Reported: tokens/s (median and range), ms/step, peak RSS,
@@ -120,7 +121,7 @@ def markdown(rows, meta):
     avx2 = f"; AVX2 rows against the AVX2 build's {meta['peak_avx2']:.1f}" if meta.get("peak_avx2") else ""
     out = [f"Measured {meta['date']} on {meta['cpu']}, {meta['threads']} threads; FMA peak {meta['peak']:.1f} GFLOP/s "
            f"(the best of {len(meta['peak_readings'])} probes: {', '.join(f'{x:.0f}' for x in meta['peak_readings'])}{avx2}). "
-           f"{meta['steps']} timed steps after one warm-up, {meta['repeats']} runs each. Command: `{meta['command']}`.", "",
+           f"{meta['steps']} timed steps after one warm-up, {meta['repeats']} run{'s' if meta['repeats'] != 1 else ''} each. Command: `{meta['command']}`.", "",
            "| config | peer | tokens/s (median [range]) | ms/step | MFU | peak RSS | loss after the last step | loupe is |",
            "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
