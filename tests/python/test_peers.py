@@ -70,7 +70,8 @@ def test_the_peers_table_shows_equal_losses(tmp_path):
 
 def test_a_fast_wrong_run_gets_no_ratio():
     """A peer whose last loss is NaN or not loupe's is marked wrong and gets no "loupe is" ratio
-    (torch.compile under ATEN_CPU_CAPABILITY=avx2 gave NaN on gpt-shakespeare, 2026-12-07)."""
+    (torch.compile under ATEN_CPU_CAPABILITY=avx2 gave NaN on gpt-shakespeare, 2026-12-07, from an
+    inductor cache shared by both ISAs)."""
     sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
     import peers
     row = {"config": "configs/c.json", "min": 1.0, "max": 1.0, "ms_per_step": 1.0, "mfu_percent": 1.0,

@@ -129,8 +129,9 @@ def main():
         if given is None:
             return batch("train")
         rows = torch.from_numpy(given[it * accum + m])
-        # Contiguous copies: torch.compile restricted to AVX2 (ATEN_CPU_CAPABILITY=avx2) computed NaN
-        # losses from the strided views rows[:, :-1] (PyTorch 2.13, seen 2026-12-07); eager did not.
+        # Contiguous copies, as a training loop's batches usually are. (The NaN losses of torch.compile
+        # under ATEN_CPU_CAPABILITY=avx2, first blamed on the strided views rows[:, :-1], came from
+        # inductor's cache shared by both ISAs: peers.py gives each its own.)
         return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
 
     times, losses = [], []
