@@ -22,7 +22,9 @@ constexpr int64_t kBc = 64;  // keys per tile: a block's scores live in one kBr 
 
 // C[r, n] += Σ_k A(r, k) · B[k, n] for r < R, n < N, k < K: R rows of C at once, so each
 // row of B loaded from memory feeds R FMAs. A(r, k) = A[r·ars + k·acs] is broadcast from any
-// strides; rows of B and C are contiguous (strides ldb, ldc).
+// strides; rows of B and C are contiguous (strides ldb, ldc). The r loops are unrolled so that
+// the accumulators live in registers: left to its generic tuning (the x86-64-v3 build), GCC kept
+// them in memory, a load and a store around every FMA.
 template <typename T, int R>
 void mm_rows(int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, const T* B, int64_t ldb, T* C,
              int64_t ldc) {
@@ -31,24 +33,30 @@ void mm_rows(int64_t N, int64_t K, const T* A, int64_t ars, int64_t acs, const T
   int64_t n = 0;
   for (; n + 2 * W <= N; n += 2 * W) {
     V c0[R], c1[R];
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) c0[r] = V::load_unaligned(C + r * ldc + n), c1[r] = V::load_unaligned(C + r * ldc + n + W);
     for (int64_t k = 0; k < K; ++k) {
       const V b0 = V::load_unaligned(B + k * ldb + n), b1 = V::load_unaligned(B + k * ldb + n + W);
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const V a(A[r * ars + k * acs]);
         c0[r] = xsimd::fma(a, b0, c0[r]);
         c1[r] = xsimd::fma(a, b1, c1[r]);
       }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) c0[r].store_unaligned(C + r * ldc + n), c1[r].store_unaligned(C + r * ldc + n + W);
   }
   for (; n + W <= N; n += W) {
     V c[R];
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) c[r] = V::load_unaligned(C + r * ldc + n);
     for (int64_t k = 0; k < K; ++k) {
       const V b = V::load_unaligned(B + k * ldb + n);
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) c[r] = xsimd::fma(V(A[r * ars + k * acs]), b, c[r]);
     }
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) c[r].store_unaligned(C + r * ldc + n);
   }
   for (; n < N; ++n)
