@@ -24,8 +24,8 @@ inline constexpr int kGemmKC = 384;
 #if XSIMD_WITH_AVX512F
 inline constexpr const char* kGemmIsa = "avx512";
 // 8 x 48 (24 accumulators, 3 B vectors, 1 broadcast) beat 14 x 32 on a 2-vCPU Sapphire Rapids
-// (2026-12-07, best of 8): 2048³ 170 vs 146 GFLOP/s on 1 thread, 348 vs 300 on 2; the
-// training shapes 16384×1536×384 Bᵀ 352 vs 304 and 1536×384×16384 Aᵀ 313 vs 270 on 2 threads.
+// (2026-12-07, 5 interleaved runs of the best of 8): 2048³ 161–164 vs 150–156 GFLOP/s on 1
+// thread; 384×1536×16384 Aᵀ 268–279 vs 257–264 on 2 (docs/performance.md).
 // Tile shape never changes a result's bits (each element's K-sum order is fixed by KC alone).
 template <>
 struct GemmBlocking<float> {
